@@ -1,0 +1,61 @@
+// The activity feed: what agents did and what people answered, newest first.
+import { and, desc, eq, lt, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
+import { activity } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
+import { timeId } from "../lib/ids.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+
+export type Activity = typeof activity.$inferSelect;
+export type ActivityType = Activity["type"];
+
+export const publicActivity = (a: Activity) => ({
+  id: a.id,
+  agent_id: a.agentId,
+  type: a.type,
+  title: a.title,
+  text: a.text,
+  task_run_id: a.taskRunId,
+  created_at: toApiTime(a.createdAt),
+});
+
+const insertStmt = (db: Db) =>
+  prepared(db, "activity.insert", (db) =>
+    db
+      .insert(activity)
+      .values({
+        id: sql.placeholder("id"),
+        agentId: sql.placeholder("agentId"),
+        type: sql.placeholder("type"),
+        title: sql.placeholder("title"),
+        text: sql.placeholder("text"),
+        taskRunId: sql.placeholder("taskRunId"),
+        createdAt: sql.placeholder("createdAt"),
+      })
+      .prepare(),
+  );
+
+/** Records an entry (call inside the caller's transaction); publish it after the commit. */
+export function recordActivity(
+  db: Db,
+  agentId: string,
+  type: ActivityType,
+  title: string,
+  text: string | null = null,
+  taskRunId: string | null = null,
+): Activity {
+  const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, createdAt: isoMs() };
+  insertStmt(db).run(row);
+  return row;
+}
+
+export const publishActivity = (ctx: Ctx, a: Activity) => ctx.hub.toInbox({ type: "activity", activity: publicActivity(a) });
+
+export function listActivity(db: Db, opts: { agentId?: string; before?: string; limit: number }) {
+  const where = and(
+    opts.agentId ? eq(activity.agentId, opts.agentId) : undefined,
+    opts.before ? lt(activity.id, opts.before) : undefined,
+  );
+  return db.select().from(activity).where(where).orderBy(desc(activity.id)).limit(opts.limit).all().map(publicActivity);
+}

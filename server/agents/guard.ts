@@ -1,0 +1,15 @@
+// Every /api/agent/ route: X-Nod-Agent-Id + X-Nod-Secret, else 401.
+import { Elysia } from "elysia";
+import type { Ctx } from "../context.ts";
+import { unauthorized } from "../lib/errors.ts";
+import { checkAgentCredentials } from "./service.ts";
+
+export const agentGuard = (ctx: Ctx) =>
+  new Elysia().derive({ as: "scoped" }, ({ request }) => {
+    const id = request.headers.get("x-nod-agent-id");
+    const secret = request.headers.get("x-nod-secret");
+    if (!id || !secret) throw unauthorized("missing X-Nod-Agent-Id or X-Nod-Secret header");
+    const check = checkAgentCredentials(ctx.db, id, secret);
+    if (!check.ok) throw unauthorized("invalid agent id or secret");
+    return { agent: check.agent };
+  });

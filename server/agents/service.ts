@@ -1,0 +1,148 @@
+// Agents: created by people, authenticated by id + secret.
+import { and, count, eq, isNull, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
+import { agents, decisions, messages } from "../db/schema.ts";
+import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
+import { secretMatches, sha256hex } from "../lib/secrets.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+import { badRequest, notFound } from "../lib/errors.ts";
+
+export type Agent = typeof agents.$inferSelect;
+export type AgentType = Agent["type"];
+
+export interface AgentInput {
+  name?: string;
+  avatar?: string | null;
+  webhook_url?: string | null;
+  type?: AgentType;
+}
+
+/** The agent as people see it. The webhook signing secret only on a single agent, never in lists. */
+export function publicAgent(ctx: Ctx, a: Agent, withWebhookSecret = false) {
+  return {
+    id: a.id,
+    name: a.name,
+    avatar: a.avatar,
+    type: a.type,
+    webhook_url: a.webhookUrl,
+    ...(withWebhookSecret ? { webhook_secret: a.webhookSecret } : {}),
+    online: ctx.presence.isOnline(a.id),
+    last_seen_at: toApiTime(a.lastSeenAt),
+    created_at: toApiTime(a.createdAt),
+    updated_at: toApiTime(a.updatedAt),
+  };
+}
+
+export function checkWebhookUrl(url: string | null | undefined): string | null {
+  if (url === undefined || url === null || url === "") return null;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw badRequest("webhook_url: not a valid URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw badRequest("webhook_url: must be http or https");
+  return u.toString();
+}
+
+function checkName(name: string) {
+  const n = name.trim();
+  if (!n) throw badRequest("name: must not be empty");
+  return n;
+}
+
+export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, createdBy: string | null) {
+  const now = isoMs();
+  const secret = newAgentSecret();
+  const agent: Agent = {
+    id: newAgentId(),
+    name: checkName(input.name),
+    avatar: input.avatar ?? null,
+    type: input.type ?? "interactive",
+    webhookUrl: checkWebhookUrl(input.webhook_url),
+    secretHash: sha256hex(secret),
+    webhookSecret: newWebhookSecret(),
+    createdBy,
+    createdAt: now,
+    updatedAt: now,
+    lastSeenAt: null,
+  };
+  ctx.db.insert(agents).values(agent).run();
+  ctx.log.info("agent created", { agent: agent.id, name: agent.name });
+  return { agent, secret };
+}
+
+export function getAgent(db: Db, id: string): Agent {
+  const a = db.select().from(agents).where(eq(agents.id, id)).get();
+  if (!a) throw notFound("agent");
+  return a;
+}
+
+export function listAgents(db: Db): Agent[] {
+  return db.select().from(agents).orderBy(agents.createdAt).all();
+}
+
+/** Pending requests and unread agent messages, per agent, for the inbox's list. */
+export function agentCounts(db: Db) {
+  const pending = new Map(
+    db.select({ id: decisions.agentId, n: count() }).from(decisions).where(eq(decisions.status, "pending")).groupBy(decisions.agentId).all().map((r) => [r.id, r.n]),
+  );
+  const unread = new Map(
+    db
+      .select({ id: messages.agentId, n: count() })
+      .from(messages)
+      .where(and(isNull(messages.readAt), sql`${messages.role} != 'user'`))
+      .groupBy(messages.agentId)
+      .all()
+      .map((r) => [r.id, r.n]),
+  );
+  return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
+}
+
+export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
+  getAgent(ctx.db, id);
+  const patch: Partial<Agent> = { updatedAt: isoMs() };
+  if (input.name !== undefined) patch.name = checkName(input.name);
+  if (input.avatar !== undefined) patch.avatar = input.avatar;
+  if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
+  if (input.type !== undefined) patch.type = input.type;
+  return ctx.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
+}
+
+export function deleteAgent(ctx: Ctx, id: string) {
+  getAgent(ctx.db, id);
+  ctx.db.delete(agents).where(eq(agents.id, id)).run();
+  ctx.agentSockets.disconnect(id, 4004, "agent deleted");
+  ctx.log.info("agent deleted", { agent: id });
+}
+
+export function rotateSecret(ctx: Ctx, id: string): string {
+  getAgent(ctx.db, id);
+  const secret = newAgentSecret();
+  ctx.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
+  ctx.agentSockets.disconnect(id, 4003, "secret rotated");
+  ctx.log.info("agent secret rotated", { agent: id });
+  return secret;
+}
+
+export type CredentialCheck = { ok: true; agent: Agent } | { ok: false; reason: "unknown_agent" | "bad_secret" };
+
+/** The one credential check, used by REST headers and the WebSocket handshake. */
+export function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown): CredentialCheck {
+  if (typeof agentId !== "string" || typeof secret !== "string" || !agentId || !secret) return { ok: false, reason: "bad_secret" };
+  const agent = agentById(db).get({ id: agentId });
+  if (!agent) return { ok: false, reason: "unknown_agent" };
+  if (!secretMatches(secret, agent.secretHash)) return { ok: false, reason: "bad_secret" };
+  return { ok: true, agent };
+}
+
+// Prepared once per database: this runs on every agent request.
+const prepared = new WeakMap<Db, ReturnType<typeof prepareAgentById>>();
+const prepareAgentById = (db: Db) =>
+  db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare();
+function agentById(db: Db) {
+  let p = prepared.get(db);
+  if (!p) prepared.set(db, (p = prepareAgentById(db)));
+  return p;
+}

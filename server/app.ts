@@ -1,0 +1,100 @@
+// The app factory: builds the context, the Elysia app with every route, and
+// the background loops. `nod serve` and the tests both start servers here.
+import { Elysia } from "elysia";
+import type { Server } from "bun";
+import appPage from "../web/index.html";
+import type { Config } from "./config.ts";
+import type { Ctx } from "./context.ts";
+import { openDb, closeDb } from "./db/index.ts";
+import { Logger } from "./lib/log.ts";
+import { Hub } from "./realtime/hub.ts";
+import { Presence } from "./realtime/presence.ts";
+import { AgentSockets } from "./realtime/sockets.ts";
+import { ProcessingIndicators } from "./realtime/processing.ts";
+import { OutboxDispatcher } from "./delivery/dispatcher.ts";
+import { httpBasics, MAX_BODY } from "./http.ts";
+import { authRoutes } from "./auth/index.ts";
+import { agentRoutes } from "./agents/index.ts";
+import { conversationRoutes } from "./conversations/index.ts";
+import { decisionRoutes } from "./decisions/index.ts";
+import { activityRoutes } from "./activity/index.ts";
+import { agentEventRoutes } from "./events/index.ts";
+import { mediaRoutes } from "./media/index.ts";
+
+export const VERSION = "0.1.0";
+
+export interface NodServer {
+  ctx: Ctx;
+  app: ReturnType<typeof buildApp>;
+  server: Server<unknown>;
+  url: string; // http://127.0.0.1:PORT as reachable from this machine
+  stop(): Promise<void>;
+}
+
+export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): Ctx {
+  const log = opts.log ?? new Logger(config.logLevel);
+  const db = openDb(config.dataDir);
+  const hub = new Hub();
+  const ctx = {
+    config,
+    db,
+    log,
+    hub,
+    presence: new Presence(),
+    agentSockets: new AgentSockets(),
+    processing: new ProcessingIndicators(hub),
+    now: opts.now ?? Date.now,
+  } as Omit<Ctx, "delivery"> as Ctx;
+  ctx.delivery = new OutboxDispatcher(ctx);
+  return ctx;
+}
+
+/** Every route, grouped by who may call it: public, people, agents. */
+export function buildApp(ctx: Ctx) {
+  return (
+    // The inbox page is a Bun HTML bundle served by Bun.serve's own static
+    // routes (its JS and CSS too), not through Elysia's hooks.
+    new Elysia({ serve: { maxRequestBodySize: MAX_BODY, routes: { "/app": appPage, "/app/*": appPage } } })
+      .use(httpBasics(ctx))
+      // public
+      .get("/healthz", () => ({ status: "ok" }))
+      .get("/", ({ redirect }) => redirect("/app"))
+      .use(mediaRoutes(ctx))
+      .use(authRoutes(ctx))
+      // people (session cookie)
+      .use(agentRoutes(ctx))
+      .use(conversationRoutes(ctx))
+      .use(decisionRoutes(ctx))
+      .use(activityRoutes(ctx))
+      // agents (X-Nod-Agent-Id + X-Nod-Secret)
+      .use(agentEventRoutes(ctx))
+  );
+}
+
+/** Opens the database, starts listening and the background loops. */
+export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<NodServer> {
+  const ctx = createContext(config, opts);
+  const app = buildApp(ctx);
+  app.listen({ port: config.port, hostname: config.host });
+  const server = app.server!;
+  ctx.hub.attach(server);
+  const dispatcher = ctx.delivery as OutboxDispatcher;
+  dispatcher.start();
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  let stopped = false;
+  return {
+    ctx,
+    app,
+    server,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await dispatcher.stop();
+      ctx.processing.stopAll();
+      await app.stop(true); // stop accepting, close sockets
+      ctx.hub.detach();
+      closeDb(ctx.db);
+    },
+  };
+}

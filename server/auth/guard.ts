@@ -1,0 +1,42 @@
+// The people's side: every /api route outside /api/agent/ and /api/auth/ needs
+// a signed-in person (a session cookie), and no cross-site page may act for one.
+import { Elysia } from "elysia";
+import type { Ctx } from "../context.ts";
+import { readCookie } from "../lib/cookies.ts";
+import { forbidden, unauthorized } from "../lib/errors.ts";
+import { SESSION_COOKIE, userForSession, type User } from "./service.ts";
+
+export function personFromRequest(ctx: Ctx, request: Request): User | null {
+  return userForSession(ctx.db, readCookie(request.headers.get("cookie"), SESSION_COOKIE), ctx.now());
+}
+
+/** Derives `user` for the routes of the instance that uses it; 401 without a session. */
+export const personGuard = (ctx: Ctx) =>
+  new Elysia().derive({ as: "scoped" }, ({ request }) => {
+    const user = personFromRequest(ctx, request);
+    if (!user) throw unauthorized("sign in first");
+    return { user };
+  });
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Refuses (403) a state-changing people request sent by another site's page:
+ * its Origin must be this server (the Host it was sent to, or the public URL),
+ * and Sec-Fetch-Site must not say cross-site. Requests without Origin (curl,
+ * scripts) are judged on the cookie alone.
+ */
+export function checkSameOrigin(ctx: Ctx, request: Request) {
+  if (SAFE_METHODS.has(request.method)) return;
+  if (request.headers.get("sec-fetch-site") === "cross-site") throw forbidden("cross-site request refused");
+  const origin = request.headers.get("origin");
+  if (!origin) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw forbidden("cross-site request refused: bad Origin");
+  }
+  const allowed = [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host];
+  if (!allowed.includes(host)) throw forbidden("cross-site request refused");
+}

@@ -1,0 +1,64 @@
+// Routes: /api/auth/status, setup, login, logout.
+import { Elysia, t } from "elysia";
+import type { Ctx } from "../context.ts";
+import { readCookie } from "../lib/cookies.ts";
+import { tooManyRequests, unauthorized } from "../lib/errors.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { personFromRequest } from "./guard.ts";
+import * as auth from "./service.ts";
+
+const Credentials = t.Object({ username: t.String({ maxLength: 64 }), password: t.String({ maxLength: 1024 }) });
+
+export function authRoutes(ctx: Ctx) {
+  // Failed logins: 10 per username and 30 per address in 15 minutes.
+  const byUser = new RateLimiter(10, 15 * 60_000);
+  const byIp = new RateLimiter(30, 15 * 60_000);
+  const secure = ctx.config.publicUrl.startsWith("https:");
+  const cookie = (token: string, maxAge: number) =>
+    `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
+  const signIn = (set: { headers: Record<string, unknown> }, userId: string) => {
+    set.headers["set-cookie"] = cookie(auth.createSession(ctx.db, userId, ctx.now()), auth.SESSION_TTL_MS / 1000);
+  };
+
+  return new Elysia({ prefix: "/api/auth" })
+    .get("/status", ({ request }) => {
+      const user = personFromRequest(ctx, request);
+      return { setup_required: auth.userCount(ctx.db) === 0, user: user ? auth.publicUser(user) : null };
+    })
+    .post(
+      "/setup",
+      async ({ body, set }) => {
+        const user = await auth.setupOwner(ctx.db, body.username, body.password);
+        ctx.log.info("owner account created", { username: user.username });
+        signIn(set, user.id);
+        set.status = 201;
+        return { user: auth.publicUser(user) };
+      },
+      { body: Credentials },
+    )
+    .post(
+      "/login",
+      async ({ body, set, request, server }) => {
+        const ip = server?.requestIP(request)?.address ?? "unknown";
+        const userKey = body.username.toLowerCase();
+        const wait = Math.max(byUser.retryAfter(userKey), byIp.retryAfter(ip));
+        if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
+        const user = await auth.checkPassword(ctx.db, body.username, body.password);
+        if (!user) {
+          byUser.hit(userKey);
+          byIp.hit(ip);
+          ctx.log.warn("failed sign-in", { username: body.username, ip });
+          throw unauthorized("wrong username or password");
+        }
+        byUser.reset(userKey);
+        signIn(set, user.id);
+        return { user: auth.publicUser(user) };
+      },
+      { body: Credentials },
+    )
+    .post("/logout", ({ request, set }) => {
+      auth.deleteSession(ctx.db, readCookie(request.headers.get("cookie"), auth.SESSION_COOKIE));
+      set.headers["set-cookie"] = cookie("", 0);
+      set.status = 204;
+    });
+}

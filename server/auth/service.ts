@@ -1,0 +1,89 @@
+// People: accounts, passwords (Bun.password, argon2id) and browser sessions.
+import { eq, lt, count } from "drizzle-orm";
+import { randomHex, timeId } from "../lib/ids.ts";
+import { sha256hex } from "../lib/secrets.ts";
+import { iso, isoMs } from "../lib/time.ts";
+import { badRequest, conflict } from "../lib/errors.ts";
+import { users, sessions } from "../db/schema.ts";
+import { inTx, type Db } from "../db/index.ts";
+
+export const SESSION_COOKIE = "nod_session";
+export const SESSION_TTL_MS = 30 * 86_400_000;
+
+export type User = typeof users.$inferSelect;
+export const publicUser = (u: User) => ({ id: u.id, username: u.username, created_at: iso(Date.parse(u.createdAt)) });
+
+export const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateCredentials(username: string, password: string) {
+  if (!USERNAME_RE.test(username))
+    throw badRequest("username: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  if (password.length < 8) throw badRequest("password: at least 8 characters");
+  if (password.length > 1024) throw badRequest("password: at most 1024 characters");
+}
+
+export const userCount = (db: Db) => db.select({ n: count() }).from(users).get()!.n;
+
+export async function createUser(db: Db, username: string, password: string): Promise<User> {
+  validateCredentials(username, password);
+  const passwordHash = await Bun.password.hash(password);
+  const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
+  try {
+    db.insert(users).values(user).run();
+  } catch (e) {
+    if (String(e).includes("UNIQUE")) throw conflict(`username '${username}' is taken`);
+    throw e;
+  }
+  return user;
+}
+
+/** Creates the owner while the server has no person yet; 409 afterwards. */
+export async function setupOwner(db: Db, username: string, password: string): Promise<User> {
+  validateCredentials(username, password);
+  const passwordHash = await Bun.password.hash(password);
+  // Check and insert in one transaction so two racing setups cannot both win.
+  return inTx(db, () => {
+    if (userCount(db) > 0) throw conflict("setup is already done");
+    const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
+    db.insert(users).values(user).run();
+    return user;
+  });
+}
+
+// A real hash to verify against when the username is unknown, so both cases take as long.
+let dummyHash: Promise<string> | null = null;
+
+export async function checkPassword(db: Db, username: string, password: string): Promise<User | null> {
+  const user = db.select().from(users).where(eq(users.username, username)).get();
+  if (!user) {
+    dummyHash ??= Bun.password.hash("not a real password");
+    await Bun.password.verify(password, await dummyHash);
+    return null;
+  }
+  return (await Bun.password.verify(password, user.passwordHash)) ? user : null;
+}
+
+export function createSession(db: Db, userId: string, now = Date.now()): string {
+  const token = randomHex(32);
+  db.insert(sessions)
+    .values({ tokenHash: sha256hex(token), userId, createdAt: isoMs(now), expiresAt: isoMs(now + SESSION_TTL_MS) })
+    .run();
+  db.delete(sessions).where(lt(sessions.expiresAt, isoMs(now))).run();
+  return token;
+}
+
+export function userForSession(db: Db, token: string | undefined, now = Date.now()): User | null {
+  if (!token || token.length !== 64) return null;
+  const row = db
+    .select({ user: users, expiresAt: sessions.expiresAt })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.tokenHash, sha256hex(token)))
+    .get();
+  if (!row || row.expiresAt < isoMs(now)) return null;
+  return row.user;
+}
+
+export function deleteSession(db: Db, token: string | undefined) {
+  if (token) db.delete(sessions).where(eq(sessions.tokenHash, sha256hex(token))).run();
+}

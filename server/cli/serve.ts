@@ -1,0 +1,102 @@
+// nod serve
+import { makeConfig, DEFAULTS, type Config } from "../config.ts";
+import { LOG_LEVELS, Logger, type LogLevel } from "../lib/log.ts";
+import { parseDuration } from "../lib/time.ts";
+import { startServer, VERSION } from "../app.ts";
+import { parseArgs, str, UsageError } from "./args.ts";
+import path from "node:path";
+
+export const SERVE_HELP = `Usage: nod serve [flags]
+
+Start the nod server.
+
+Flags (each also read from its environment variable):
+  --port N               port to listen on (NOD_PORT, default ${DEFAULTS.port})
+  --host H               address to bind (NOD_HOST, default ${DEFAULTS.host})
+  --data DIR             data directory: database and media (NOD_DATA_DIR, default ${DEFAULTS.dataDir})
+  --public-url URL       URL people and agents reach this server at, for trigger and
+                         media links (NOD_PUBLIC_URL, default http://localhost:PORT)
+  --log-level LEVEL      debug, info, warn or error (NOD_LOG_LEVEL, default info)
+  --webhook-block-private  refuse webhook URLs on loopback and private networks
+                         (NOD_WEBHOOK_BLOCK_PRIVATE=1)
+  --webhook-retry-base D base wait between webhook attempts: D, then 4×D
+                         (NOD_WEBHOOK_RETRY_BASE, default 2s)
+  --run-timeout D        fail task runs not completed within D (NOD_RUN_TIMEOUT, default 24h)
+  --metrics-token TOKEN  enable /metrics, readable with "Authorization: Bearer TOKEN"
+                         (NOD_METRICS_TOKEN)
+  -h, --help             show this help
+`;
+
+export const SERVE_FLAGS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  data: { type: "string" },
+  "public-url": { type: "string" },
+  "log-level": { type: "string" },
+  "webhook-block-private": { type: "boolean" },
+  "webhook-retry-base": { type: "string" },
+  "run-timeout": { type: "string" },
+  "metrics-token": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const env = (name: string) => process.env[name] || undefined;
+
+function duration(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === null || ms <= 0) throw new UsageError(`--${flag}: not a duration like 30s, 10m or 1h: ${text}`);
+  return ms;
+}
+
+export function serveConfig(argv: string[]): Config | "help" {
+  const { flags, positional } = parseArgs(argv, SERVE_FLAGS);
+  if (flags.help) return "help";
+  if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
+  const portText = str(flags.port) ?? env("NOD_PORT");
+  const port = portText === undefined ? DEFAULTS.port : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port number: ${portText}`);
+  const logLevel = (str(flags["log-level"]) ?? env("NOD_LOG_LEVEL") ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level: one of ${LOG_LEVELS.join(", ")}`);
+  const publicUrl = str(flags["public-url"]) ?? env("NOD_PUBLIC_URL");
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
+  const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
+  return makeConfig({
+    port,
+    host: str(flags.host) ?? env("NOD_HOST") ?? DEFAULTS.host,
+    dataDir: dataDirFrom(flags),
+    publicUrl,
+    logLevel,
+    webhookBlockPrivate: Boolean(flags["webhook-block-private"]) || (blockEnv !== undefined && !["0", "false"].includes(blockEnv)),
+    webhookRetryBaseMs: duration("webhook-retry-base", str(flags["webhook-retry-base"]) ?? env("NOD_WEBHOOK_RETRY_BASE")),
+    runTimeoutMs: duration("run-timeout", str(flags["run-timeout"]) ?? env("NOD_RUN_TIMEOUT")),
+    metricsToken: str(flags["metrics-token"]) ?? env("NOD_METRICS_TOKEN") ?? null,
+  });
+}
+
+export const dataDirFrom = (flags: Record<string, unknown>) => path.resolve(str(flags.data) ?? env("NOD_DATA_DIR") ?? DEFAULTS.dataDir);
+
+export async function serve(argv: string[]) {
+  const config = serveConfig(argv);
+  if (config === "help") {
+    process.stdout.write(SERVE_HELP);
+    return;
+  }
+  const log = new Logger(config.logLevel);
+  log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl });
+  const nod = await startServer(config, { log });
+  const shown = config.host.includes(":") ? `[${config.host}]` : config.host;
+  // The ready line, on stdout at every log level.
+  process.stdout.write(`nod ${VERSION} listening on http://${shown}:${nod.server.port}\n`);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received, shutting down`);
+    await nod.stop();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

@@ -1,0 +1,42 @@
+// Everything `nod serve` can be told, with its flag, env var and default.
+// The command line (cli/) fills it; tests build one with testConfig().
+import type { LogLevel } from "./lib/log.ts";
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  publicUrl: string; // no trailing slash
+  logLevel: LogLevel;
+  webhookBlockPrivate: boolean;
+  webhookRetryBaseMs: number; // retries wait base, base*4 (2 s, 8 s by default)
+  webhookTimeoutMs: number;
+  runTimeoutMs: number; // a run never completed is failed after this
+  metricsToken: string | null;
+}
+
+export const DEFAULTS = {
+  port: 8000,
+  host: "0.0.0.0",
+  dataDir: "./nod-data",
+  logLevel: "info" as LogLevel,
+  webhookRetryBaseMs: 2000,
+  webhookTimeoutMs: 30_000,
+  runTimeoutMs: 24 * 3_600_000,
+};
+
+export function makeConfig(partial: Partial<Config> & { dataDir: string }): Config {
+  const port = partial.port ?? DEFAULTS.port;
+  return {
+    port,
+    host: partial.host ?? DEFAULTS.host,
+    dataDir: partial.dataDir,
+    publicUrl: (partial.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ""),
+    logLevel: partial.logLevel ?? DEFAULTS.logLevel,
+    webhookBlockPrivate: partial.webhookBlockPrivate ?? false,
+    webhookRetryBaseMs: partial.webhookRetryBaseMs ?? DEFAULTS.webhookRetryBaseMs,
+    webhookTimeoutMs: partial.webhookTimeoutMs ?? DEFAULTS.webhookTimeoutMs,
+    runTimeoutMs: partial.runTimeoutMs ?? DEFAULTS.runTimeoutMs,
+    metricsToken: partial.metricsToken ?? null,
+  };
+}

@@ -1,0 +1,186 @@
+// Conversations and their messages: agents post into them, people reply.
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { inTx, type Db } from "../db/index.ts";
+import { conversations, messages } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
+import { timeId } from "../lib/ids.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+import { forbidden, notFound } from "../lib/errors.ts";
+import type { Agent } from "../agents/service.ts";
+import { enqueueAgentEvent } from "../delivery/outbox.ts";
+
+export type Conversation = typeof conversations.$inferSelect;
+export type Message = typeof messages.$inferSelect;
+
+export const publicConversation = (c: Conversation) => ({
+  id: c.id,
+  agent_id: c.agentId,
+  title: c.title,
+  is_default: c.isDefault,
+  created_at: toApiTime(c.createdAt),
+  updated_at: toApiTime(c.updatedAt),
+});
+
+export const publicMessage = (m: Message) => ({
+  id: m.id,
+  conversation_id: m.conversationId,
+  agent_id: m.agentId,
+  role: m.role,
+  text: m.text,
+  image_url: m.imageUrl,
+  report_title: m.reportTitle,
+  report_description: m.reportDescription,
+  task_run_id: m.taskRunId,
+  sender_name: m.senderName,
+  created_at: toApiTime(m.createdAt),
+});
+
+const stmts = (db: Db) =>
+  prepared(db, "conversations", (db) => ({
+    byId: db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare(),
+    defaultFor: db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
+      .prepare(),
+    touch: db
+      .update(conversations)
+      .set({ updatedAt: sql`${sql.placeholder("now")}` })
+      .where(eq(conversations.id, sql.placeholder("id")))
+      .prepare(),
+    insertMessage: db
+      .insert(messages)
+      .values({
+        id: sql.placeholder("id"),
+        conversationId: sql.placeholder("conversationId"),
+        agentId: sql.placeholder("agentId"),
+        role: sql.placeholder("role"),
+        text: sql.placeholder("text"),
+        imageUrl: sql.placeholder("imageUrl"),
+        reportTitle: sql.placeholder("reportTitle"),
+        reportDescription: sql.placeholder("reportDescription"),
+        taskRunId: sql.placeholder("taskRunId"),
+        senderName: sql.placeholder("senderName"),
+        readAt: sql.placeholder("readAt"),
+        createdAt: sql.placeholder("createdAt"),
+      })
+      .prepare(),
+  }));
+
+/**
+ * The conversation a message goes to: the given one (which must be this
+ * agent's, else 404), or the agent's default conversation, made on first use.
+ * Returns whether it was created, so the caller can tell the inbox.
+ */
+export function resolveConversation(db: Db, agent: Agent, conversationId: string | null | undefined, now = isoMs()) {
+  const s = stmts(db);
+  if (conversationId) {
+    const c = s.byId.get({ id: conversationId });
+    if (!c || c.agentId !== agent.id) throw notFound("conversation");
+    return { conversation: c, created: false };
+  }
+  const existing = s.defaultFor.get({ agentId: agent.id });
+  if (existing) return { conversation: existing, created: false };
+  const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, createdAt: now, updatedAt: now };
+  db.insert(conversations).values(c).run();
+  return { conversation: c, created: true };
+}
+
+export interface NewMessage {
+  agentId: string;
+  conversationId: string;
+  role: Message["role"];
+  text: string;
+  imageUrl?: string | null;
+  reportTitle?: string | null;
+  reportDescription?: string | null;
+  taskRunId?: string | null;
+  senderName?: string | null;
+}
+
+/** Inserts a message and bumps its conversation (inside the caller's transaction). */
+export function insertMessage(db: Db, m: NewMessage, now = isoMs()): Message {
+  const row: Message = {
+    id: timeId("msg_"),
+    conversationId: m.conversationId,
+    agentId: m.agentId,
+    role: m.role,
+    text: m.text,
+    imageUrl: m.imageUrl ?? null,
+    reportTitle: m.reportTitle ?? null,
+    reportDescription: m.reportDescription ?? null,
+    taskRunId: m.taskRunId ?? null,
+    senderName: m.senderName ?? null,
+    readAt: m.role === "user" ? now : null,
+    createdAt: now,
+  };
+  const s = stmts(db);
+  s.insertMessage.run(row);
+  s.touch.run({ id: m.conversationId, now });
+  return row;
+}
+
+/** Tells open inboxes about a new message (and its conversation, when it is new). */
+export function publishMessage(ctx: Ctx, m: Message, newConversation: Conversation | null) {
+  if (newConversation) ctx.hub.toInbox({ type: "conversation", conversation: publicConversation(newConversation) });
+  ctx.hub.toInbox({ type: "message", message: publicMessage(m) });
+}
+
+// ---- people's side ----
+
+export function listConversations(db: Db, agentId: string) {
+  return db.select().from(conversations).where(eq(conversations.agentId, agentId)).orderBy(desc(conversations.updatedAt)).all().map(publicConversation);
+}
+
+export function getConversation(db: Db, id: string): Conversation {
+  const c = stmts(db).byId.get({ id });
+  if (!c) throw notFound("conversation");
+  return c;
+}
+
+/** Oldest first; `before` pages back from a message id. */
+export function listMessages(db: Db, conversationId: string, opts: { before?: string; limit: number }) {
+  const rows = db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), opts.before ? lt(messages.id, opts.before) : undefined))
+    .orderBy(desc(messages.id))
+    .limit(opts.limit)
+    .all();
+  return rows.reverse().map(publicMessage);
+}
+
+export function markRead(ctx: Ctx, conversationId: string) {
+  const c = getConversation(ctx.db, conversationId);
+  ctx.db
+    .update(messages)
+    .set({ readAt: isoMs() })
+    .where(and(eq(messages.conversationId, conversationId), isNull(messages.readAt)))
+    .run();
+  ctx.hub.toInbox({ type: "conversation_read", agent_id: c.agentId, conversation_id: c.id });
+}
+
+/** A person writes to an agent: stored, and a user_message queued for delivery in the same transaction. */
+export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null) {
+  if (agent.type === "approval_only") throw forbidden("this agent is approval-only: it has no chat");
+  const db = ctx.db;
+  const { message, conversation, created } = inTx(db, () => {
+    const { conversation, created } = resolveConversation(db, agent, conversationId);
+    const message = insertMessage(db, { agentId: agent.id, conversationId: conversation.id, role: "user", text, senderName });
+    enqueueAgentEvent(db, agent.id, "user_message", {
+      text,
+      sender_name: senderName,
+      conversation_id: conversation.id,
+      message_id: message.id,
+      image_url: null,
+      image_urls: null,
+      audio_url: null,
+      created_at: toApiTime(message.createdAt),
+    });
+    return { message, conversation, created };
+  });
+  publishMessage(ctx, message, created ? conversation : null);
+  ctx.delivery.wake(agent.id);
+  return { message_id: message.id, conversation_id: conversation.id };
+}

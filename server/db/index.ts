@@ -1,0 +1,42 @@
+// Opens (and creates) the SQLite database in the data directory, applies the
+// embedded migrations and returns the drizzle handle.
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import * as schema from "./schema.ts";
+import { assetDir } from "../paths.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+export const DB_FILE = "nod.db";
+
+export function openDb(dataDir: string, opts: { migrate?: boolean } = {}): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const sqlite = new Database(path.join(dataDir, DB_FILE), { create: true, strict: true });
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = NORMAL"); // with WAL: a process crash loses no committed transaction; only a power cut may lose the last few
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run("PRAGMA foreign_keys = ON");
+  const db = drizzle({ client: sqlite, schema }) as Db;
+  if (opts.migrate !== false) migrate(db, { migrationsFolder: assetDir("drizzle") });
+  return db;
+}
+
+export function closeDb(db: Db) {
+  try {
+    db.$client.run("PRAGMA optimize");
+  } catch {}
+  db.$client.close();
+}
+
+export { schema };
+
+/**
+ * Runs fn in one SQLite transaction (a savepoint when nested) and returns its
+ * result. Statements made through `db` inside fn are part of it: bun:sqlite
+ * has one connection, so the prepared statements of the hot paths work here too.
+ */
+export function inTx<T>(db: Db, fn: () => T): T {
+  return db.$client.transaction(fn)();
+}

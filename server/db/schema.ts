@@ -1,0 +1,187 @@
+// The whole database, in code. `bun run db:generate` turns changes here into a
+// migration under drizzle/, which is embedded in the binary and applied at start.
+//
+// Ids are prefixed, time-ordered strings (see lib/ids.ts), so "newest first"
+// and `?before=ID` paging are plain comparisons on the primary key.
+// Times are ISO 8601 UTC strings with a trailing Z.
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(), // usr_
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+// A signed-in browser. The cookie holds a random token; only its SHA-256 is stored.
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("sessions_user").on(t.userId)],
+);
+
+export const agents = sqliteTable("agents", {
+  id: text("id").primaryKey(), // agt_ + 16 hex
+  name: text("name").notNull(),
+  avatar: text("avatar"),
+  type: text("type", { enum: ["interactive", "approval_only"] }).notNull(),
+  webhookUrl: text("webhook_url"),
+  secretHash: text("secret_hash").notNull(), // SHA-256 hex of the nod_ secret
+  webhookSecret: text("webhook_secret").notNull(), // whsec_…, shown to people, used to sign webhooks
+  createdBy: text("created_by"),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+  lastSeenAt: text("last_seen_at"),
+});
+
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(), // conv_
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    title: text("title").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("conversations_agent").on(t.agentId, t.updatedAt)],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(), // msg_
+    conversationId: text("conversation_id").notNull().references(() => conversations.id, { onDelete: "cascade" }),
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["agent", "user", "task"] }).notNull(),
+    text: text("text").notNull().default(""),
+    imageUrl: text("image_url"),
+    reportTitle: text("report_title"),
+    reportDescription: text("report_description"),
+    taskRunId: text("task_run_id"),
+    senderName: text("sender_name"), // the person's username for role=user
+    readAt: text("read_at"), // agent messages: when a person saw it (unread counts)
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("messages_conversation").on(t.conversationId, t.id), index("messages_agent_unread").on(t.agentId, t.readAt)],
+);
+
+export const decisions = sqliteTable(
+  "decisions",
+  {
+    id: text("id").primaryKey(), // dec_
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    conversationId: text("conversation_id"),
+    taskRunId: text("task_run_id"),
+    kind: text("kind", { enum: ["approval", "choice", "question", "permission"] }).notNull(),
+    title: text("title").notNull(),
+    description: text("description").notNull().default(""),
+    options: text("options", { mode: "json" }).$type<string[] | null>(),
+    allowsAlways: integer("allows_always", { mode: "boolean" }).notNull().default(false),
+    alwaysAllowLabel: text("always_allow_label"),
+    alwaysAllowOptions: text("always_allow_options", { mode: "json" }).$type<{ pattern: string; label: string }[] | null>(),
+    // A task proposal is an approval whose approval creates this task.
+    proposal: text("proposal", { mode: "json" }).$type<{ task_name: string; task_prompt: string; task_schedule: string; timezone?: string } | null>(),
+    status: text("status", { enum: ["pending", "approved", "rejected", "responded", "dismissed"] }).notNull().default("pending"),
+    note: text("note"),
+    alwaysAllow: integer("always_allow", { mode: "boolean" }).notNull().default(false),
+    alwaysAllowPattern: text("always_allow_pattern"),
+    resolvedBy: text("resolved_by"), // a username, or "agent" for self-resolve
+    taskId: text("task_id"), // the task an approved proposal created
+    createdAt: text("created_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [index("decisions_status").on(t.status, t.id), index("decisions_agent").on(t.agentId, t.id)],
+);
+
+export const activity = sqliteTable(
+  "activity",
+  {
+    id: text("id").primaryKey(), // act_
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    type: text("type", { enum: ["decision_created", "decision_resolved", "agent_message", "agent_action", "system"] }).notNull(),
+    title: text("title").notNull(),
+    text: text("text"),
+    taskRunId: text("task_run_id"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("activity_agent").on(t.agentId, t.id)],
+);
+
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(), // tsk_
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    prompt: text("prompt").notNull(),
+    schedule: text("schedule").notNull(), // cron expression, "once" or "event"
+    triggerType: text("trigger_type", { enum: ["scheduled", "once", "event"] }).notNull(),
+    timezone: text("timezone").notNull().default("UTC"),
+    runAt: text("run_at"), // once tasks
+    triggerId: text("trigger_id").unique(), // event tasks: 64 hex
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    nextRunAt: text("next_run_at"), // the scheduler's truth; null when nothing is scheduled
+    lastRunStatus: text("last_run_status"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("tasks_agent").on(t.agentId), index("tasks_next_run").on(t.enabled, t.nextRunAt)],
+);
+
+export const taskRuns = sqliteTable(
+  "task_runs",
+  {
+    id: text("id").primaryKey(), // run_
+    taskId: text("task_id").notNull().references(() => tasks.id, { onDelete: "cascade" }),
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["due", "running", "completed", "failed"] }).notNull(),
+    trigger: text("trigger", { enum: ["schedule", "manual", "event", "agent"] }).notNull(),
+    triggerEventId: text("trigger_event_id"), // evt_ for event runs (pending triggers)
+    payload: text("payload", { mode: "json" }).$type<unknown>(),
+    summary: text("summary"),
+    createdAt: text("created_at").notNull(), // when it became due / was received
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [index("task_runs_task").on(t.taskId, t.id), index("task_runs_agent_status").on(t.agentId, t.status)],
+);
+
+export const runContext = sqliteTable(
+  "run_context",
+  {
+    runId: text("run_id").notNull().references(() => taskRuns.id, { onDelete: "cascade" }),
+    blockId: integer("block_id").notNull(), // 1, 2, … per run
+    text: text("text").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("run_context_pk").on(t.runId, t.blockId)],
+);
+
+// The durable outbox: every event that must reach an agent (user_message,
+// decision_resolved, task_due, task_trigger) is written here in the same
+// transaction as the change that caused it, and stays until delivered.
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    id: text("id").primaryKey(), // evt_ — also the X-Nod-Event-Id and the frame's event_id
+    agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+    type: text("type", { enum: ["user_message", "decision_resolved", "task_due", "task_trigger"] }).notNull(),
+    payload: text("payload").notNull(), // the event as JSON text, serialized once
+    // pending: not delivered yet (due for an attempt at next_attempt_at, or waiting for a socket);
+    // delivered: done; undelivered: webhook attempts ran out, waits for the agent's socket.
+    status: text("status", { enum: ["pending", "delivered", "undelivered"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0), // webhook attempts made
+    nextAttemptAt: text("next_attempt_at"), // null: no webhook attempt scheduled
+    lastError: text("last_error"),
+    deliveredVia: text("delivered_via", { enum: ["websocket", "webhook", "poll"] }),
+    createdAt: text("created_at").notNull(),
+    deliveredAt: text("delivered_at"),
+  },
+  (t) => [index("outbox_agent_status").on(t.agentId, t.status, t.id), index("outbox_due").on(t.status, t.nextAttemptAt)],
+);

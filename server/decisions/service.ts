@@ -1,0 +1,214 @@
+// Requests ("decisions"): approval, choice, question, permission. Agents ask,
+// people answer, and the answer goes back to the agent as decision_resolved.
+import { and, desc, eq, lt, ne } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { inTx, type Db } from "../db/index.ts";
+import { decisions } from "../db/schema.ts";
+import { timeId } from "../lib/ids.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import type { Agent } from "../agents/service.ts";
+import { publishActivity, recordActivity } from "../activity/service.ts";
+import { enqueueAgentEvent } from "../delivery/outbox.ts";
+
+export type Decision = typeof decisions.$inferSelect;
+export type DecisionKind = Decision["kind"];
+export type ResolveStatus = "approved" | "rejected" | "responded" | "dismissed";
+
+export function publicDecision(d: Decision) {
+  return {
+    id: d.id,
+    agent_id: d.agentId,
+    conversation_id: d.conversationId,
+    task_run_id: d.taskRunId,
+    kind: d.kind,
+    title: d.title,
+    description: d.description,
+    options: d.options ?? null,
+    allows_always: d.allowsAlways,
+    always_allow_label: d.alwaysAllowLabel,
+    always_allow_options: d.alwaysAllowOptions ?? null,
+    task_proposal: d.proposal ?? null,
+    status: d.status,
+    note: d.note,
+    always_allow: d.alwaysAllow,
+    always_allow_pattern: d.alwaysAllowPattern,
+    resolved_by: d.resolvedBy,
+    task_id: d.taskId,
+    created_at: toApiTime(d.createdAt),
+    resolved_at: toApiTime(d.resolvedAt),
+  };
+}
+
+export interface NewDecision {
+  kind: DecisionKind;
+  title: string;
+  description: string;
+  options?: string[] | null;
+  conversationId?: string | null;
+  taskRunId?: string | null;
+  allowsAlways?: boolean;
+  alwaysAllowLabel?: string | null;
+  alwaysAllowOptions?: { pattern: string; label: string }[] | null;
+  proposal?: Decision["proposal"];
+}
+
+/** Stores a request inside the caller's transaction; the caller publishes with publishDecisionCreated. */
+export function insertDecision(db: Db, agent: Agent, input: NewDecision) {
+  if (input.kind === "choice" && !(input.options && input.options.length))
+    throw badRequest("options: a choice request needs at least one option");
+  const d: Decision = {
+    id: timeId("dec_"),
+    agentId: agent.id,
+    conversationId: input.conversationId ?? null,
+    taskRunId: input.taskRunId ?? null,
+    kind: input.kind,
+    title: input.title,
+    description: input.description,
+    options: input.options ?? null,
+    allowsAlways: input.allowsAlways ?? false,
+    alwaysAllowLabel: input.alwaysAllowLabel ?? null,
+    alwaysAllowOptions: input.alwaysAllowOptions ?? null,
+    proposal: input.proposal ?? null,
+    status: "pending",
+    note: null,
+    alwaysAllow: false,
+    alwaysAllowPattern: null,
+    resolvedBy: null,
+    taskId: null,
+    createdAt: isoMs(),
+    resolvedAt: null,
+  };
+  db.insert(decisions).values(d).run();
+  const act = recordActivity(db, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
+  return { decision: d, activity: act };
+}
+
+export function publishDecision(ctx: Ctx, d: Decision, act: ReturnType<typeof recordActivity>) {
+  ctx.hub.toInbox({ type: d.status === "pending" ? "decision" : "decision_resolved", decision: publicDecision(d) });
+  publishActivity(ctx, act);
+}
+
+export function getDecision(db: Db, id: string): Decision {
+  const d = db.select().from(decisions).where(eq(decisions.id, id)).get();
+  if (!d) throw notFound("decision");
+  return d;
+}
+
+/** The agent's own decision, or 404 (another agent's id looks exactly like an unknown one). */
+export function getAgentDecision(db: Db, agentId: string, id: string): Decision {
+  const d = db.select().from(decisions).where(and(eq(decisions.id, id), eq(decisions.agentId, agentId))).get();
+  if (!d) throw notFound("decision");
+  return d;
+}
+
+export function listDecisions(db: Db, opts: { status?: "pending" | "resolved"; agentId?: string; before?: string; limit: number }) {
+  const where = and(
+    opts.status === "pending" ? eq(decisions.status, "pending") : opts.status === "resolved" ? ne(decisions.status, "pending") : undefined,
+    opts.agentId ? eq(decisions.agentId, opts.agentId) : undefined,
+    opts.before ? lt(decisions.id, opts.before) : undefined,
+  );
+  return db.select().from(decisions).where(where).orderBy(desc(decisions.id)).limit(opts.limit).all().map(publicDecision);
+}
+
+const FITS: Record<DecisionKind, ResolveStatus[]> = {
+  approval: ["approved", "rejected", "dismissed"],
+  choice: ["responded", "dismissed"],
+  question: ["responded", "dismissed"],
+  permission: ["approved", "rejected", "dismissed"],
+};
+
+export interface Response {
+  status: ResolveStatus;
+  note?: string | null;
+  always_allow?: boolean;
+  always_allow_pattern?: string | null;
+}
+
+/**
+ * Hook run inside the answer's transaction for a task proposal that was
+ * approved: it creates the task and returns its id, or throws 400 when the
+ * proposal cannot become a task. The tasks module installs it.
+ */
+export type ProposalApprover = (ctx: Ctx, agent: Agent, d: Decision) => string;
+let approveProposal: ProposalApprover | null = null;
+export const setProposalApprover = (fn: ProposalApprover) => void (approveProposal = fn);
+
+const VERB: Record<ResolveStatus, string> = { approved: "approved", rejected: "rejected", responded: "answered", dismissed: "dismissed" };
+
+/** A person answers a request. */
+export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Decision {
+  const db = ctx.db;
+  const result = inTx(db, () => {
+    const d = getDecision(db, id);
+    if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
+    if (!FITS[d.kind].includes(r.status))
+      throw badRequest(`status: '${r.status}' does not fit a ${d.kind} request (use ${FITS[d.kind].join(", ")})`);
+    let alwaysAllow = false;
+    let pattern: string | null = null;
+    if (r.always_allow || r.always_allow_pattern) {
+      if (d.kind !== "permission" || r.status !== "approved")
+        throw badRequest("always_allow: only for approving a permission request");
+      alwaysAllow = true;
+      pattern = r.always_allow_pattern ?? d.alwaysAllowOptions?.[0]?.pattern ?? null;
+    }
+    let taskId: string | null = null;
+    if (d.proposal && r.status === "approved") {
+      if (!approveProposal) throw new Error("no task proposal handler installed");
+      taskId = approveProposal(ctx, agent, d);
+    }
+    const patch = {
+      status: r.status,
+      note: r.note ?? null,
+      alwaysAllow,
+      alwaysAllowPattern: pattern,
+      resolvedBy: by,
+      resolvedAt: isoMs(),
+      taskId,
+    } satisfies Partial<Decision>;
+    const updated = db.update(decisions).set(patch).where(eq(decisions.id, id)).returning().get()!;
+    const act = recordActivity(db, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId);
+    // A dismissed request tells the agent nothing (as in Nod).
+    if (r.status !== "dismissed") enqueueAgentEvent(db, agent.id, "decision_resolved", resolvedEvent(updated));
+    return { updated, act };
+  });
+  publishDecision(ctx, result.updated, result.act);
+  if (result.updated.status !== "dismissed") ctx.delivery.wake(agent.id);
+  return result.updated;
+}
+
+export function resolvedEvent(d: Decision) {
+  return {
+    decision_id: d.id,
+    status: d.status,
+    note: d.note,
+    title: d.title,
+    description: d.description,
+    created_at: toApiTime(d.createdAt),
+    conversation_id: d.conversationId,
+    task_run_id: d.taskRunId,
+    always_allow: d.alwaysAllow,
+    always_allow_pattern: d.alwaysAllowPattern,
+    ...(d.proposal ? { task_id: d.taskId } : {}),
+  };
+}
+
+/** The agent resolves its own (non-permission) request: status responded, no event back. */
+export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null) {
+  const db = ctx.db;
+  const result = inTx(db, () => {
+    const d = getAgentDecision(db, agent.id, id);
+    if (d.kind === "permission") throw badRequest("decision_id: permission requests can only be answered by a person");
+    if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
+    const updated = db
+      .update(decisions)
+      .set({ status: "responded", note, resolvedBy: "agent", resolvedAt: isoMs() })
+      .where(eq(decisions.id, id))
+      .returning()
+      .get()!;
+    const act = recordActivity(db, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId);
+    return { updated, act };
+  });
+  publishDecision(ctx, result.updated, result.act);
+  return { status: "resolved", decision_id: id };
+}

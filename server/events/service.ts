@@ -1,0 +1,169 @@
+// What agents send: one function per event type. REST (POST /api/agent/events)
+// and the agent WebSocket both come through handleAgentEvent, so an event
+// behaves the same whichever way it arrives.
+import { eq, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { inTx, type Db } from "../db/index.ts";
+import { taskRuns } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
+import { Validator } from "../lib/validate.ts";
+import { badRequest, forbidden, notFound } from "../lib/errors.ts";
+import type { Agent } from "../agents/service.ts";
+import { insertMessage, publishMessage, resolveConversation } from "../conversations/service.ts";
+import { insertDecision, publishDecision } from "../decisions/service.ts";
+import { publishActivity, recordActivity } from "../activity/service.ts";
+import { storeImage } from "../media/service.ts";
+import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../realtime/processing.ts";
+import * as M from "./model.ts";
+
+export type Reply = { status: string; [key: string]: unknown };
+
+const V = {
+  message: new Validator(M.MessageEvent),
+  decision: new Validator(M.DecisionEvent),
+  alert: new Validator(M.AlertEvent),
+  processing_start: new Validator(M.ProcessingStartEvent),
+  processing_stop: new Validator(M.ProcessingStopEvent),
+  task_proposal: new Validator(M.TaskProposalEvent),
+  agent_heartbeat: new Validator(M.HeartbeatFrame),
+  agent_idle: new Validator(M.IdleFrame),
+  status: new Validator(M.StatusFrame),
+};
+
+export const REST_EVENT_TYPES = ["message", "decision", "alert", "processing_start", "processing_stop", "task_proposal"] as const;
+export const WS_EVENT_TYPES = [...REST_EVENT_TYPES, "agent_heartbeat", "agent_idle", "status"] as const;
+type EventType = (typeof WS_EVENT_TYPES)[number];
+
+/** Validates and handles one event; `allowed` is the set the channel accepts. */
+export async function handleAgentEvent(ctx: Ctx, agent: Agent, body: unknown, allowed: readonly string[] = REST_EVENT_TYPES): Promise<Reply> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest("body: expected a JSON object");
+  const type = (body as { type?: unknown }).type;
+  if (type === undefined) throw badRequest("type: required");
+  if (typeof type !== "string" || !allowed.includes(type))
+    throw badRequest(`type: unknown event type ${JSON.stringify(type)} (expected one of ${allowed.join(", ")})`);
+  switch (type as EventType) {
+    case "message": return sendMessage(ctx, agent, V.message.parse(body));
+    case "decision": return createDecision(ctx, agent, V.decision.parse(body));
+    case "alert": return logAlert(ctx, agent, V.alert.parse(body));
+    case "processing_start": return processingStart(ctx, agent, V.processing_start.parse(body));
+    case "processing_stop": return processingStop(ctx, agent, V.processing_stop.parse(body));
+    case "task_proposal": return proposeTask(ctx, agent, V.task_proposal.parse(body));
+    case "agent_heartbeat": return heartbeat(ctx, agent, V.agent_heartbeat.parse(body));
+    case "agent_idle": return idle(ctx, agent, V.agent_idle.parse(body));
+    case "status": return lifecycleStatus(ctx, agent, V.status.parse(body));
+  }
+}
+
+const runOwner = (db: Db) =>
+  prepared(db, "events.runOwner", (db) =>
+    db.select({ agentId: taskRuns.agentId }).from(taskRuns).where(eq(taskRuns.id, sql.placeholder("id"))).prepare(),
+  );
+
+/** A task_run_id an agent names must be one of its own runs. */
+function checkRun(ctx: Ctx, agent: Agent, runId: string | null | undefined) {
+  if (!runId) return null;
+  const run = runOwner(ctx.db).get({ id: runId });
+  if (!run || run.agentId !== agent.id) throw notFound("task run");
+  return runId;
+}
+
+export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Promise<Reply> {
+  if (agent.type === "approval_only") throw forbidden("approval-only agents cannot send messages");
+  const text = e.text ?? "";
+  if (!text && !e.image_base64) throw badRequest("text: required unless image_base64 is given");
+  const taskRunId = checkRun(ctx, agent, e.task_run_id);
+  // The image is written before the transaction: a failed insert leaves an unreferenced file, never a broken link.
+  const imageUrl = e.image_base64 ? await storeImage(ctx, e.image_base64) : null;
+  const db = ctx.db;
+  const { message, conversation, created, act } = inTx(db, () => {
+    const { conversation, created } = resolveConversation(db, agent, e.conversation_id);
+    const message = insertMessage(db, {
+      agentId: agent.id,
+      conversationId: conversation.id,
+      role: taskRunId && !e.report_title ? "task" : "agent",
+      text,
+      imageUrl,
+      reportTitle: e.report_title,
+      reportDescription: e.report_description,
+      taskRunId,
+    });
+    const act = recordActivity(db, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
+    return { message, conversation, created, act };
+  });
+  publishMessage(ctx, message, created ? conversation : null);
+  publishActivity(ctx, act);
+  return { status: "ok", message_id: message.id, conversation_id: conversation.id };
+}
+
+export function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Reply {
+  const taskRunId = checkRun(ctx, agent, e.task_run_id);
+  const db = ctx.db;
+  const { decision, activity } = inTx(db, () => {
+    const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
+    return insertDecision(db, agent, {
+      kind: e.kind,
+      title: e.title,
+      description: e.description,
+      options: e.options,
+      conversationId,
+      taskRunId,
+      allowsAlways: e.kind === "permission" && (e.allows_always ?? Boolean(e.always_allow_options?.length)),
+      alwaysAllowLabel: e.always_allow_label,
+      alwaysAllowOptions: e.always_allow_options,
+    });
+  });
+  publishDecision(ctx, decision, activity);
+  return { status: "ok", decision_id: decision.id };
+}
+
+export function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Reply {
+  const taskRunId = checkRun(ctx, agent, e.task_run_id);
+  const act = recordActivity(ctx.db, agent.id, "agent_action", e.title, e.text ?? null, taskRunId);
+  publishActivity(ctx, act);
+  ctx.processing.updateText(agent.id, e.title); // while "Thinking…", each alert becomes its text
+  return { status: "ok", activity_id: act.id };
+}
+
+export function processingStart(ctx: Ctx, agent: Agent, e: M.ProcessingStartEvent): Reply {
+  ctx.processing.start(agent.id, e.conversation_id ?? null, e.status_text || "Thinking", REST_PROCESSING_TTL_MS);
+  return { status: "ok" };
+}
+
+export function processingStop(ctx: Ctx, agent: Agent, e: M.ProcessingStopEvent): Reply {
+  ctx.processing.stop(agent.id, e.conversation_id ?? null);
+  return { status: "ok" };
+}
+
+export function heartbeat(ctx: Ctx, agent: Agent, e: M.HeartbeatFrame): Reply {
+  ctx.processing.start(agent.id, e.conversation_id ?? null, e.status_text || "Thinking", HEARTBEAT_TTL_MS);
+  return { status: "ok" };
+}
+
+export function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Reply {
+  ctx.processing.stop(agent.id, e.conversation_id ?? null);
+  return { status: "ok" };
+}
+
+export function lifecycleStatus(ctx: Ctx, agent: Agent, e: M.StatusFrame): Reply {
+  const details = e.details === undefined || e.details === null ? null : typeof e.details === "string" ? e.details : JSON.stringify(e.details);
+  const act = recordActivity(ctx.db, agent.id, "system", `${agent.name}: ${e.action}`, details);
+  publishActivity(ctx, act);
+  return { status: "ok", activity_id: act.id };
+}
+
+export function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent): Reply {
+  const db = ctx.db;
+  const { decision, activity } = inTx(db, () => {
+    const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
+    const tz = e.timezone ? ` (${e.timezone})` : "";
+    return insertDecision(db, agent, {
+      kind: "approval",
+      title: e.title,
+      description: e.description ?? `Task "${e.task_name}" on schedule ${e.task_schedule}${tz}:\n\n${e.task_prompt}`,
+      conversationId,
+      proposal: { task_name: e.task_name, task_prompt: e.task_prompt, task_schedule: e.task_schedule, ...(e.timezone ? { timezone: e.timezone } : {}) },
+    });
+  });
+  publishDecision(ctx, decision, activity);
+  return { status: "ok", decision_id: decision.id };
+}

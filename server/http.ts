@@ -1,0 +1,72 @@
+// Cross-cutting HTTP behaviour: the error format, body-size limits, the
+// people's cross-site check and the per-request debug log.
+import { Elysia, type ValidationError } from "elysia";
+import type { Ctx } from "./context.ts";
+import { HttpError, tooLarge } from "./lib/errors.ts";
+import { describeValueError } from "./lib/validate.ts";
+import { checkSameOrigin } from "./auth/guard.ts";
+
+export const MiB = 1024 * 1024;
+
+/** Largest request body per route, by path; the default covers every people route. */
+export function bodyLimitFor(path: string): number {
+  if (path === "/api/agent/events") return 8 * MiB; // a 5 MB image, base64-encoded
+  if (path.startsWith("/webhook/")) return 1 * MiB;
+  if (path.startsWith("/api/agent/tasks/runs/")) return 256 * 1024; // 64 KiB summaries, escaped
+  return 256 * 1024;
+}
+export const MAX_BODY = 8 * MiB + 64 * 1024; // Bun refuses anything larger outright
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+export function httpBasics(ctx: Ctx) {
+  const started = new WeakMap<Request, number>();
+  const errorStatus = new WeakMap<Request, number>();
+  return new Elysia({ name: "nod-http" })
+    // No onRequest hook here: with one, Elysia stops handing the /app HTML
+    // bundle to Bun's static routes. Sizes are checked before parsing instead.
+    .onParse({ as: "global" }, ({ request }) => {
+      const length = Number(request.headers.get("content-length") ?? 0);
+      const limit = bodyLimitFor(new URL(request.url).pathname);
+      if (length > limit) throw tooLarge(`request body too large (limit ${Math.round(limit / 1024)} KiB)`);
+    })
+    .onTransform({ as: "global" }, ({ request, path }) => {
+      if (ctx.log.enabled("debug")) started.set(request, performance.now());
+      if (path.startsWith("/api/") && !path.startsWith("/api/agent/")) checkSameOrigin(ctx, request);
+    })
+    .onError({ as: "global" }, ({ code, error, request }) => {
+      const res = errorResponse(code, error, request);
+      if (started.has(request)) errorStatus.set(request, res.status);
+      return res;
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set }) => {
+      const t0 = started.get(request);
+      if (t0 === undefined) return;
+      ctx.log.debug("request", {
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: errorStatus.get(request) ?? set.status ?? 200,
+        ms: (performance.now() - t0).toFixed(1),
+      });
+    });
+
+  function errorResponse(code: string | number, error: unknown, request: Request): Response {
+      if (error instanceof HttpError) return json(error.status, { detail: error.detail }, error.headers);
+      switch (code) {
+        case "VALIDATION":
+          return json(400, { detail: describeValueError((error as ValidationError).valueError, (error as ValidationError).value) });
+        case "PARSE":
+          return json(400, { detail: "body: invalid JSON" });
+        case "NOT_FOUND":
+          return json(404, { detail: "not found" });
+        case "INVALID_COOKIE_SIGNATURE":
+        case "INVALID_FILE_TYPE":
+          return json(400, { detail: String((error as Error).message) });
+      }
+      const status = (error as { status?: number }).status;
+      if (status === 413) return json(413, { detail: "request body too large" });
+      ctx.log.error("unhandled error", { method: request.method, path: new URL(request.url).pathname, error: error as Error });
+      return json(500, { detail: "internal error" });
+    }
+}

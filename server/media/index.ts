@@ -1,0 +1,20 @@
+// GET /media/:name — public, like the hosted service's storage URLs: the name is the secret.
+import { Elysia } from "elysia";
+import path from "node:path";
+import type { Ctx } from "../context.ts";
+import { notFound } from "../lib/errors.ts";
+import { MEDIA_NAME_RE, mediaDir, mimeForMedia } from "./service.ts";
+
+export const mediaRoutes = (ctx: Ctx) =>
+  new Elysia().get("/media/:name", async ({ params }) => {
+    if (!MEDIA_NAME_RE.test(params.name)) throw notFound("file");
+    const file = Bun.file(path.join(mediaDir(ctx), params.name));
+    if (!(await file.exists())) throw notFound("file");
+    return new Response(file, {
+      headers: {
+        "content-type": mimeForMedia(params.name),
+        "cache-control": "public, max-age=31536000, immutable",
+        "x-content-type-options": "nosniff",
+      },
+    });
+  });

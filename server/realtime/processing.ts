@@ -1,0 +1,65 @@
+// The "Thinking…" indicator per agent and conversation. It lives in memory
+// only: it is a live signal, meaningless after a restart. Each start (REST
+// processing_start, WS agent_heartbeat) arms an expiry timer — 30 s and 10 s —
+// and the indicator turns itself off when the timer runs out.
+import type { Hub } from "./hub.ts";
+
+export const REST_PROCESSING_TTL_MS = 30_000;
+export const HEARTBEAT_TTL_MS = 10_000;
+
+interface Indicator {
+  statusText: string;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class ProcessingIndicators {
+  private active = new Map<string, Indicator>();
+
+  constructor(private hub: Hub) {}
+
+  private key = (agentId: string, conversationId: string | null) => `${agentId}\u0000${conversationId ?? ""}`;
+
+  start(agentId: string, conversationId: string | null, statusText: string, ttlMs: number) {
+    const key = this.key(agentId, conversationId);
+    const prev = this.active.get(key);
+    if (prev) clearTimeout(prev.timer);
+    const timer = setTimeout(() => this.stop(agentId, conversationId), ttlMs);
+    timer.unref?.();
+    this.active.set(key, { statusText, timer });
+    // A heartbeat every second with the same text changes nothing a person sees.
+    if (!prev || prev.statusText !== statusText)
+      this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
+  }
+
+  /** Replaces the text of a running indicator (an alert logged while thinking). */
+  updateText(agentId: string, statusText: string) {
+    for (const [key, ind] of this.active) {
+      if (!key.startsWith(agentId + "\u0000")) continue;
+      ind.statusText = statusText;
+      const conversationId = key.slice(agentId.length + 1) || null;
+      this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
+    }
+  }
+
+  stop(agentId: string, conversationId: string | null) {
+    const key = this.key(agentId, conversationId);
+    const ind = this.active.get(key);
+    if (!ind) return;
+    clearTimeout(ind.timer);
+    this.active.delete(key);
+    this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: false, status_text: null });
+  }
+
+  /** Everything currently on, for an inbox that just connected. */
+  snapshot() {
+    return [...this.active].map(([key, ind]) => {
+      const [agentId, conv] = key.split("\u0000");
+      return { agent_id: agentId!, conversation_id: conv || null, status_text: ind.statusText };
+    });
+  }
+
+  stopAll() {
+    for (const ind of this.active.values()) clearTimeout(ind.timer);
+    this.active.clear();
+  }
+}

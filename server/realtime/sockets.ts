@@ -1,0 +1,35 @@
+// The open, authenticated agent sockets, by agent id. The delivery path sends
+// to them directly (so it knows whether a push happened); people's actions
+// (delete agent, rotate secret) close them.
+export interface AgentSocket {
+  send(text: string): number; // Bun's ServerWebSocket.send: bytes sent, 0 dropped, -1 backpressure
+  close(code?: number, reason?: string): void;
+}
+
+export class AgentSockets {
+  private byAgent = new Map<string, Set<AgentSocket>>();
+
+  add(agentId: string, ws: AgentSocket) {
+    let set = this.byAgent.get(agentId);
+    if (!set) this.byAgent.set(agentId, (set = new Set()));
+    set.add(ws);
+  }
+  remove(agentId: string, ws: AgentSocket) {
+    const set = this.byAgent.get(agentId);
+    if (!set) return;
+    set.delete(ws);
+    if (set.size === 0) this.byAgent.delete(agentId);
+  }
+  get(agentId: string): AgentSocket[] {
+    return [...(this.byAgent.get(agentId) ?? [])];
+  }
+  /** Closes every socket of the agent (its credentials changed or it was deleted). */
+  disconnect(agentId: string, code = 4003, reason = "credentials revoked") {
+    for (const ws of this.get(agentId)) ws.close(code, reason);
+  }
+  count() {
+    let n = 0;
+    for (const s of this.byAgent.values()) n += s.size;
+    return n;
+  }
+}
