@@ -12,6 +12,7 @@ import { Presence } from "./realtime/presence.ts";
 import { AgentSockets } from "./realtime/sockets.ts";
 import { ProcessingIndicators } from "./realtime/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
+import { Metrics } from "./metrics.ts";
 import { httpBasics, MAX_BODY } from "./http.ts";
 import { authRoutes } from "./auth/index.ts";
 import { agentRoutes } from "./agents/index.ts";
@@ -43,6 +44,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     presence: new Presence(),
     agentSockets: new AgentSockets(),
     processing: new ProcessingIndicators(hub),
+    metrics: new Metrics(),
     now: opts.now ?? Date.now,
   } as Omit<Ctx, "delivery"> as Ctx;
   ctx.delivery = new OutboxDispatcher(ctx);

@@ -7,6 +7,7 @@ import type { Hub } from "./realtime/hub.ts";
 import type { Presence } from "./realtime/presence.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
 import type { ProcessingIndicators } from "./realtime/processing.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** Pushes outbox rows to agents; the real-time module provides it. */
 export interface Dispatcher {
@@ -23,6 +24,7 @@ export interface Ctx {
   agentSockets: AgentSockets;
   processing: ProcessingIndicators;
   delivery: Dispatcher;
+  metrics: Metrics;
   /** The current time in ms; tests inject a fake clock to drive the scheduler. */
   now: () => number;
 }

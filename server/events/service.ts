@@ -41,6 +41,7 @@ export async function handleAgentEvent(ctx: Ctx, agent: Agent, body: unknown, al
   if (type === undefined) throw badRequest("type: required");
   if (typeof type !== "string" || !allowed.includes(type))
     throw badRequest(`type: unknown event type ${JSON.stringify(type)} (expected one of ${allowed.join(", ")})`);
+  ctx.metrics.inc("nod_events_received_total", "Events received from agents, by type", { type });
   switch (type as EventType) {
     case "message": return sendMessage(ctx, agent, V.message.parse(body));
     case "decision": return createDecision(ctx, agent, V.decision.parse(body));
