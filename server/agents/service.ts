@@ -69,6 +69,7 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
     lastSeenAt: null,
   };
   ctx.db.insert(agents).values(agent).run();
+  ctx.hub.toInbox({ type: "agent", agent: publicAgent(ctx, agent) });
   ctx.log.info("agent created", { agent: agent.id, name: agent.name });
   return { agent, secret };
 }
@@ -107,13 +108,16 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.avatar !== undefined) patch.avatar = input.avatar;
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
-  return ctx.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
+  const updated = ctx.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
+  ctx.hub.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
+  return updated;
 }
 
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
   ctx.db.delete(agents).where(eq(agents.id, id)).run();
   ctx.agentSockets.disconnect(id, 4004, "agent deleted");
+  ctx.hub.toInbox({ type: "agent_deleted", agent_id: id });
   ctx.log.info("agent deleted", { agent: id });
 }
 
