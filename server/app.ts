@@ -22,7 +22,8 @@ import { activityRoutes } from "./activity/index.ts";
 import { agentEventRoutes } from "./events/index.ts";
 import { mediaRoutes } from "./media/index.ts";
 
-export const VERSION = "0.1.0";
+import { VERSION } from "./version.ts";
+export { VERSION };
 
 export interface NodServer {
   ctx: Ctx;

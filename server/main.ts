@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The nod command line: one binary is the server and the agents' client.
-import { VERSION } from "./app.ts";
+import { VERSION, COMMIT } from "./version.ts";
 import { serve, SERVE_HELP } from "./cli/serve.ts";
 import { user, USER_HELP } from "./cli/user.ts";
 import { UsageError } from "./cli/args.ts";
@@ -21,7 +21,7 @@ type Command = (argv: string[]) => Promise<number | void>;
 export const COMMANDS: Record<string, { run: Command; help: string }> = {
   serve: { run: serve, help: SERVE_HELP },
   user: { run: user, help: USER_HELP },
-  version: { run: async () => void process.stdout.write(`nod ${VERSION} (${process.env.NOD_COMMIT ?? "dev"})\n`), help: "Usage: nod version\n" },
+  version: { run: async () => void process.stdout.write(`nod ${VERSION} (${COMMIT})\n`), help: "Usage: nod version\n" },
 };
 
 export async function main(argv: string[]): Promise<number | undefined> {
