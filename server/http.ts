@@ -15,7 +15,9 @@ export function bodyLimitFor(path: string): number {
   if (path.startsWith("/api/agent/tasks/runs/")) return 256 * 1024; // 64 KiB summaries, escaped
   return 256 * 1024;
 }
-export const MAX_BODY = 8 * MiB + 64 * 1024; // Bun refuses anything larger outright
+// Bun refuses anything larger outright (an empty 413); below it, the per-route
+// limits above answer 413 {"detail"} by Content-Length before the body is read.
+export const MAX_BODY = 16 * MiB;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -52,6 +54,9 @@ export function httpBasics(ctx: Ctx) {
     });
 
   function errorResponse(code: string | number, error: unknown, request: Request): Response {
+      // An HttpError thrown while parsing (the body-size check) arrives wrapped in Elysia's ParseError.
+      const cause = code === "PARSE" ? (error as Error).cause : undefined;
+      if (cause instanceof HttpError) error = cause;
       if (error instanceof HttpError) return json(error.status, { detail: error.detail }, error.headers);
       switch (code) {
         case "VALIDATION":

@@ -28,8 +28,9 @@ export async function startTestServer(over: Partial<Config> & { now?: () => numb
     ...nod,
     dataDir,
     async restart() {
+      const port = nod.server.port;
       await nod.stop();
-      return startTestServer({ ...over, port: nod.server.port }, dataDir);
+      return startTestServer({ ...over, port }, dataDir);
     },
   };
   afterAll(() => nod.stop());

@@ -9,10 +9,11 @@ import { badRequest } from "./errors.ts";
 /** "title: required", "options/1: Expected string" — the field first, as people read it. */
 export function describeValueError(e: ValueError | undefined, value?: unknown): string {
   if (!e) return "invalid request body";
+  e = deepest(e);
   const field = e.path.replace(/^\//, "").replace(/\//g, ".") || "body";
+  if (e.value === undefined && e.path) return `${field}: required`;
   const custom = (e.schema as { error?: unknown }).error;
   if (typeof custom === "string") return custom;
-  if (e.value === undefined && e.path) return `${field}: required`;
   if (field === "body" && (value === null || typeof value !== "object")) return "body: expected a JSON object";
   return `${field}: ${e.message.charAt(0).toLowerCase()}${e.message.slice(1)}`;
 }
@@ -27,4 +28,15 @@ export class Validator<T extends TSchema> {
     if (this.check.Check(value)) return value;
     throw badRequest(describeValueError(this.check.Errors(value).First(), value));
   }
+}
+
+/** For a union ("expected union value"), the most specific error among its branches. */
+function deepest(e: ValueError): ValueError {
+  if ((e.schema as { error?: unknown }).error !== undefined || !e.errors?.length) return e;
+  let best = e;
+  for (const branch of e.errors) {
+    const first = branch.First();
+    if (first && first.path.length > best.path.length) best = deepest(first);
+  }
+  return best;
 }
