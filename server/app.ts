@@ -6,6 +6,7 @@ import appPage from "../web/index.html";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { openDb, closeDb } from "./db/index.ts";
+import { GroupCommit } from "./db/group-commit.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
 import { Presence } from "./realtime/presence.ts";
@@ -40,6 +41,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
   const ctx = {
     config,
     db,
+    writer: new GroupCommit(db),
     log,
     hub,
     presence: new Presence(),
@@ -97,6 +99,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       ctx.processing.stopAll();
       await app.stop(true); // stop accepting, close sockets
       ctx.hub.detach();
+      ctx.writer.flush();
       closeDb(ctx.db);
     },
   };

@@ -8,6 +8,7 @@ import type { Presence } from "./realtime/presence.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
 import type { ProcessingIndicators } from "./realtime/processing.ts";
 import type { Metrics } from "./metrics.ts";
+import type { GroupCommit } from "./db/group-commit.ts";
 
 /** Pushes outbox rows to agents; the real-time module provides it. */
 export interface Dispatcher {
@@ -18,6 +19,8 @@ export interface Dispatcher {
 export interface Ctx {
   config: Config;
   db: Db;
+  /** Batches the hot paths' writes into shared commits (db/group-commit.ts). */
+  writer: GroupCommit;
   log: Logger;
   hub: Hub;
   presence: Presence;

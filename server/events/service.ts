@@ -3,7 +3,7 @@
 // behaves the same whichever way it arrives.
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
 import { taskRuns } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
 import { Validator } from "../lib/validate.ts";
@@ -76,7 +76,7 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
   // The image is written before the transaction: a failed insert leaves an unreferenced file, never a broken link.
   const imageUrl = e.image_base64 ? await storeImage(ctx, e.image_base64) : null;
   const db = ctx.db;
-  const { message, conversation, created, act } = inTx(db, () => {
+  const { message, conversation, created, act } = await ctx.writer.run(() => {
     const { conversation, created } = resolveConversation(db, agent, e.conversation_id);
     const message = insertMessage(db, {
       agentId: agent.id,
@@ -96,10 +96,10 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
   return { status: "ok", message_id: message.id, conversation_id: conversation.id };
 }
 
-export function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Reply {
+export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Promise<Reply> {
   const taskRunId = checkRun(ctx, agent, e.task_run_id);
   const db = ctx.db;
-  const { decision, activity } = inTx(db, () => {
+  const { decision, activity } = await ctx.writer.run(() => {
     const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
     return insertDecision(db, agent, {
       kind: e.kind,
@@ -117,9 +117,9 @@ export function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Repl
   return { status: "ok", decision_id: decision.id };
 }
 
-export function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Reply {
+export async function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Promise<Reply> {
   const taskRunId = checkRun(ctx, agent, e.task_run_id);
-  const act = recordActivity(ctx.db, agent.id, "agent_action", e.title, e.text ?? null, taskRunId);
+  const act = await ctx.writer.run(() => recordActivity(ctx.db, agent.id, "agent_action", e.title, e.text ?? null, taskRunId));
   publishActivity(ctx, act);
   ctx.processing.updateText(agent.id, e.title); // while "Thinking…", each alert becomes its text
   return { status: "ok", activity_id: act.id };
@@ -145,16 +145,16 @@ export function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Reply {
   return { status: "ok" };
 }
 
-export function lifecycleStatus(ctx: Ctx, agent: Agent, e: M.StatusFrame): Reply {
+export async function lifecycleStatus(ctx: Ctx, agent: Agent, e: M.StatusFrame): Promise<Reply> {
   const details = e.details === undefined || e.details === null ? null : typeof e.details === "string" ? e.details : JSON.stringify(e.details);
-  const act = recordActivity(ctx.db, agent.id, "system", `${agent.name}: ${e.action}`, details);
+  const act = await ctx.writer.run(() => recordActivity(ctx.db, agent.id, "system", `${agent.name}: ${e.action}`, details));
   publishActivity(ctx, act);
   return { status: "ok", activity_id: act.id };
 }
 
-export function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent): Reply {
+export async function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent): Promise<Reply> {
   const db = ctx.db;
-  const { decision, activity } = inTx(db, () => {
+  const { decision, activity } = await ctx.writer.run(() => {
     const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
     const tz = e.timezone ? ` (${e.timezone})` : "";
     return insertDecision(db, agent, {

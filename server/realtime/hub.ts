@@ -26,7 +26,8 @@ export class Hub {
 
   /** Sends a frame to every open inbox socket. */
   toInbox(frame: InboxFrame) {
-    this.server?.publish(INBOX_TOPIC, JSON.stringify(frame));
+    // With no inbox open there is nobody to serialize for.
+    if (this.server && this.server.subscriberCount(INBOX_TOPIC) > 0) this.server.publish(INBOX_TOPIC, JSON.stringify(frame));
   }
 
   /** Publishes already-serialized text on a topic; returns false when nobody was listening. */
