@@ -10,6 +10,7 @@ import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { publishActivity, recordActivity } from "../activity/service.ts";
 import { enqueueAgentEvent } from "../delivery/outbox.ts";
+import { notifyDecision } from "./waiters.ts";
 
 export type Decision = typeof decisions.$inferSelect;
 export type DecisionKind = Decision["kind"];
@@ -174,6 +175,7 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
   });
   publishDecision(ctx, result.updated, result.act);
   if (result.updated.status !== "dismissed") ctx.delivery.wake(agent.id);
+  notifyDecision(id);
   return result.updated;
 }
 
@@ -210,5 +212,6 @@ export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | n
     return { updated, act };
   });
   publishDecision(ctx, result.updated, result.act);
+  notifyDecision(id);
   return { status: "resolved", decision_id: id };
 }

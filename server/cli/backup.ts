@@ -1,0 +1,60 @@
+// nod backup FILE — a consistent copy of the database, safe while the server runs.
+// SQLite's VACUUM INTO on a connection of its own reads one snapshot (WAL
+// readers never block the writer, nor it them) and writes a compact copy.
+import { Database } from "bun:sqlite";
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { DB_FILE } from "../db/index.ts";
+import { parseArgs, UsageError } from "./args.ts";
+import { CliFailure } from "./client.ts";
+import { dataDirFrom } from "./serve.ts";
+
+export const BACKUP_HELP = `Usage: nod backup FILE [--data DIR]
+
+Write a consistent copy of nod's database to FILE. Safe while the server is
+running: the copy holds every change committed before the backup began.
+FILE must not exist yet. Uploaded images (DIR/media) are plain files: copy
+them with cp or rsync.
+
+To restore: stop the server, move the copy to DIR/${DB_FILE} (remove any
+${DB_FILE}-wal and ${DB_FILE}-shm beside it), start the server.
+
+Flags:
+  --data DIR   data directory (NOD_DATA_DIR, default ./nod-data)
+  -h, --help   show this help
+`;
+
+export async function backup(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv, { data: { type: "string" }, help: { type: "boolean", short: "h" } });
+  if (flags.help) return void process.stdout.write(BACKUP_HELP), 0;
+  const [target, ...rest] = positional;
+  if (!target) throw new UsageError("missing FILE");
+  if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const source = path.join(dataDirFrom(flags), DB_FILE);
+  const out = path.resolve(target);
+  if (!existsSync(source)) throw new CliFailure(`no database at ${source} (use --data DIR)`);
+  if (existsSync(out)) throw new CliFailure(`${out} already exists; not overwriting it`);
+  if (!existsSync(path.dirname(out))) throw new CliFailure(`directory ${path.dirname(out)} does not exist`);
+
+  const t0 = performance.now();
+  const db = new Database(source, { readwrite: true, create: false });
+  try {
+    db.run("PRAGMA busy_timeout = 10000");
+    db.run("VACUUM INTO ?", [out]);
+  } catch (e) {
+    throw new CliFailure(`backup failed: ${(e as Error).message}`);
+  } finally {
+    db.close();
+  }
+  // Check the copy before calling it a backup.
+  const copy = new Database(out, { readonly: true });
+  try {
+    const ok = copy.query("PRAGMA quick_check").get() as { quick_check: string };
+    if (ok.quick_check !== "ok") throw new CliFailure(`the copy in ${out} failed its check: ${ok.quick_check}`);
+  } finally {
+    copy.close();
+  }
+  const size = statSync(out).size;
+  process.stdout.write(`backed up ${source} to ${out} (${(size / 1024).toFixed(0)} KiB, ${Math.round(performance.now() - t0)} ms)\n`);
+  return 0;
+}
