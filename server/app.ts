@@ -22,6 +22,9 @@ import { decisionRoutes } from "./decisions/index.ts";
 import { activityRoutes } from "./activity/index.ts";
 import { agentEventRoutes } from "./events/index.ts";
 import { mediaRoutes } from "./media/index.ts";
+import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
+import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
+import { TaskScheduler } from "./tasks/scheduler.ts";
 
 import { VERSION } from "./version.ts";
 export { VERSION };
@@ -59,20 +62,25 @@ export function buildApp(ctx: Ctx) {
   return (
     // The inbox page is a Bun HTML bundle served by Bun.serve's own static
     // routes (its JS and CSS too), not through Elysia's hooks.
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY, routes: { "/app": appPage, "/app/*": appPage } } })
+    new Elysia({ serve: { maxRequestBodySize: MAX_BODY, routes: { "/app": appPage, "/app/*": appPage } }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // public
       .get("/healthz", () => ({ status: "ok" }))
       .get("/", ({ redirect }) => redirect("/app"))
       .use(mediaRoutes(ctx))
       .use(authRoutes(ctx))
+      .use(webhookTriggerRoutes(ctx))
       // people (session cookie)
       .use(agentRoutes(ctx))
       .use(conversationRoutes(ctx))
       .use(decisionRoutes(ctx))
       .use(activityRoutes(ctx))
+      .use(peopleTaskRoutes(ctx))
       // agents (X-Nod-Agent-Id + X-Nod-Secret)
       .use(agentEventRoutes(ctx))
+      .use(agentTaskRoutes(ctx))
+      // WebSockets: agents (auth frame) and the inbox (session cookie)
+      .use(realtimeRoutes(ctx))
   );
 }
 
@@ -85,6 +93,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   ctx.hub.attach(server);
   const dispatcher = ctx.delivery as OutboxDispatcher;
   dispatcher.start();
+  const scheduler = new TaskScheduler(ctx);
+  scheduler.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   let stopped = false;
   return {
@@ -95,6 +105,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     async stop() {
       if (stopped) return;
       stopped = true;
+      await scheduler.stop();
       await dispatcher.stop();
       ctx.processing.stopAll();
       await app.stop(true); // stop accepting, close sockets

@@ -1,0 +1,199 @@
+// The scheduler. `tasks.next_run_at` in the database is the truth: one timer
+// sleeps until the earliest next_run_at of an enabled task (re-armed whenever
+// tasks change, and at least every 30 s), then fires every task that is due.
+//
+// Firing one task is one transaction: claim it by moving next_run_at to the
+// next slot after now — a conditional UPDATE … WHERE next_run_at = <the value
+// read>, so two racing ticks can never both fire the same slot — create the
+// run (status "due", trigger "schedule") and write task_due to the outbox.
+// After the commit the dispatcher is woken. Because the next slot is computed
+// from now, a task whose time passed while the server was down fires once,
+// not once per missed slot.
+//
+// Time comes from ctx.now(), so tests move a fake clock and call tick().
+import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { inTx } from "../db/index.ts";
+import { tasks } from "../db/schema.ts";
+import { isoMs } from "../lib/time.ts";
+import { nextSlot } from "./schedule.ts";
+import { failStaleRuns, insertRun, onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
+
+export interface SchedulerOptions {
+  batch: number; // tasks fired per transaction
+  maxSleepMs: number; // the longest the timer sleeps (also the timeout sweep's period)
+}
+
+const schedulers = new WeakMap<Ctx, TaskScheduler>();
+/** The scheduler running for this server (tests and the bench drive it). */
+export const schedulerFor = (ctx: Ctx) => schedulers.get(ctx);
+
+export class TaskScheduler {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private armedFor: number | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private lastSweep = -Infinity;
+  /** Called after each committed batch with each run's lateness in ms (commit time − slot). */
+  observe: ((latenessMs: number[]) => void) | null = null;
+  readonly stats = { fired: 0, ticks: 0, busyMs: 0, lastLatenessMs: 0, maxLatenessMs: 0 };
+  private readonly opts: SchedulerOptions;
+
+  constructor(
+    private ctx: Ctx,
+    opts: Partial<SchedulerOptions> = {},
+  ) {
+    this.opts = { batch: 500, maxSleepMs: 30_000, ...opts };
+    const m = ctx.metrics;
+    m.gauge("nod_scheduler_last_lateness_seconds", "How late the scheduler's last run was created after its slot", () => this.stats.lastLatenessMs / 1000);
+    m.gauge("nod_scheduler_max_lateness_seconds", "The latest a scheduled run has been created after its slot since start", () => this.stats.maxLatenessMs / 1000);
+    m.gauge("nod_scheduler_busy_seconds", "CPU-bound time the scheduler has spent firing tasks since start", () => this.stats.busyMs / 1000);
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    schedulers.set(this.ctx, this);
+    onTasksChanged(this.ctx, () => this.poke());
+    void this.tick(); // fires whatever came due while the server was down
+  }
+
+  async stop() {
+    this.stopped = true;
+    this.clearTimer();
+    onTasksChanged(this.ctx, null);
+    if (schedulers.get(this.ctx) === this) schedulers.delete(this.ctx);
+    await this.running;
+  }
+
+  /** Tasks changed: re-arm the timer for the (possibly new) earliest next_run_at. */
+  poke() {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.arm();
+  }
+
+  /** Fires every task due at ctx.now(), then re-arms. Concurrent calls share one pass. */
+  tick(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = null;
+      this.arm();
+    });
+    return this.running;
+  }
+
+  private async pass() {
+    do {
+      this.again = false;
+      this.stats.ticks++;
+      for (;;) {
+        if (this.stopped) return;
+        const n = this.fireBatch();
+        if (n < this.opts.batch) break;
+        await new Promise((r) => setImmediate(r)); // let requests in between batches
+      }
+      const now = this.ctx.now();
+      if (now - this.lastSweep >= 5_000) {
+        this.lastSweep = now;
+        while (failStaleRuns(this.ctx, now) === 500 && !this.stopped) await new Promise((r) => setImmediate(r));
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One transaction: claims and fires up to `batch` due tasks. Returns how many were due. */
+  private fireBatch(): number {
+    const t0 = performance.now();
+    const ctx = this.ctx;
+    const db = ctx.db;
+    const nowMs = ctx.now();
+    const now = isoMs(nowMs);
+    const due = db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt), lte(tasks.nextRunAt, now)))
+      .orderBy(asc(tasks.nextRunAt))
+      .limit(this.opts.batch)
+      .all();
+    if (!due.length) return 0;
+    const claim = db.$client.prepare<unknown, [string | null, string, string, string]>(
+      "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
+    );
+    const nextCache = new Map<string, number | null>();
+    const fired: { task: Task; run: Run; slot: number }[] = [];
+    inTx(db, () => {
+      for (const t of due) {
+        let next: number | null = null;
+        if (t.triggerType === "scheduled") {
+          const key = t.timezone + "\u0000" + t.schedule;
+          if (nextCache.has(key)) next = nextCache.get(key)!;
+          else {
+            try {
+              next = nextSlot(t.schedule, t.timezone, nowMs);
+            } catch (e) {
+              ctx.log.error("task has a schedule nod cannot read; it is not scheduled again", { task: t.id, schedule: t.schedule, error: e as Error });
+            }
+            nextCache.set(key, next);
+          }
+        }
+        const nextIso = next === null ? null : isoMs(next);
+        if (claim.run(nextIso, now, t.id, t.nextRunAt!).changes !== 1) continue; // someone else fired or changed it
+        const run = insertRun(db, t, "schedule", nowMs);
+        fired.push({ task: { ...t, nextRunAt: nextIso, updatedAt: now }, run, slot: Date.parse(t.nextRunAt!) });
+      }
+    });
+    const committed = ctx.now();
+    const lateness: number[] = [];
+    const agents = new Set<string>();
+    for (const f of fired) {
+      agents.add(f.task.agentId);
+      publishRun(ctx, f.run);
+      publishTask(ctx, f.task);
+      lateness.push(Math.max(0, committed - f.slot));
+    }
+    for (const a of agents) ctx.delivery.wake(a);
+    if (fired.length) {
+      const s = this.stats;
+      s.fired += fired.length;
+      s.lastLatenessMs = lateness[lateness.length - 1]!;
+      for (const l of lateness) if (l > s.maxLatenessMs) s.maxLatenessMs = l;
+      ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "schedule" }, fired.length);
+      ctx.metrics.inc("nod_scheduler_lateness_seconds_sum", "Sum of how late scheduled runs were created after their slot", {}, lateness.reduce((a, b) => a + b, 0) / 1000);
+      this.observe?.(lateness);
+    }
+    this.stats.busyMs += performance.now() - t0;
+    return due.length;
+  }
+
+  private clearTimer() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = null;
+  }
+
+  /** Sleeps until the earliest next_run_at of an enabled task (at most maxSleepMs). */
+  private arm() {
+    if (this.stopped) return;
+    const row = this.ctx.db
+      .select({ next: sql<string | null>`min(${tasks.nextRunAt})` })
+      .from(tasks)
+      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)))
+      .get();
+    const nowMs = this.ctx.now();
+    const at = row?.next ? Date.parse(row.next) : nowMs + this.opts.maxSleepMs;
+    const delay = Math.min(Math.max(at - nowMs, 0), this.opts.maxSleepMs);
+    const wakeAt = nowMs + delay;
+    if (this.timer && this.armedFor === wakeAt) return;
+    this.clearTimer();
+    this.armedFor = wakeAt;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.armedFor = null;
+      void this.tick();
+    }, delay);
+  }
+}
