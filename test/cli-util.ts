@@ -12,6 +12,10 @@ export interface Run {
 
 export interface NodProcess {
   proc: Bun.Subprocess<"pipe", "pipe", "pipe">;
+  /** Standard output so far. */
+  output(): string;
+  /** Waits until standard output matches re; returns the match. */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Waits for the exit and collects the output. */
   done: Promise<Run>;
 }
@@ -28,11 +32,39 @@ export function spawnNod(args: string[], opts: { env?: Record<string, string | u
   });
   if (opts.stdin !== undefined) proc.stdin.write(opts.stdin);
   proc.stdin.end();
-  const done = (async () => {
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { exitCode, stdout, stderr };
+  let out = "";
+  const decoder = new TextDecoder();
+  const stdoutDone = (async () => {
+    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
+    out += decoder.decode();
   })();
-  return { proc, done };
+  const done = (async () => {
+    const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, stdoutDone]);
+    return { exitCode, stdout: out, stderr };
+  })();
+  let exited = false;
+  proc.exited.then(() => (exited = true));
+  return {
+    proc,
+    done,
+    output: () => out,
+    async waitForOutput(re, timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (exited) {
+          await stdoutDone;
+          const last = re.exec(out);
+          if (last) return last;
+          const r = await done;
+          throw new Error(`nod ${args[0]} exited ${r.exitCode} before printing ${re}: ${out}${r.stderr}`);
+        }
+        if (Date.now() > end) throw new Error(`nod ${args[0]} did not print ${re} within ${timeoutMs} ms: ${out}`);
+        await Bun.sleep(5);
+      }
+    },
+  };
 }
 
 export const runNod = (args: string[], opts: Parameters<typeof spawnNod>[1] = {}) => spawnNod(args, opts).done;
