@@ -1,6 +1,7 @@
 // The one door for events that must reach an agent. Callers write the event
 // inside the same transaction as the change that caused it, then call
 // ctx.delivery.wake(agentId) after the commit so the dispatcher pushes it.
+import { and, eq, ne } from "drizzle-orm";
 import { timeId } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { outbox } from "../db/schema.ts";
@@ -18,4 +19,20 @@ export function enqueueAgentEvent(tx: Tx, agentId: string, type: AgentEventType,
     .values({ id, agentId, type, payload, status: "pending", nextAttemptAt: now, createdAt: now })
     .run();
   return id;
+}
+
+export type DeliveryChannel = "websocket" | "webhook" | "poll";
+
+/**
+ * Marks an event delivered (e.g. via "poll" when the agent listed or started
+ * the run of a task_due / task_trigger). Returns false when it already was
+ * delivered or does not exist. Safe to call inside a transaction.
+ */
+export function markDelivered(db: Pick<Db, "update">, eventId: string, via: DeliveryChannel): boolean {
+  const res = db
+    .update(outbox)
+    .set({ status: "delivered", deliveredVia: via, deliveredAt: isoMs(), nextAttemptAt: null })
+    .where(and(eq(outbox.id, eventId), ne(outbox.status, "delivered")))
+    .run() as unknown as { changes: number };
+  return res.changes > 0;
 }

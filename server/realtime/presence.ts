@@ -22,4 +22,8 @@ export class Presence {
   onlineCount() {
     return this.sockets.size;
   }
+  /** The ids of every agent online now (for the inbox's hello frame). */
+  onlineIds(): string[] {
+    return [...this.sockets.keys()];
+  }
 }

@@ -50,6 +50,13 @@ export class ProcessingIndicators {
     this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: false, status_text: null });
   }
 
+  /** Turns off every indicator of the agent (its last socket closed). */
+  stopAgent(agentId: string) {
+    for (const key of [...this.active.keys()]) {
+      if (key.startsWith(agentId + "\u0000")) this.stop(agentId, key.slice(agentId.length + 1) || null);
+    }
+  }
+
   /** Everything currently on, for an inbox that just connected. */
   snapshot() {
     return [...this.active].map(([key, ind]) => {

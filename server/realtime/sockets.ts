@@ -20,6 +20,17 @@ export class AgentSockets {
     set.delete(ws);
     if (set.size === 0) this.byAgent.delete(agentId);
   }
+  /** The most recently authenticated socket of the agent: events go there. */
+  newest(agentId: string): AgentSocket | undefined {
+    const set = this.byAgent.get(agentId);
+    if (!set) return undefined;
+    let last: AgentSocket | undefined;
+    for (const ws of set) last = ws;
+    return last;
+  }
+  has(agentId: string) {
+    return this.byAgent.has(agentId);
+  }
   get(agentId: string): AgentSocket[] {
     return [...(this.byAgent.get(agentId) ?? [])];
   }

@@ -1,0 +1,148 @@
+// One outbound webhook attempt: POST of the event JSON to the agent's
+// webhook_url with the X-Nod-* headers and signature, and what went wrong if
+// it failed (the reason becomes the next attempt's X-Nod-Retry-Reason).
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { randomHex } from "../lib/ids.ts";
+import { signWebhook } from "../lib/secrets.ts";
+
+export type RetryReason = "first_attempt" | "timeout" | "connection_error" | `http_${number}`;
+
+export interface Attempt {
+  url: string;
+  webhookSecret: string;
+  eventId: string;
+  body: string; // the outbox payload, sent byte for byte
+  retryNum: number; // 0, 1, 2
+  retryReason: RetryReason;
+  timeoutMs: number;
+  blockPrivate: boolean;
+  signal: AbortSignal; // the dispatcher's stop signal
+}
+
+export type AttemptResult =
+  | { ok: true; status: number; deliveryId: string }
+  | { ok: false; reason: Exclude<RetryReason, "first_attempt">; error: string; final: boolean; deliveryId: string }
+  | { ok: false; reason: "stopped" };
+
+export function webhookHeaders(a: Pick<Attempt, "webhookSecret" | "eventId" | "body" | "retryNum" | "retryReason">, deliveryId: string, timestamp: string) {
+  return {
+    "content-type": "application/json",
+    "user-agent": "nod-webhook/1",
+    "x-nod-event-id": a.eventId,
+    "x-nod-delivery-id": deliveryId,
+    "x-nod-timestamp": timestamp,
+    "x-nod-retry-num": String(a.retryNum),
+    "x-nod-retry-reason": a.retryReason,
+    "x-nod-signature": signWebhook(a.webhookSecret, timestamp, a.body),
+  };
+}
+
+export async function attemptWebhook(a: Attempt): Promise<AttemptResult> {
+  const deliveryId = "dlv_" + randomHex(8);
+  if (a.blockPrivate) {
+    const blocked = await privateDestination(a.url);
+    if (a.signal.aborted) return { ok: false, reason: "stopped" };
+    if (blocked) return { ok: false, reason: "connection_error", error: blocked, final: true, deliveryId };
+  }
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const timeout = AbortSignal.timeout(a.timeoutMs);
+  try {
+    const res = await fetch(a.url, {
+      method: "POST",
+      headers: webhookHeaders(a, deliveryId, timestamp),
+      body: a.body,
+      redirect: "manual", // a redirect is a failure: following it could leave the allowed network
+      signal: AbortSignal.any([a.signal, timeout]),
+    });
+    void res.body?.cancel().catch(() => {});
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, deliveryId };
+    return { ok: false, reason: `http_${res.status}`, error: `HTTP ${res.status} ${res.statusText}`.trim(), final: false, deliveryId };
+  } catch (e) {
+    if (a.signal.aborted) return { ok: false, reason: "stopped" };
+    if (timeout.aborted) return { ok: false, reason: "timeout", error: `no answer within ${Math.round(a.timeoutMs / 1000)} s`, final: false, deliveryId };
+    const err = e as { code?: string; message?: string };
+    return { ok: false, reason: "connection_error", error: [err.code, err.message].filter(Boolean).join(": ") || String(e), final: false, deliveryId };
+  }
+}
+
+/** The X-Nod-Retry-Reason for the attempt after a failure recorded as last_error. */
+export function retryReasonFrom(lastError: string | null): RetryReason {
+  const m = /^(timeout|connection_error|http_\d{3})\b/.exec(lastError ?? "");
+  return (m?.[1] as RetryReason) ?? "connection_error";
+}
+
+/**
+ * With --webhook-block-private: a description of why the URL's host is not
+ * allowed (it is, or resolves to, a loopback, private, link-local or otherwise
+ * non-public address), or null when every address it resolves to is public.
+ */
+export async function privateDestination(url: string): Promise<string | null> {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return "blocked: webhook_url is not a valid URL";
+  }
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true, verbatim: true })).map((r) => r.address);
+    } catch (e) {
+      return null; // unresolvable: the POST itself fails with a connection error
+    }
+  }
+  const bad = addresses.find(isPrivateAddress);
+  return bad ? `blocked: ${host} resolves to non-public address ${bad} (--webhook-block-private)` : null;
+}
+
+export function isPrivateAddress(addr: string): boolean {
+  const v = isIP(addr);
+  if (v === 4) return privateV4(addr);
+  if (v !== 6) return true;
+  const a = addr.toLowerCase();
+  const mapped = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a) ?? /^::(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return privateV4(mapped[1]!);
+  const words = expandV6(a);
+  if (!words) return true;
+  const w0 = words[0]!;
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) return privateV4(v4(words[6]!, words[7]!)); // ::ffff:a.b.c.d
+  if (words.every((w) => w === 0)) return true; // ::
+  if (words.slice(0, 7).every((w) => w === 0) && words[7] === 1) return true; // ::1
+  if ((w0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
+  if ((w0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
+  if ((w0 & 0xffc0) === 0xfec0) return true; // fec0::/10 site-local (deprecated)
+  if ((w0 & 0xff00) === 0xff00) return true; // multicast
+  if (w0 === 0x64 && words[1] === 0xff9b) return true; // 64:ff9b::/96 NAT64 may reach private v4
+  if (w0 === 0x2002) return privateV4(v4(words[1]!, words[2]!)); // 6to4
+  return false;
+}
+
+function privateV4(addr: string): boolean {
+  const [a, b] = addr.split(".").map(Number) as [number, number];
+  return (
+    a === 0 || // this network
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0) || // 192.0.0.0/24 protocol assignments (and 192.0.2.0 docs, harmless)
+    (a === 198 && (b === 18 || b === 19)) || // benchmarking
+    a >= 224 // multicast, reserved, broadcast
+  );
+}
+
+function expandV6(a: string): number[] | null {
+  const [head, tail] = a.split("::") as [string, string | undefined];
+  if (a.split("::").length > 2) return null;
+  const parse = (s: string) => (s ? s.split(":").map((x) => parseInt(x, 16)) : []);
+  const h = parse(head);
+  const t = tail === undefined ? [] : parse(tail);
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+  const words = [...h, ...Array(Math.max(0, fill)).fill(0), ...t];
+  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : null;
+}

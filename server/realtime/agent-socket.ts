@@ -1,0 +1,183 @@
+// One agent's WebSocket (/ws/agent/:agent_id): the auth handshake, then every
+// frame through the same event functions REST uses, answered with ack/error.
+//
+// Handshake: the first frame must be {"type":"auth","agent_id","secret"}
+// within 10 s. Close codes: 4001 first frame not a valid JSON auth message
+// (or none in time), 4003 wrong secret, 4004 unknown agent id — also when the
+// frame's agent_id differs from the one in the URL (the URL names an agent the
+// credentials are not for). `agent_id` may be left out of the frame; the
+// URL's id is used then.
+//
+// Several sockets per agent may be open at once: all stay open, each can send
+// events, and deliveries go to the most recently authenticated one. The agent
+// is online while at least one is open.
+import type { ServerWebSocket } from "bun";
+import { eq, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
+import { agents } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
+import { checkAgentCredentials, type Agent } from "../agents/service.ts";
+import { handleAgentEvent, WS_EVENT_TYPES } from "../events/service.ts";
+import { HttpError } from "../lib/errors.ts";
+import { randomHex } from "../lib/ids.ts";
+import { isoMs } from "../lib/time.ts";
+
+/** Tunable by tests; the documented values are 10 s and one last_seen_at write a minute. */
+export const AGENT_WS = { authTimeoutMs: 10_000, lastSeenEveryMs: 60_000 };
+
+export const CLOSE = { badAuth: 4001, badSecret: 4003, unknownAgent: 4004 } as const;
+
+// Frames sent every second that only signal liveness: acknowledged only when they carry a request_id.
+const QUIET = new Set(["agent_heartbeat", "agent_idle"]);
+
+type WS = ServerWebSocket<AgentConnection>;
+
+const touchStmt = (db: Db) =>
+  prepared(db, "agents.touch", (db) =>
+    db.update(agents).set({ lastSeenAt: sql`${sql.placeholder("at")}` }).where(eq(agents.id, sql.placeholder("id"))).prepare(),
+  );
+const agentStmt = (db: Db) =>
+  prepared(db, "agents.byIdForWs", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+export class AgentConnection {
+  state: "auth" | "open" | "closed" = "auth";
+  agentId = "";
+  sessionId = "";
+  private authTimer: ReturnType<typeof setTimeout> | null = null;
+  private chain: Promise<void> | null = null;
+  private lastTouch = 0;
+
+  constructor(
+    private ctx: Ctx,
+    readonly pathAgentId: string,
+  ) {}
+
+  open(ws: WS) {
+    this.authTimer = setTimeout(() => {
+      if (this.state === "auth") this.refuse(ws, CLOSE.badAuth, "no auth message within 10 s");
+    }, AGENT_WS.authTimeoutMs);
+  }
+
+  message(ws: WS, raw: string | Buffer) {
+    if (this.state === "closed") return;
+    const text = typeof raw === "string" ? raw : raw.toString("utf8");
+    if (this.state === "auth") return this.authenticate(ws, text);
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return this.send(ws, { type: "error", detail: "invalid JSON" });
+    }
+    if (!isObject(frame)) return this.send(ws, { type: "error", detail: "expected a JSON object" });
+    const rid = frame.request_id;
+    const requestId = typeof rid === "string" || typeof rid === "number" ? { request_id: rid } : {};
+    if (frame.type === "ping") return this.send(ws, { type: "pong", ...requestId });
+    if (frame.type === "auth") return this.send(ws, { type: "error", ...requestId, detail: "already authenticated" });
+    // Frames are handled one after another, so replies and effects keep the order they were sent in.
+    const prev = this.chain;
+    const run = async () => {
+      if (this.state !== "open") return;
+      await this.handle(ws, frame as Record<string, unknown>, requestId);
+    };
+    const p: Promise<void> = (prev ? prev.then(run) : run()).finally(() => {
+      if (this.chain === p) this.chain = null;
+    });
+    this.chain = p;
+  }
+
+  private async handle(ws: WS, frame: Record<string, unknown>, requestId: { request_id?: string | number }) {
+    const agent = agentStmt(this.ctx.db).get({ id: this.agentId }) as Agent | undefined;
+    if (!agent) return this.refuse(ws, CLOSE.unknownAgent, "agent deleted");
+    this.touch(false);
+    try {
+      const reply = await handleAgentEvent(this.ctx, agent, frame, WS_EVENT_TYPES);
+      if (QUIET.has(frame.type as string) && !("request_id" in requestId)) return;
+      this.send(ws, { type: "ack", ...requestId, ...reply });
+    } catch (e) {
+      if (e instanceof HttpError) return this.send(ws, { type: "error", ...requestId, detail: e.detail, code: e.status });
+      this.ctx.log.error("agent frame failed", { agent: this.agentId, type: frame.type, error: e as Error });
+      this.send(ws, { type: "error", ...requestId, detail: "internal error", code: 500 });
+    }
+  }
+
+  private authenticate(ws: WS, text: string) {
+    let f: unknown;
+    try {
+      f = JSON.parse(text);
+    } catch {
+      return this.refuse(ws, CLOSE.badAuth, "first message must be a JSON auth message");
+    }
+    if (!isObject(f) || f.type !== "auth" || typeof f.secret !== "string" || !f.secret || (f.agent_id !== undefined && typeof f.agent_id !== "string"))
+      return this.refuse(ws, CLOSE.badAuth, "first message must be {type:auth, agent_id, secret}");
+    const id = (f.agent_id as string | undefined) ?? this.pathAgentId;
+    if (id !== this.pathAgentId) return this.refuse(ws, CLOSE.unknownAgent, "agent_id does not match the URL");
+    const check = checkAgentCredentials(this.ctx.db, id, f.secret);
+    if (!check.ok) {
+      return check.reason === "unknown_agent"
+        ? this.refuse(ws, CLOSE.unknownAgent, "agent not found")
+        : this.refuse(ws, CLOSE.badSecret, "invalid secret");
+    }
+    this.clearAuthTimer();
+    const { ctx } = this;
+    this.state = "open";
+    this.agentId = id;
+    this.sessionId = "sess_" + randomHex(12);
+    ctx.agentSockets.add(id, ws);
+    const cameOnline = ctx.presence.add(id);
+    this.send(ws, { type: "auth_ok", session_id: this.sessionId, agent_name: check.agent.name });
+    this.touch(true);
+    if (cameOnline) ctx.hub.toInbox({ type: "agent_status", agent_id: id, online: true });
+    ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome: "ok" });
+    ctx.log.debug("agent socket authenticated", { agent: id, session: this.sessionId });
+    // Everything not yet delivered follows auth_ok, oldest first.
+    ctx.delivery.wake(id);
+  }
+
+  close(ws: WS, code: number, _reason?: string) {
+    this.clearAuthTimer();
+    const wasOpen = this.state === "open";
+    this.state = "closed";
+    if (!wasOpen) return;
+    const { ctx } = this;
+    ctx.agentSockets.remove(this.agentId, ws);
+    const wentOffline = ctx.presence.remove(this.agentId);
+    ctx.log.debug("agent socket closed", { agent: this.agentId, session: this.sessionId, code });
+    if (!wentOffline) return;
+    this.touch(true);
+    ctx.processing.stopAgent(this.agentId);
+    ctx.hub.toInbox({ type: "agent_status", agent_id: this.agentId, online: false });
+  }
+
+  private refuse(ws: WS, code: number, reason: string) {
+    this.clearAuthTimer();
+    if (this.state === "auth") {
+      const outcome = code === CLOSE.badAuth ? "bad_message" : code === CLOSE.badSecret ? "bad_secret" : "unknown_agent";
+      this.ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome });
+    }
+    ws.close(code, reason);
+  }
+
+  private send(ws: WS, frame: Record<string, unknown>) {
+    ws.send(JSON.stringify(frame));
+  }
+
+  /** Records last_seen_at: always at connect and disconnect, at most once a minute in between. */
+  private touch(force: boolean) {
+    const now = Date.now();
+    if (!force && now - this.lastTouch < AGENT_WS.lastSeenEveryMs) return;
+    this.lastTouch = now;
+    try {
+      touchStmt(this.ctx.db).run({ id: this.agentId, at: isoMs(now) });
+    } catch {
+      // the database is closing (server shutdown): nothing to record
+    }
+  }
+
+  private clearAuthTimer() {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+}

@@ -1,0 +1,62 @@
+// The WebSocket routes: /ws/agent/:agent_id for agents, /ws/app for the inbox.
+// Both upgrade through Bun's native WebSockets with a per-connection handler
+// object (Elysia's server-wide websocket handler calls ws.data.open/message/
+// close), so frames arrive raw and invalid JSON can be told apart.
+import { Elysia } from "elysia";
+import type { Ctx } from "../context.ts";
+import { personFromRequest } from "../auth/guard.ts";
+import { MAX_BODY } from "../http.ts";
+import { AgentConnection } from "./agent-socket.ts";
+import { InboxConnection } from "./inbox-socket.ts";
+import { INBOX_TOPIC } from "./hub.ts";
+
+/**
+ * Server-wide WebSocket options. Bun pings a socket that has been silent for
+ * half the idle timeout and closes it when the other half passes with nothing
+ * back, so a dead connection is dropped (and its agent shown offline) within
+ * 40 s; a live client answers pings by itself.
+ */
+export const WS_SERVER_OPTIONS = {
+  idleTimeout: 40,
+  sendPings: true,
+  maxPayloadLength: MAX_BODY, // a message frame may carry a 5 MB image, base64-encoded
+  backpressureLimit: 4 * 1024 * 1024,
+  closeOnBackpressureLimit: false,
+};
+
+const json = (status: number, detail: string) =>
+  new Response(JSON.stringify({ detail }), { status, headers: { "content-type": "application/json" } });
+
+/** The CSRF rule applied to the inbox upgrade: a page of another site may not open it. */
+export function sameOriginUpgrade(ctx: Ctx, request: Request): boolean {
+  if (request.headers.get("sec-fetch-site") === "cross-site") return false;
+  const origin = request.headers.get("origin");
+  if (!origin) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host].includes(host);
+}
+
+const isUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
+
+export function realtimeRoutes(ctx: Ctx) {
+  ctx.metrics.gauge("nod_agent_sockets_open", "Authenticated agent WebSockets open now", () => ctx.agentSockets.count());
+  ctx.metrics.gauge("nod_agents_online", "Agents with at least one socket open", () => ctx.presence.onlineCount());
+  ctx.metrics.gauge("nod_inbox_sockets_open", "Inbox WebSockets (/ws/app) open now", () => ctx.hub.subscriberCount(INBOX_TOPIC));
+  return new Elysia({ name: "nod-realtime" })
+    .get("/ws/agent/:agent_id", ({ request, server, params }) => {
+      if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
+      if (!server?.upgrade(request, { data: new AgentConnection(ctx, params.agent_id) })) return json(400, "WebSocket upgrade failed");
+    })
+    .get("/ws/app", ({ request, server }) => {
+      const user = personFromRequest(ctx, request);
+      if (!user) return json(401, "sign in first");
+      if (!sameOriginUpgrade(ctx, request)) return json(403, "cross-site request refused");
+      if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
+      if (!server?.upgrade(request, { data: new InboxConnection(ctx, user) })) return json(400, "WebSocket upgrade failed");
+    });
+}
