@@ -35,6 +35,7 @@ export class TaskScheduler {
   private again = false;
   private stopped = true;
   private lastSweep = -Infinity;
+  private unlisten: (() => void) | null = null;
   /** Called after each committed batch with each run's lateness in ms (commit time − slot). */
   observe: ((latenessMs: number[]) => void) | null = null;
   readonly stats = { fired: 0, ticks: 0, busyMs: 0, lastLatenessMs: 0, maxLatenessMs: 0 };
@@ -54,15 +55,16 @@ export class TaskScheduler {
   start() {
     if (!this.stopped) return;
     this.stopped = false;
-    schedulers.set(this.ctx, this);
-    onTasksChanged(this.ctx, () => this.poke());
+    if (!schedulers.has(this.ctx)) schedulers.set(this.ctx, this);
+    this.unlisten = onTasksChanged(this.ctx, () => this.poke());
     void this.tick(); // fires whatever came due while the server was down
   }
 
   async stop() {
     this.stopped = true;
     this.clearTimer();
-    onTasksChanged(this.ctx, null);
+    this.unlisten?.();
+    this.unlisten = null;
     if (schedulers.get(this.ctx) === this) schedulers.delete(this.ctx);
     await this.running;
   }

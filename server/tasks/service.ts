@@ -76,9 +76,15 @@ export function publishRun(ctx: Ctx, r: Run) {
 
 // ---- the scheduler's doorbell: services ring it when tasks change ----
 
-const changeListeners = new WeakMap<Ctx, () => void>();
-export const onTasksChanged = (ctx: Ctx, fn: (() => void) | null) => (fn ? changeListeners.set(ctx, fn) : changeListeners.delete(ctx));
-const tasksChanged = (ctx: Ctx) => changeListeners.get(ctx)?.();
+const changeListeners = new WeakMap<Ctx, Set<() => void>>();
+/** Registers fn to run whenever tasks change; returns the function that unregisters it. */
+export function onTasksChanged(ctx: Ctx, fn: () => void): () => void {
+  let set = changeListeners.get(ctx);
+  if (!set) changeListeners.set(ctx, (set = new Set()));
+  set.add(fn);
+  return () => void set.delete(fn);
+}
+const tasksChanged = (ctx: Ctx) => changeListeners.get(ctx)?.forEach((fn) => fn());
 
 // ---- reading ----
 
