@@ -26,6 +26,8 @@ import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
 import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
 
+import { metricsRoutes } from "./ops/metrics.ts";
+import { openapiDocs } from "./ops/openapi.ts";
 import { VERSION } from "./version.ts";
 export { VERSION };
 
@@ -81,6 +83,9 @@ export function buildApp(ctx: Ctx) {
       .use(agentTaskRoutes(ctx))
       // WebSockets: agents (auth frame) and the inbox (session cookie)
       .use(realtimeRoutes(ctx))
+      // operations: /metrics (token), /docs and /docs/json (OpenAPI of every route above)
+      .use(metricsRoutes(ctx))
+      .use(openapiDocs)
   );
 }
 

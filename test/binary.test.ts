@@ -66,6 +66,12 @@ describe("the compiled binary", () => {
     expect((msgs.body as any[]).map((m) => m.text)).toEqual(["hello from curl", "hello from nod send"]);
   });
 
+  test("/docs/json is generated inside the binary too", async () => {
+    const res = await request(url, "GET", "/docs/json");
+    expect(res.status).toBe(200);
+    expect(res.body.paths["/api/agent/events"].post).toBeDefined();
+  });
+
   test("the database is created in --data, relative to where it runs", () => {
     expect(existsSync(path.join(runDir, "data", "nod.db"))).toBe(true);
   });
