@@ -74,13 +74,13 @@ export class AgentConnection {
     if (!isObject(frame)) return this.send(ws, { type: "error", detail: "expected a JSON object" });
     const rid = frame.request_id;
     const requestId = typeof rid === "string" || typeof rid === "number" ? { request_id: rid } : {};
-    if (frame.type === "ping") return this.send(ws, { type: "pong", ...requestId });
-    if (frame.type === "auth") return this.send(ws, { type: "error", ...requestId, detail: "already authenticated" });
     // Frames are handled one after another, so replies and effects keep the order they were sent in.
     const prev = this.chain;
     const run = async () => {
       if (this.state !== "open") return;
-      await this.handle(ws, frame as Record<string, unknown>, requestId);
+      if (frame.type === "ping") return this.send(ws, { type: "pong", ...requestId });
+      if (frame.type === "auth") return this.send(ws, { type: "error", ...requestId, detail: "already authenticated" });
+      await this.handle(ws, frame, requestId);
     };
     const p: Promise<void> = (prev ? prev.then(run) : run()).finally(() => {
       if (this.chain === p) this.chain = null;
