@@ -1,5 +1,115 @@
+// nod inbox: entry point. Checks who is signed in, then renders the layout and
+// the page for the current /app/... path.
 import { html, render } from "htm/preact";
+import { useEffect, useState } from "preact/hooks";
+import { get, post, setUnauthorizedHandler } from "./api.js";
+import { state, setState, useStore, loadAgents, pendingTotal } from "./store.js";
+import { startLive, stopLive, askNotifications, notificationsSupported } from "./live.js";
+import { useRoute, navigate } from "./router.js";
+import { AuthForm } from "./views/auth.js";
+import { AgentsPage, CreateAgentPage } from "./views/agents.js";
+import { AgentPage } from "./views/agent.js";
+import { RequestsPage } from "./views/requests.js";
+import { ActivityPage } from "./views/activity.js";
+import { TasksPage, TaskPage, TaskFormPage } from "./views/tasks.js";
+
+async function boot() {
+  try {
+    const s = await get("/api/auth/status");
+    if (s.user) signedIn(s.user);
+    else setState({ status: s.setup_required ? "setup" : "signin" });
+  } catch {
+    setState({ status: "signin" });
+  }
+}
+
+function signedIn(user) {
+  setState({ status: "ready", user });
+  loadAgents();
+  startLive();
+}
+
+export async function signOut() {
+  try {
+    await post("/api/auth/logout");
+  } catch {}
+  stopLive();
+  setState({ status: "signin", user: null, agents: [], agentsLoaded: false });
+  navigate("/app");
+}
+
+setUnauthorizedHandler(() => {
+  if (state.status === "ready") {
+    stopLive();
+    setState({ status: "signin", user: null });
+  }
+});
+
+function Header() {
+  const { path } = useRoute();
+  useStore();
+  const pending = pendingTotal();
+  const cur = (p) => (p === "/app" ? path === "/app" || path === "/app/" || path.startsWith("/app/agents") : path.startsWith(p)) ? "page" : undefined;
+  return html`
+    <header class="top">
+      <a class="brand" href="/app" aria-label="nod home">nod</a>
+      <nav aria-label="Main">
+        <a href="/app" aria-current=${cur("/app")}>Agents</a>
+        <a href="/app/requests" aria-current=${cur("/app/requests")}>Requests${pending ? html` <span class="badge" aria-label=${`${pending} pending`}>${pending}</span>` : ""}</a>
+        <a href="/app/activity" aria-current=${cur("/app/activity")}>Activity</a>
+        <a href="/app/tasks" aria-current=${cur("/app/tasks")}>Tasks</a>
+      </nav>
+      <${LiveBadge} />
+    </header>
+  `;
+}
+
+function LiveBadge() {
+  const s = useStore();
+  if (s.live === "open") return null;
+  return html`<span class="live-state" role="status" title="Live updates">${s.live === "connecting" ? "connecting…" : "offline"}</span>`;
+}
+
+/** Signed-in person, notifications and sign out: at the foot of every page. */
+function Footer() {
+  const s = useStore();
+  const [perm, setPerm] = useState(notificationsSupported() ? Notification.permission : "unsupported");
+  return html`
+    <footer class="foot">
+      <span class="muted">Signed in as <strong>${s.user?.username}</strong></span>
+      ${perm === "default" &&
+      html`<button type="button" class="small" onClick=${async () => setPerm(await askNotifications())}>Enable notifications</button>`}
+      <button type="button" class="small" onClick=${signOut}>Sign out</button>
+    </footer>
+  `;
+}
+
+function Page() {
+  const { parts } = useRoute();
+  const [a, b, c] = parts;
+  if (!a) return html`<${AgentsPage} />`;
+  if (a === "agents" && b === "new") return html`<${CreateAgentPage} />`;
+  if (a === "agents" && b) return html`<${AgentPage} id=${b} tab=${c} />`;
+  if (a === "requests") return html`<${RequestsPage} />`;
+  if (a === "activity") return html`<${ActivityPage} />`;
+  if (a === "tasks" && b === "new") return html`<${TaskFormPage} />`;
+  if (a === "tasks" && b) return html`<${TaskPage} id=${b} />`;
+  if (a === "tasks") return html`<${TasksPage} />`;
+  return html`<main class="page"><h1>Not found</h1><p><a href="/app">Back to the agents</a></p></main>`;
+}
+
+function App() {
+  const s = useStore();
+  const pending = pendingTotal();
+  useEffect(() => {
+    document.title = pending ? `(${pending}) nod` : "nod";
+  }, [pending]);
+  if (s.status === "loading") return html`<main class="page"><p class="muted">Loading…</p></main>`;
+  if (s.status === "setup" || s.status === "signin") return html`<${AuthForm} mode=${s.status} onDone=${signedIn} />`;
+  return html`<div class="shell"><a class="skip" href="#main">Skip to content</a><${Header} /><div id="main" tabindex="-1"><${Page} /></div><${Footer} /></div>`;
+}
 
 const root = document.getElementById("root");
-root.textContent = "";
-render(html`<main><h1>nod</h1></main>`, root);
+root.textContent = ""; // Preact 11 does not clear what is already there
+render(html`<${App} />`, root);
+boot();

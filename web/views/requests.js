@@ -1,0 +1,186 @@
+// Requests ("decisions"): one card per request, answerable in place, in the
+// chat and on the Requests pages.
+import { html } from "htm/preact";
+import { useState } from "preact/hooks";
+import { get, post, qs } from "../api.js";
+import { useStore, useFrames, agentName } from "../store.js";
+import { navigate, useRoute } from "../router.js";
+import { Markdown } from "../markdown.js";
+import { scheduleWords } from "../cron.js";
+import { Time, ErrorText, useAction, useLoad, Loading } from "./common.js";
+
+const KIND = { approval: "Approval", choice: "Choice", question: "Question", permission: "Permission" };
+const OUTCOME = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed" };
+
+export function DecisionCard({ d, showAgent = false, onChange }) {
+  const pending = d.status === "pending";
+  const kind = d.task_proposal ? "Task proposal" : KIND[d.kind] || d.kind;
+  return html`
+    <article class="card decision ${pending ? "pending" : "resolved"} kind-${d.kind}" aria-label=${`Request: ${d.title}`}>
+      <header class="decision-head">
+        <span class="chip">${kind}</span>
+        ${showAgent && html`<a class="small" href=${`/app/agents/${d.agent_id}/requests`}>${agentName(d.agent_id)}</a>`}
+        <span class="muted small"><${Time} iso=${d.created_at} /></span>
+      </header>
+      <h3 class="decision-title">${d.title}</h3>
+      ${d.description && html`<${Markdown} text=${d.description} />`}
+      ${d.task_proposal && html`<${Proposal} p=${d.task_proposal} />`}
+      ${pending ? html`<${Answer} d=${d} onChange=${onChange} />` : html`<${Outcome} d=${d} />`}
+    </article>
+  `;
+}
+
+function Proposal({ p }) {
+  return html`
+    <dl class="proposal">
+      <dt>Task</dt><dd>${p.task_name}</dd>
+      <dt>When</dt><dd>${scheduleWords({ schedule: p.task_schedule })}${p.timezone ? ` (${p.timezone})` : ""} <code class="small">${p.task_schedule}</code></dd>
+      <dt>Prompt</dt><dd><${Markdown} text=${p.task_prompt} /></dd>
+    </dl>
+  `;
+}
+
+function Outcome({ d }) {
+  const who = d.resolved_by === "agent" ? "the agent" : d.resolved_by;
+  return html`
+    <p class="outcome outcome-${d.status}" role="status">
+      <strong>${OUTCOME[d.status] || d.status}</strong>${who ? ` by ${who}` : ""}
+      ${d.resolved_at && html` · <${Time} iso=${d.resolved_at} />`}
+      ${d.always_allow && html`<br />Always allowed${d.always_allow_pattern ? html`: <code>${d.always_allow_pattern}</code>` : ""}`}
+      ${d.note && html`<br /><span class="note">“${d.note}”</span>`}
+      ${d.task_id && html`<br /><a href=${`/app/tasks/${d.task_id}`}>Open the task</a>`}
+    </p>
+  `;
+}
+
+function Answer({ d, onChange }) {
+  const [note, setNote] = useState("");
+  const [other, setOther] = useState(null); // null: hidden; string: the "Other" text
+  const opts = d.always_allow_options || [];
+  const [pattern, setPattern] = useState(opts[0]?.pattern ?? "");
+  const { run, busy, error } = useAction(async (body) => {
+    const updated = await post(`/api/decisions/${d.id}/respond`, body);
+    onChange && onChange(updated);
+  });
+  const send = (status, extra = {}) => run({ status, ...extra });
+  const id = d.id;
+  const dismiss = html`<button type="button" class="quiet" disabled=${busy} onClick=${() => send("dismissed")}>Dismiss</button>`;
+  let body;
+  if (d.kind === "approval") {
+    body = html`
+      <label class="note-field">Note (optional)
+        <textarea rows="1" value=${note} onInput=${(e) => setNote(e.currentTarget.value)}></textarea>
+      </label>
+      <div class="row actions">
+        <button type="button" class="primary" disabled=${busy} onClick=${() => send("approved", note.trim() ? { note: note.trim() } : {})}>Approve</button>
+        <button type="button" class="danger" disabled=${busy} onClick=${() => send("rejected", note.trim() ? { note: note.trim() } : {})}>Reject</button>
+        ${dismiss}
+      </div>`;
+  } else if (d.kind === "choice") {
+    body = html`
+      <div class="row actions options">
+        ${(d.options || []).map((o) => html`<button type="button" disabled=${busy} onClick=${() => send("responded", { note: o })}>${o}</button>`)}
+        <button type="button" aria-expanded=${other !== null} disabled=${busy} onClick=${() => setOther(other === null ? "" : null)}>Other…</button>
+      </div>
+      ${other !== null &&
+      html`<form class="row inline-form" onSubmit=${(e) => (e.preventDefault(), other.trim() && send("responded", { note: other.trim() }))}>
+        <label class="grow">Other answer <input value=${other} required onInput=${(e) => setOther(e.currentTarget.value)} /></label>
+        <button class="primary" disabled=${busy}>Send</button>
+      </form>`}
+      <div class="row actions">${dismiss}</div>`;
+  } else if (d.kind === "question") {
+    body = html`
+      <form class="inline-form" onSubmit=${(e) => (e.preventDefault(), note.trim() && send("responded", { note: note.trim() }))}>
+        <label>Your answer <textarea rows="2" required value=${note} onInput=${(e) => setNote(e.currentTarget.value)}></textarea></label>
+        <div class="row actions"><button class="primary" disabled=${busy}>Send answer</button>${dismiss}</div>
+      </form>`;
+  } else {
+    const always = d.allows_always || opts.length > 0;
+    body = html`
+      ${always &&
+      opts.length > 1 &&
+      html`<fieldset class="patterns">
+        <legend>Always allow</legend>
+        ${opts.map(
+          (o, i) => html`<label class="radio">
+            <input type="radio" name=${`pat-${id}`} value=${o.pattern} checked=${pattern === o.pattern} onChange=${() => setPattern(o.pattern)} />
+            <span>${o.label || o.pattern} <code class="small">${o.pattern}</code></span>
+          </label>`,
+        )}
+      </fieldset>`}
+      ${always && opts.length === 1 && html`<p class="small muted">Always allow covers <code>${opts[0].pattern}</code>${opts[0].label ? ` (${opts[0].label})` : ""}</p>`}
+      <div class="row actions">
+        <button type="button" class="primary" disabled=${busy} onClick=${() => send("approved")}>Allow</button>
+        ${always &&
+        html`<button type="button" disabled=${busy} onClick=${() => send("approved", { always_allow: true, ...(pattern ? { always_allow_pattern: pattern } : {}) })}>
+          ${d.always_allow_label || "Always allow"}
+        </button>`}
+        <button type="button" class="danger" disabled=${busy} onClick=${() => send("rejected")}>Deny</button>
+        ${dismiss}
+      </div>`;
+  }
+  return html`<div class="answer">${body}<${ErrorText} error=${error} /></div>`;
+}
+
+/** Merges a decision into a list (newest first), replacing one with the same id. */
+export function upsert(list, d) {
+  const i = list.findIndex((x) => x.id === d.id);
+  if (i >= 0) return list.map((x) => (x.id === d.id ? d : x));
+  return [d, ...list].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/** Requests of one agent or of all, pending or answered, kept live. */
+export function RequestList({ agentId, showAgent = false }) {
+  const [status, setStatus] = useState("pending");
+  const load = useLoad(() => get(`/api/decisions${qs({ status, agent_id: agentId, limit: 100 })}`), [status, agentId]);
+  useFrames((f) => {
+    if (f.type === "resync") return load.reload();
+    if ((f.type === "decision" || f.type === "decision_resolved") && f.decision && (!agentId || f.decision.agent_id === agentId)) {
+      const d = f.decision;
+      // A newly answered request stays visible (answered) until the list is reloaded.
+      const list = load.data || [];
+      if (status === "pending" && d.status === "pending") load.setData(upsert(list, d));
+      else if (status === "pending" && list.some((x) => x.id === d.id)) load.setData(upsert(list, d));
+      else if (status === "resolved" && d.status !== "pending") load.setData(upsert(list, d));
+    }
+  });
+  const onChange = (d) => load.setData(upsert(load.data || [], d));
+  return html`
+    <div class="requests">
+      <div class="segmented" role="group" aria-label="Show">
+        <button type="button" aria-pressed=${status === "pending"} onClick=${() => setStatus("pending")}>Pending</button>
+        <button type="button" aria-pressed=${status === "resolved"} onClick=${() => setStatus("resolved")}>Answered</button>
+      </div>
+      <${ErrorText} error=${load.error} />
+      ${load.data === undefined
+        ? html`<${Loading} />`
+        : load.data.length === 0
+          ? html`<p class="empty muted">${status === "pending" ? "Nothing waiting for you." : "No answered requests yet."}</p>`
+          : html`<div class="stack">${load.data.map((d) => html`<${DecisionCard} key=${d.id} d=${d} showAgent=${showAgent} onChange=${onChange} />`)}</div>`}
+    </div>
+  `;
+}
+
+export function RequestsPage() {
+  const s = useStore();
+  const { query } = useRoute();
+  const agent = query.get("agent") || "";
+  return html`
+    <main class="page">
+      <div class="page-head">
+        <h1>Requests</h1>
+        <${AgentFilter} value=${agent} agents=${s.agents} onChange=${(v) => navigate(`/app/requests${qs({ agent: v })}`, { replace: true })} />
+      </div>
+      <${RequestList} agentId=${agent || undefined} showAgent=${!agent} key=${agent} />
+    </main>
+  `;
+}
+
+export const AgentFilter = ({ value, agents, onChange }) => html`
+  <label class="filter">Agent
+    <select value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
+      <option value="">All agents</option>
+      ${agents.map((a) => html`<option value=${a.id}>${a.name}</option>`)}
+    </select>
+  </label>
+`;
