@@ -191,7 +191,9 @@ test("fall-through: when the agent's socket drops, the next event goes to the we
   const a = await connectAgent(server, created);
   await say(created.id, "while connected");
   expect((await a.waitFor("user_message")).text).toBe("while connected");
-  a.ws.terminate?.() ?? a.ws.close();
+  const ws = a.ws as WebSocket & { terminate?: () => void };
+  if (ws.terminate) ws.terminate(); // a drop, not a clean close
+  else ws.close();
   await a.closed;
   await say(created.id, "after the drop");
   const [r] = await hook.waitFor(1);
