@@ -37,7 +37,17 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
 }
 
 export async function shot(page: Page, name: string) {
+  // Full-page shots draw sticky bars where the page is scrolled to: start at the top.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** A free loopback port, so the server's public URL (media links) can name it. */
+export function freePort() {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
 }
 
 /** The page fits the viewport: nothing sticks out sideways. */

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Browser, Page, BrowserContext } from "playwright-core";
 import { startTestServer, AgentClient, Person, eventually, type TestServer } from "./helpers.ts";
-import { launch, openPage, shot, horizontalOverflow, agentSocket, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, agentSocket, PHONE } from "./e2e-helpers.ts";
 
 let server: TestServer;
 let browser: Browser;
@@ -20,7 +20,8 @@ let sock: Awaited<ReturnType<typeof agentSocket>> | null = null;
 const T = 30_000;
 
 describe("inbox in the browser", async () => {
-  server = await startTestServer();
+  const port = freePort();
+  server = await startTestServer({ port, publicUrl: `http://127.0.0.1:${port}` });
   browser = await launch();
   ({ page, context, dialogs, errors: pageErrors } = await openPage(browser));
 
@@ -138,6 +139,7 @@ describe("inbox in the browser", async () => {
     await page.getByText("Reading the logs").waitFor({ state: "detached" });
     await agent.event({ type: "message", text: "Here is the graph", image_base64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==" });
     await page.getByRole("img", { name: "Image from Deploy Bot" }).waitFor();
+    expect(await page.getByRole("img", { name: "Image from Deploy Bot" }).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
     await page.getByRole("button", { name: "Open report: Nightly report" }).click();
     const dialog = page.getByRole("dialog", { name: "Nightly report" });
     await dialog.getByText("ok 12 tests").waitFor();

@@ -7,7 +7,7 @@ import { navigate, useRoute } from "../router.js";
 import { Time, ErrorText, useLoad, Loading } from "./common.js";
 import { AgentFilter } from "./requests.js";
 
-const ICON = { decision_created: "❓", decision_resolved: "✅", agent_message: "💬", agent_action: "⚙️", system: "ℹ️" };
+const ICON = { decision_created: "?", decision_resolved: "✓", agent_message: "✉", agent_action: "▸", system: "i" };
 const LABEL = { decision_created: "request", decision_resolved: "answer", agent_message: "message", agent_action: "action", system: "system" };
 const PAGE = 50;
 

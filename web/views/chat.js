@@ -165,7 +165,7 @@ function Bubble({ m, agent }) {
     <div class=${`bubble ${mine ? "user" : "agent"}`}>
       ${m.report_title
         ? html`<button type="button" class="report" onClick=${() => setOpen(true)} aria-label=${`Open report: ${m.report_title}`}>
-            <span class="report-icon" aria-hidden="true">📄</span>
+            <span class="report-icon" aria-hidden="true">▤</span>
             <span><strong>${m.report_title}</strong>${m.report_description && html`<br /><span class="muted small">${m.report_description}</span>`}</span>
           </button>`
         : m.text && html`<${Markdown} text=${m.text} />`}

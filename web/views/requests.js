@@ -81,13 +81,13 @@ function Answer({ d, onChange }) {
       <div class="row actions options">
         ${(d.options || []).map((o) => html`<button type="button" disabled=${busy} onClick=${() => send("responded", { note: o })}>${o}</button>`)}
         <button type="button" aria-expanded=${other !== null} disabled=${busy} onClick=${() => setOther(other === null ? "" : null)}>Other…</button>
+        ${dismiss}
       </div>
       ${other !== null &&
       html`<form class="row inline-form" onSubmit=${(e) => (e.preventDefault(), other.trim() && send("responded", { note: other.trim() }))}>
         <label class="grow">Other answer <input value=${other} required onInput=${(e) => setOther(e.currentTarget.value)} /></label>
         <button class="primary" disabled=${busy}>Send</button>
-      </form>`}
-      <div class="row actions">${dismiss}</div>`;
+      </form>`}`;
   } else if (d.kind === "question") {
     body = html`
       <form class="inline-form" onSubmit=${(e) => (e.preventDefault(), note.trim() && send("responded", { note: note.trim() }))}>

@@ -66,17 +66,28 @@ const TriggerUrl = ({ url }) => html`
   </div>
 `;
 
-function TaskControls({ t, onChange }) {
+function TaskControls({ t, onChange, onRan }) {
   const [started, setStarted] = useState(null);
-  const toggle = useAction(async () => onChange(await patch(`/api/tasks/${t.id}`, { enabled: !t.enabled })));
+  // Optimistic: the switch flips at once and flips back if the server refuses.
+  const toggle = useAction(async () => {
+    const enabled = !t.enabled;
+    onChange({ ...t, enabled });
+    try {
+      onChange(await patch(`/api/tasks/${t.id}`, { enabled }));
+    } catch (e) {
+      onChange({ ...t, enabled: !enabled });
+      throw e;
+    }
+  });
   const runNow = useAction(async () => {
     const r = await post(`/api/tasks/${t.id}/run`);
     setStarted(r.run_id);
+    onRan && onRan(r.run_id);
   });
   return html`
     <div class="row actions">
       <label class="switch">
-        <input type="checkbox" checked=${!!t.enabled} disabled=${toggle.busy} onChange=${toggle.run} />
+        <input type="checkbox" checked=${!!t.enabled} onChange=${() => !toggle.busy && toggle.run()} />
         <span>Enabled</span>
       </label>
       <button type="button" disabled=${runNow.busy} onClick=${runNow.run} aria-label=${`Run ${t.name} now`}>Run now</button>
@@ -148,7 +159,7 @@ export function TaskPage({ id }) {
             ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
             <h2 class="small-h">Prompt</h2>
             <${Markdown} text=${t.prompt} />
-            <${TaskControls} t=${t} onChange=${(x) => task.setData({ ...t, ...x })} />
+            <${TaskControls} t=${t} onChange=${(x) => task.setData({ ...t, ...x })} onRan=${() => runs.reload()} />
             <div class="row actions">
               <button type="button" onClick=${() => setEditing(true)}>Edit task</button>
               ${confirm
@@ -248,8 +259,13 @@ export function TaskForm({ initial = null, agentId, onSaved, onCancel }) {
   const preview = usePreview(cron, timezone, kind === "cron");
   const { run, busy, error } = useAction(async () => {
     const schedule = kind === "cron" ? cron.trim() : kind;
-    const body = { name: name.trim(), prompt, schedule, timezone };
+    let body = { name: name.trim(), prompt, schedule, timezone };
     if (kind === "once" && runAt && !initial) body.run_at = new Date(runAt).toISOString();
+    if (initial) {
+      // Send only what changed (re-sending "event" must not touch the trigger).
+      body = Object.fromEntries(Object.entries(body).filter(([k, v]) => v !== initial[k]));
+      if (body.timezone && schedule === initial.schedule && kind !== "cron") delete body.timezone;
+    }
     const t = initial ? await patch(`/api/tasks/${initial.id}`, body) : await post(`/api/agents/${agentId}/tasks`, body);
     onSaved(t);
   });

@@ -1,0 +1,138 @@
+// Tasks in the browser: create one with the schedule checked as you type,
+// run it now, see the agent get task_due and its summary come back rendered;
+// enable/disable, edit, event tasks with their trigger URL, delete.
+import { describe, expect, test } from "bun:test";
+import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, agentSocket, PHONE } from "./e2e-helpers.ts";
+
+const T = 30_000;
+
+describe("tasks in the browser", async () => {
+  const port = freePort();
+  const server = await startTestServer({ port, publicUrl: `http://127.0.0.1:${port}` });
+  const person = await owner(server);
+  const created = await person.createAgent({ name: "Reporter" });
+  const agent = new AgentClient(server.url, created.id, created.secret);
+  const browser = await launch();
+  const { page, context, dialogs, errors } = await openPage(browser);
+  let taskId = "";
+
+  test("sign in, then create a task with the cron checked as you type", async () => {
+    await page.goto(`${server.url}/app/agents/${created.id}/tasks`);
+    await page.getByLabel("Username").fill("alice");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("No tasks yet").waitFor();
+    await page.getByRole("link", { name: "New task" }).click();
+    await page.getByRole("heading", { name: "New task" }).waitFor();
+    await page.getByLabel("Name").fill("Morning digest");
+    await page.getByLabel("Prompt").fill("Summarise what happened overnight.");
+    const cron = page.getByLabel("Cron expression");
+    await page.getByText("every weekday at 09:00").waitFor();
+    await expect(page.locator(".next-runs li").count()).resolves.toBe(5);
+    await cron.fill("61 * * * *");
+    await page.locator(".cron-check .error").waitFor();
+    expect(await page.getByRole("button", { name: "Create task" }).isDisabled()).toBe(true);
+    await cron.fill("*/15 * * * *");
+    await page.getByText("every 15 minutes", { exact: false }).first().waitFor();
+    await page.getByLabel("Time zone").fill("Europe/Berlin");
+    await page.getByText("every 15 minutes", { exact: false }).first().waitFor();
+    await shot(page, "task-form-desktop");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByRole("heading", { name: "Morning digest" }).waitFor();
+    taskId = new URL(page.url()).pathname.split("/").at(-1)!;
+    expect(taskId).toMatch(/^tsk_/);
+    const t = (await person.get(`/api/tasks/${taskId}`)).body;
+    expect(t).toMatchObject({ name: "Morning digest", schedule: "*/15 * * * *", timezone: "Europe/Berlin", enabled: true });
+    await page.getByText("No runs yet").waitFor();
+  }, T);
+
+  test("run now: the agent gets task_due; the summary shows rendered, in the task and in the chat", async () => {
+    const sock = await agentSocket(server.url, created.id, created.secret);
+    await page.getByRole("button", { name: "Run Morning digest now" }).click();
+    const due = await sock.next((f) => f.type === "task_due" && f.task_id === taskId);
+    expect(due.run_id).toMatch(/^run_/);
+    await page.locator(".run").first().waitFor();
+    const done = await agent.post(`/api/agent/tasks/runs/${due.run_id}/complete`, { status: "completed", summary: "**3 items** overnight:\n\n- deploy ok\n- <b>no</b> alerts" });
+    expect(done.status).toBe(200);
+    await page.locator(".run strong", { hasText: "3 items" }).waitFor();
+    await page.locator(".run").getByText("<b>no</b> alerts").waitFor();
+    await page.locator(".run .chip", { hasText: "completed" }).waitFor();
+    await shot(page, "task-desktop");
+    sock.ws.close();
+
+    await page.goto(`${server.url}/app/agents/${created.id}`);
+    const bubble = page.getByRole("article", { name: "Task result" });
+    await bubble.locator("strong", { hasText: "3 items" }).waitFor();
+    await shot(page, "chat-task-result-desktop");
+  }, T);
+
+  test("enable / disable, edit", async () => {
+    await page.goto(`${server.url}/app/tasks/${taskId}`);
+    const enabled = page.getByRole("checkbox", { name: "Enabled" });
+    await enabled.waitFor();
+    expect(await enabled.isChecked()).toBe(true);
+    await enabled.uncheck();
+    await eventually(async () => (await person.get(`/api/tasks/${taskId}`)).body.enabled === false, 5000, "disabled");
+    await enabled.check();
+    await eventually(async () => (await person.get(`/api/tasks/${taskId}`)).body.enabled === true, 5000, "enabled");
+
+    await page.getByRole("button", { name: "Edit task" }).click();
+    await page.getByLabel("Name").fill("Evening digest");
+    await page.getByLabel("Cron expression").fill("0 18 * * 1-5");
+    await page.getByText("every weekday at 18:00").waitFor();
+    await page.getByRole("button", { name: "Save task" }).click();
+    await page.getByRole("heading", { name: "Evening digest" }).waitFor();
+    expect((await person.get(`/api/tasks/${taskId}`)).body).toMatchObject({ name: "Evening digest", schedule: "0 18 * * 1-5" });
+  }, T);
+
+  test("an event task shows its trigger URL with a copy button", async () => {
+    await page.goto(`${server.url}/app/tasks/new?agent=${created.id}`);
+    await page.getByLabel("Name").fill("On push");
+    await page.getByLabel("Prompt").fill("Review the pushed commits.");
+    await page.getByRole("radio", { name: "When called (trigger URL)" }).check();
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByRole("heading", { name: "On push" }).waitFor();
+    const url = (await page.locator(".secret-value").first().textContent())!;
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/webhook/`));
+    await page.getByRole("button", { name: "Copy trigger URL" }).waitFor();
+    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"ref":"main"}' });
+    expect(r.status).toBe(202);
+    await page.locator(".run").first().waitFor();
+    await page.getByText("when its trigger URL is called").waitFor();
+    await shot(page, "task-event-desktop");
+
+    await page.goto(`${server.url}/app/tasks`);
+    await page.getByRole("article", { name: "Task: On push" }).waitFor();
+    await page.getByRole("article", { name: "Task: Evening digest" }).getByText("every weekday at 18:00").waitFor();
+    await shot(page, "tasks-desktop");
+  }, T);
+
+  test("at 375 px the task pages do not scroll sideways", async () => {
+    const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
+    const p = await phone.newPage();
+    for (const [path, name, marker] of [
+      ["/app/tasks", "tasks", "Evening digest"],
+      [`/app/tasks/${taskId}`, "task", "Runs"],
+      [`/app/tasks/new?agent=${created.id}`, "task-form", "Cron expression"],
+      [`/app/agents/${created.id}/tasks`, "agent-tasks", "On push"],
+    ] as const) {
+      await p.goto(server.url + path);
+      await p.getByText(marker).first().waitFor();
+      await Bun.sleep(300);
+      expect({ path, overflow: await horizontalOverflow(p) }).toEqual({ path, overflow: 0 });
+      await shot(p, `${name}-phone`);
+    }
+    await phone.close();
+  }, T);
+
+  test("delete a task after a confirmation", async () => {
+    await page.goto(`${server.url}/app/tasks/${taskId}`);
+    await page.getByRole("button", { name: "Delete task" }).click();
+    await page.getByRole("button", { name: "Yes, delete" }).click();
+    await page.getByRole("article", { name: "Task: On push" }).waitFor();
+    expect((await person.get(`/api/tasks/${taskId}`)).status).toBe(404);
+    expect(dialogs).toEqual([]);
+    expect(errors).toEqual([]);
+  }, T);
+});
