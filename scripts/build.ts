@@ -33,12 +33,14 @@ if (values.help) {
   process.exit(0);
 }
 
+/** NOD_COMMIT when set (container builds have no .git), else git's short hash, else "unknown". */
 function gitCommit(): string {
-  const run = (...args: string[]) => Bun.spawnSync(["git", ...args], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
-  const head = run("rev-parse", "--short=12", "HEAD");
-  if (head.exitCode !== 0) return process.env.NOD_COMMIT || "unknown";
-  const commit = head.stdout.toString().trim();
-  return commit;
+  if (process.env.NOD_COMMIT) return process.env.NOD_COMMIT;
+  try {
+    const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
+    if (head.exitCode === 0) return head.stdout.toString().trim();
+  } catch {} // no git installed
+  return "unknown";
 }
 
 export async function build(opts: { target?: Target; outfile: string; commit: string; bytecode: boolean }) {

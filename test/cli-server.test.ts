@@ -49,11 +49,15 @@ describe("nod serve", () => {
     const health = await request(url, "GET", "/healthz");
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ status: "ok" });
+    // The Docker HEALTHCHECK's command.
+    expect((await runNod(["healthcheck", "--url", url + "/healthz"])).exitCode).toBe(0);
+    expect((await runNod(["healthcheck"], { env: { NOD_PORT: url.split(":").pop()! } })).exitCode).toBe(0);
     run.proc.kill("SIGTERM");
     const res = await run.done;
     expect(res.exitCode).toBe(0);
     expect(existsSync(path.join(data, "nod.db"))).toBe(true);
     expect(existsSync(path.join(data, "nod.db-wal"))).toBe(false); // closed cleanly
+    expect((await runNod(["healthcheck", "--url", url + "/healthz"])).exitCode).toBe(1);
   });
 });
 
