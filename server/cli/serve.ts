@@ -85,6 +85,8 @@ export async function serve(argv: string[]) {
   const log = new Logger(config.logLevel);
   log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl });
   const nod = await startServer(config, { log });
+  // --port 0 picks a free port: links then use the real one.
+  if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;
   const shown = config.host.includes(":") ? `[${config.host}]` : config.host;
   // The ready line, on stdout at every log level.
   process.stdout.write(`nod ${VERSION} listening on http://${shown}:${nod.server.port}\n`);
