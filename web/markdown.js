@@ -1,10 +1,11 @@
-// A small, safe markdown renderer. It never uses innerHTML: it builds Preact
+// A small, safe markdown renderer. It never parses HTML: it builds Preact
 // elements itself, so any HTML in the source shows up as text. Supported:
 // headings, paragraphs (single newlines become line breaks), bold, italic,
 // strike-through, inline code, fenced code blocks, lists (nested by indent),
 // block quotes, rules and links (http and https only, rel=noopener).
 import { h } from "preact";
 
+/** @param {{ text: string | null | undefined, class?: string }} props */
 export function Markdown({ text, class: cls }) {
   return h("div", { class: cls ? `md ${cls}` : "md" }, blocks(String(text ?? "")));
 }

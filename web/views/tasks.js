@@ -51,7 +51,7 @@ function TaskCard({ t, showAgent, onChange }) {
       </div>
       ${showAgent && html`<p class="small"><a href=${`/app/agents/${t.agent_id}/tasks`}>${agentName(t.agent_id)}</a></p>`}
       <p class="schedule">${scheduleWords(t)}${t.timezone && kindOf(t) === "cron" ? html` <span class="muted small">(${t.timezone})</span>` : ""}</p>
-      ${t.next_run_at && t.enabled && html`<p class="small muted">Next run <${Time} iso=${t.next_run_at} /></p>`}
+      ${t.next_run_at && t.enabled && html`<p class="small muted">Next run <${Time} iso=${t.next_run_at} /> (<${Time} iso=${t.next_run_at} ago />)</p>`}
       ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
       <${TaskControls} t=${t} onChange=${onChange} />
     </article>
@@ -226,6 +226,16 @@ const localZone = () => {
   }
 };
 
+/** A time as the clock shows it in the task's zone (the browser's zone if that one is unknown). */
+function inZone(iso, tz) {
+  const opts = { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+  try {
+    return new Date(iso).toLocaleString([], { ...opts, timeZone: tz || "UTC" });
+  } catch {
+    return new Date(iso).toLocaleString([], opts);
+  }
+}
+
 /** Asks the server to check a schedule; falls back to a local description. */
 function usePreview(schedule, timezone, active) {
   const [p, setP] = useState(null);
@@ -298,7 +308,7 @@ export function TaskForm({ initial = null, agentId, onSaved, onCancel }) {
             : preview.ok
               ? html`<p class="ok">✓ ${preview.description || describeCron(cron.trim())}</p>
                   ${preview.next.length > 0 &&
-                  html`<p class="small muted">Next runs:</p><ol class="next-runs small">${preview.next.slice(0, 5).map((x) => html`<li><${Time} iso=${x} /></li>`)}</ol>`}`
+                  html`<p class="small muted">Next runs (${timezone || "UTC"}):</p><ol class="next-runs small">${preview.next.slice(0, 5).map((x) => html`<li><time datetime=${x}>${inZone(x, timezone)}</time></li>`)}</ol>`}`
               : html`<p class="error">✗ ${preview.error}</p>`}
         </div>`}
       ${kind === "once" && !initial &&
