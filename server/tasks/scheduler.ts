@@ -14,6 +14,7 @@
 import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import { inTx } from "../db/index.ts";
+import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
@@ -30,7 +31,6 @@ export const schedulerFor = (ctx: Ctx) => schedulers.get(ctx);
 
 export class TaskScheduler {
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private armedFor: number | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = true;
@@ -122,8 +122,10 @@ export class TaskScheduler {
       .limit(this.opts.batch)
       .all();
     if (!due.length) return 0;
-    const claim = db.$client.prepare<unknown, [string | null, string, string, string]>(
-      "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
+    const claim = prepared(db, "scheduler.claim", (db) =>
+      db.$client.prepare<unknown, [string | null, string, string, string]>(
+        "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
+      ),
     );
     const nextCache = new Map<string, number | null>();
     const fired: { task: Task; run: Run; slot: number }[] = [];
@@ -174,7 +176,6 @@ export class TaskScheduler {
   private clearTimer() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.armedFor = null;
   }
 
   /** Sleeps until the earliest next_run_at of an enabled task (at most maxSleepMs). */
@@ -188,13 +189,9 @@ export class TaskScheduler {
     const nowMs = this.ctx.now();
     const at = row?.next ? Date.parse(row.next) : nowMs + this.opts.maxSleepMs;
     const delay = Math.min(Math.max(at - nowMs, 0), this.opts.maxSleepMs);
-    const wakeAt = nowMs + delay;
-    if (this.timer && this.armedFor === wakeAt) return;
-    this.clearTimer();
-    this.armedFor = wakeAt;
+    this.clearTimer(); // always re-armed: the clock may have jumped since the last arm
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.armedFor = null;
       void this.tick();
     }, delay);
   }

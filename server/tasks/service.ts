@@ -16,7 +16,8 @@ import type { Agent } from "../agents/service.ts";
 import { setProposalApprover, type Decision } from "../decisions/service.ts";
 import { insertMessage, publishMessage, resolveConversation } from "../conversations/service.ts";
 import { publishActivity, recordActivity, type Activity } from "../activity/service.ts";
-import { enqueueAgentEvent } from "../delivery/outbox.ts";
+import { enqueueAgentEvent, markDelivered } from "../delivery/outbox.ts";
+import { prepared } from "../db/prepared.ts";
 import { INBOX_TOPIC } from "../realtime/hub.ts";
 import { describeSchedule, nextSlot, nextSlots, parseRunAt, parseSchedule, type ParsedSchedule } from "./schedule.ts";
 import { TASK_LIMITS, type CreateTaskInput, type UpdateTaskInput } from "./model.ts";
@@ -314,6 +315,14 @@ export function deleteTask(ctx: Ctx, id: string) {
 
 // ---- runs ----
 
+const insertRunStmt = (db: Db) =>
+  prepared(db, "tasks.insertRun", (db) =>
+    db.$client.prepare<unknown, [string, string, string, string, string, string | null, string | null, string, string | null]>(
+      `INSERT INTO task_runs (id, task_id, agent_id, status, "trigger", trigger_event_id, payload, summary, created_at, started_at, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)`,
+    ),
+  );
+
 /**
  * Creates a run inside the caller's transaction. A due run is announced to the
  * agent: task_due, or task_trigger for a webhook call (with its payload).
@@ -340,17 +349,24 @@ export function insertRun(db: Db, t: Pick<Task, "id" | "agentId" | "name" | "pro
     startedAt: trigger === "agent" ? now : null,
     finishedAt: null,
   };
-  db.insert(taskRuns).values(run).run();
+  // Prepared once per database: the scheduler inserts thousands of these in a burst.
+  insertRunStmt(db).run(
+    run.id,
+    run.taskId,
+    run.agentId,
+    run.status,
+    run.trigger,
+    run.triggerEventId,
+    run.payload === null || run.payload === undefined ? null : JSON.stringify(run.payload),
+    run.createdAt,
+    run.startedAt,
+  );
   return run;
 }
 
 /** The agent acted on this run: the event that announced it no longer needs replaying. */
-function markAnnounced(db: Db, run: Run, nowMs: number) {
-  if (!run.triggerEventId) return;
-  db.update(outbox)
-    .set({ status: "delivered", deliveredVia: "poll", deliveredAt: isoMs(nowMs), nextAttemptAt: null })
-    .where(and(eq(outbox.id, run.triggerEventId), ne(outbox.status, "delivered")))
-    .run();
+function markAnnounced(db: Db, run: Run) {
+  if (run.triggerEventId) markDelivered(db, run.triggerEventId, "poll");
 }
 
 /** A person's "run now": a due run, and task_due to the agent. */
@@ -419,7 +435,7 @@ export function startRun(ctx: Ctx, agent: Agent, taskId: string) {
       .limit(1)
       .get();
     if (!due) return insertRun(ctx.db, t, "agent", nowMs);
-    markAnnounced(ctx.db, due, nowMs);
+    markAnnounced(ctx.db, due);
     return ctx.db
       .update(taskRuns)
       .set({ status: "running", startedAt: isoMs(nowMs) })
@@ -453,7 +469,7 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
       .where(eq(taskRuns.id, r.id))
       .returning()
       .get()!;
-    markAnnounced(db, r, nowMs);
+    markAnnounced(db, r);
     db.delete(runContext).where(eq(runContext.runId, r.id)).run();
     const task = db.update(tasks).set({ lastRunStatus: status }).where(eq(tasks.id, r.taskId)).returning().get()!;
     let message: ReturnType<typeof insertMessage> | null = null;
