@@ -36,10 +36,10 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
   return { page, context, dialogs, errors };
 }
 
-export async function shot(page: Page, name: string) {
+export async function shot(page: Page, name: string, fullPage = true) {
   // Full-page shots draw sticky bars where the page is scrolled to: start at the top.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
 /** A free loopback port, so the server's public URL (media links) can name it. */

@@ -143,7 +143,7 @@ describe("inbox in the browser", async () => {
     await page.getByRole("button", { name: "Open report: Nightly report" }).click();
     const dialog = page.getByRole("dialog", { name: "Nightly report" });
     await dialog.getByText("ok 12 tests").waitFor();
-    await shot(page, "report-desktop");
+    await shot(page, "report-desktop", false);
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     await shot(page, "chat-desktop");
