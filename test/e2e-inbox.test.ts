@@ -56,7 +56,7 @@ describe("inbox in the browser", async () => {
     expect(values[1]).toMatch(/^nod_[0-9a-f]{40}$/);
     expect(values[2]).toMatch(/^whsec_[0-9a-f]{32,}$/);
     for (const name of ["Copy agent id", "Copy secret", "Copy webhook signing secret", "Copy curl command"])
-      await expect(page.getByRole("button", { name }).count()).resolves.toBe(1);
+      expect(await page.getByRole("button", { name }).count()).toBe(1);
     const curl = await page.locator(".curl pre").textContent();
     expect(curl).toContain(`X-Nod-Secret: ${values[1]}`);
     expect(curl).toContain(`${server.url}/api/agent/events`);
@@ -79,7 +79,7 @@ describe("inbox in the browser", async () => {
     }
     expect((await agent.event({ type: "message", text: "Build **142** is green.\n\n- tests pass\n- lint clean" })).status).toBe(200);
     await page.getByText("Build 142 is green.").waitFor();
-    await expect(page.locator(".bubble strong", { hasText: "142" }).count()).resolves.toBe(1);
+    expect(await page.locator(".bubble strong", { hasText: "142" }).count()).toBe(1);
 
     const convs = (await person.get(`/api/agents/${agentId}/conversations`)).body;
     const conversation_id = convs[0].id;
