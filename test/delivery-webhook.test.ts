@@ -2,9 +2,19 @@
 // giving up (undelivered → replayed over the socket), timeouts, blocked
 // private destinations, fall-through when the socket drops, restarts, and
 // per-agent independence.
-import { describe, expect, test } from "bun:test";
-import { AgentClient, owner, startTestServer, type TestServer } from "./helpers.ts";
-import { connectAgent, connectInbox, verifySignature, webhookReceiver, type WebhookReceiver } from "./ws-helpers.ts";
+import { afterAll, describe, expect, test } from "bun:test";
+import { AgentClient, eventually, owner, startTestServer, type TestServer } from "./helpers.ts";
+import { connectAgent, connectInbox, verifySignature, webhookReceiver, type FrameSocket, type WebhookReceiver } from "./ws-helpers.ts";
+import { AGENT_WS } from "../server/realtime/agent-socket.ts";
+
+const confirmWas = AGENT_WS.confirmAfterMs;
+AGENT_WS.confirmAfterMs = 50; // 1 s in production
+afterAll(() => void (AGENT_WS.confirmAfterMs = confirmWas));
+
+/** Ends the socket without a close handshake, as a crashed agent or a cut network would. */
+function drop(s: FrameSocket) {
+  (s.ws as WebSocket & { terminate(): void }).terminate();
+}
 
 const BASE = 50; // retry base: attempts at 0, +50 ms, +200 ms
 const server = await startTestServer({ webhookRetryBaseMs: BASE });
@@ -191,14 +201,33 @@ test("fall-through: when the agent's socket drops, the next event goes to the we
   const a = await connectAgent(server, created);
   await say(created.id, "while connected");
   expect((await a.waitFor("user_message")).text).toBe("while connected");
-  const ws = a.ws as WebSocket & { terminate?: () => void };
-  if (ws.terminate) ws.terminate(); // a drop, not a clean close
-  else ws.close();
+  await Bun.sleep(AGENT_WS.confirmAfterMs + 20);
+  a.send({ type: "ping" }); // a sign of life after the push: it arrived
+  await a.waitFor("pong");
+  drop(a);
   await a.closed;
   await say(created.id, "after the drop");
   const [r] = await hook.waitFor(1);
   expect(r!.json.text).toBe("after the drop");
+  await hook.expectNone(150);
   expect(hook.received.map((x) => x.json.text)).toEqual(["after the drop"]);
+});
+
+test("a socket that dies mid-way: what was pushed with no sign of life since goes to the webhook too", async () => {
+  const { hook, created } = await hooked();
+  const a = await connectAgent(server, created);
+  await say(created.id, "pushed into the void");
+  const pushed = await a.waitFor("user_message");
+  drop(a); // no clean close, nothing heard after the push
+  const [r] = await hook.waitFor(1);
+  expect(r!.json).toMatchObject({ text: "pushed into the void", event_id: pushed.event_id });
+  expect(r!.headers["x-nod-event-id"]).toBe(pushed.event_id);
+  // a clean close does not re-send
+  const b = await connectAgent(server, created);
+  await say(created.id, "clean");
+  await b.waitFor("user_message");
+  await b.close();
+  await hook.expectNone(200);
 });
 
 test("a restart with a retry queued: the retry is sent after it", async () => {
@@ -209,6 +238,8 @@ test("a restart with a retry queued: the retry is sent after it", async () => {
   hook.responses.push(500);
   await p.post(`/api/agents/${created.id}/messages`, { text: "survive the restart" });
   await hook.waitFor(1);
+  // the failure is recorded (an attempt cut short by the shutdown would simply run again as attempt 0)
+  await eventually(() => /outcome="failed"\} 1/.test(s.ctx.metrics.render()));
   s = await s.restart(); // the retry is due 400 ms after the failure, while the first server is gone
   const rs = await hook.waitFor(2, 4000);
   expect(rs[1]!.headers["x-nod-retry-num"]).toBe("1");

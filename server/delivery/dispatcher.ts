@@ -169,6 +169,7 @@ export class OutboxDispatcher implements Dispatcher {
         ws = sockets.newest(agentId);
       }
       if (!ws) break;
+      ws.data?.pushed?.(row.id);
       sent.push(row);
     }
     if (sent.length) {

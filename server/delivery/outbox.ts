@@ -1,7 +1,7 @@
 // The one door for events that must reach an agent. Callers write the event
 // inside the same transaction as the change that caused it, then call
 // ctx.delivery.wake(agentId) after the commit so the dispatcher pushes it.
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq, inArray, ne } from "drizzle-orm";
 import { timeId } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { outbox } from "../db/schema.ts";
@@ -35,4 +35,19 @@ export function markDelivered(db: Pick<Db, "update">, eventId: string, via: Deli
     .where(and(eq(outbox.id, eventId), ne(outbox.status, "delivered")))
     .run() as unknown as { changes: number };
   return res.changes > 0;
+}
+
+/**
+ * Puts events pushed over a socket that then died back in the queue (at-least-
+ * once: the agent may have received them; it drops duplicates by event_id).
+ * Only rows still marked delivered via websocket change. Returns how many did.
+ */
+export function requeueSocketEvents(db: Pick<Db, "update">, eventIds: string[]): number {
+  if (eventIds.length === 0) return 0;
+  const res = db
+    .update(outbox)
+    .set({ status: "pending", deliveredVia: null, deliveredAt: null, nextAttemptAt: isoMs() })
+    .where(and(inArray(outbox.id, eventIds), eq(outbox.status, "delivered"), eq(outbox.deliveredVia, "websocket")))
+    .run() as unknown as { changes: number };
+  return res.changes;
 }

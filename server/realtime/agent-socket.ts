@@ -8,6 +8,13 @@
 // credentials are not for). `agent_id` may be left out of the frame; the
 // URL's id is used then.
 //
+// Events pushed to a socket count as delivered. If the socket then dies
+// without a clean close (code 1006: the peer vanished, or the idle timeout
+// found it dead), the events pushed to it since its last sign of life (any
+// frame or pong received later than 1 s after the push) go back to the queue
+// and on to the webhook or the next socket: at-least-once, deduplicated by the
+// agent on event_id.
+//
 // Several sockets per agent may be open at once: all stay open, each can send
 // events, and deliveries go to the most recently authenticated one. The agent
 // is online while at least one is open.
@@ -22,9 +29,10 @@ import { handleAgentEvent, WS_EVENT_TYPES } from "../events/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { randomHex } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
+import { requeueSocketEvents } from "../delivery/outbox.ts";
 
 /** Tunable by tests; the documented values are 10 s and one last_seen_at write a minute. */
-export const AGENT_WS = { authTimeoutMs: 10_000, lastSeenEveryMs: 60_000 };
+export const AGENT_WS = { authTimeoutMs: 10_000, lastSeenEveryMs: 60_000, confirmAfterMs: 1_000, maxUnconfirmed: 1_000 };
 
 export const CLOSE = { badAuth: 4001, badSecret: 4003, unknownAgent: 4004 } as const;
 
@@ -49,6 +57,8 @@ export class AgentConnection {
   private authTimer: ReturnType<typeof setTimeout> | null = null;
   private chain: Promise<void> | null = null;
   private lastTouch = 0;
+  private lastHeard = 0; // when a frame or pong last came in
+  private unconfirmed: { id: string; at: number }[] | null = null; // pushed events not yet followed by a sign of life
 
   constructor(
     private ctx: Ctx,
@@ -61,8 +71,36 @@ export class AgentConnection {
     }, AGENT_WS.authTimeoutMs);
   }
 
+  /** The dispatcher pushed this event over this socket. */
+  pushed(eventId: string) {
+    const list = (this.unconfirmed ??= []);
+    list.push({ id: eventId, at: Date.now() });
+    if (list.length > AGENT_WS.maxUnconfirmed) list.shift();
+  }
+
+  /** A sign of life: events pushed more than confirmAfterMs before it have arrived. */
+  private heard() {
+    const now = Date.now();
+    this.lastHeard = now;
+    const list = this.unconfirmed;
+    if (!list) return;
+    const cut = now - AGENT_WS.confirmAfterMs;
+    let i = 0;
+    while (i < list.length && list[i]!.at <= cut) i++;
+    if (i === list.length) this.unconfirmed = null;
+    else if (i > 0) list.splice(0, i);
+  }
+
+  pong(_ws: WS) {
+    this.heard();
+  }
+  ping(_ws: WS) {
+    this.heard();
+  }
+
   message(ws: WS, raw: string | Buffer) {
     if (this.state === "closed") return;
+    if (this.state === "open") this.heard();
     const text = typeof raw === "string" ? raw : raw.toString("utf8");
     if (this.state === "auth") return this.authenticate(ws, text);
     let frame: unknown;
@@ -145,6 +183,21 @@ export class AgentConnection {
     ctx.agentSockets.remove(this.agentId, ws);
     const wentOffline = ctx.presence.remove(this.agentId);
     ctx.log.debug("agent socket closed", { agent: this.agentId, session: this.sessionId, code });
+    // Died without a clean close: what it may never have received goes out again.
+    if (code === 1006 && this.unconfirmed) {
+      const ids = this.unconfirmed.map((u) => u.id);
+      this.unconfirmed = null;
+      try {
+        const n = requeueSocketEvents(ctx.db, ids);
+        if (n) {
+          ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
+          ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
+          ctx.delivery.wake(this.agentId);
+        }
+      } catch {
+        // the database is closing (server shutdown)
+      }
+    }
     if (!wentOffline) return;
     this.touch(true);
     ctx.processing.stopAgent(this.agentId);
