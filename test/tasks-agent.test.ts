@@ -134,6 +134,10 @@ describe("agent task API", async () => {
     const ev = outboxEvents("task_due").find((e) => e.run_id === dueRunId);
     expect(ev).toMatchObject({ type: "task_due", task_id: onceTask.id, task_name: "Once now", task_prompt: "Say hello.", schedule: "once" });
     expect(ev.event_id).toMatch(/^evt_/);
+    // polling told the agent: the event is marked delivered (via poll) and not replayed later
+    const row = server.ctx.db.select().from(outbox).where(eq(outbox.id, ev.event_id)).get()!;
+    expect(row).toMatchObject({ status: "delivered", deliveredVia: "poll" });
+    expect((await agent.get("/api/agent/tasks/due")).body.map((d: any) => d.run_id)).toEqual([dueRunId]); // still listed
     // it ran: nothing more is scheduled
     const t = (await agent.get("/api/agent/tasks")).body.find((x: any) => x.id === onceTask.id);
     expect(t.next_run_at).toBeNull();

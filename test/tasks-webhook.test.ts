@@ -61,7 +61,7 @@ describe("webhook triggers", async () => {
     const s = await agent.post(`/api/agent/tasks/${task.id}/run/start`);
     expect(s.body).toEqual({ run_id: runId });
     expect((await agent.get("/api/agent/tasks/triggers/pending")).body).toEqual([]);
-    // starting it counts as receiving the event: it is not replayed later
+    // the agent has been told: the event is not replayed over a socket later
     const row = server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger")).all().find((r) => JSON.parse(r.payload).run_id === runId)!;
     expect(row.status).toBe("delivered");
     await agent.post(`/api/agent/tasks/runs/${runId}/complete`, { status: "completed", summary: "looked at it" });

@@ -378,45 +378,47 @@ export function runNow(ctx: Ctx, id: string) {
   return { run_id: run.id };
 }
 
-/** Each run that is due and not yet started (webhook runs are listed by pendingTriggers). */
-export function dueRuns(ctx: Ctx, agent: Agent) {
-  return ctx.db
+/** Due runs of one agent with their task, oldest first: polled (trigger "event") or not. */
+function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
+  const rows = ctx.db
     .select({ run: taskRuns, task: tasks })
     .from(taskRuns)
     .innerJoin(tasks, eq(tasks.id, taskRuns.taskId))
-    .where(and(eq(taskRuns.agentId, agent.id), eq(taskRuns.status, "due"), ne(taskRuns.trigger, "event")))
+    .where(and(eq(taskRuns.agentId, agent.id), eq(taskRuns.status, "due"), event ? eq(taskRuns.trigger, "event") : ne(taskRuns.trigger, "event")))
     .orderBy(asc(taskRuns.id))
-    .all()
-    .map(({ run, task }) => ({
-      id: task.id,
-      name: task.name,
-      prompt: task.prompt,
-      schedule: task.schedule,
-      trigger_type: task.triggerType,
-      enabled: task.enabled,
-      run_id: run.id,
-      due_at: toApiTime(run.createdAt),
-    }));
+    .all();
+  // The agent has now been told of these runs: their events need no replay over a
+  // socket nor a webhook POST. The runs stay listed until started or completed.
+  const unsent = rows.filter((r) => r.run.triggerEventId);
+  if (unsent.length) inTx(ctx.db, () => unsent.forEach((r) => markAnnounced(ctx.db, r.run)));
+  return rows;
+}
+
+/** Each run that is due and not yet started (webhook runs are listed by pendingTriggers). */
+export function dueRuns(ctx: Ctx, agent: Agent) {
+  return openRuns(ctx, agent, false).map(({ run, task }) => ({
+    id: task.id,
+    name: task.name,
+    prompt: task.prompt,
+    schedule: task.schedule,
+    trigger_type: task.triggerType,
+    enabled: task.enabled,
+    run_id: run.id,
+    due_at: toApiTime(run.createdAt),
+  }));
 }
 
 /** Webhook calls whose run has not been started or completed yet, oldest first. */
 export function pendingTriggers(ctx: Ctx, agent: Agent) {
-  return ctx.db
-    .select({ run: taskRuns, task: tasks })
-    .from(taskRuns)
-    .innerJoin(tasks, eq(tasks.id, taskRuns.taskId))
-    .where(and(eq(taskRuns.agentId, agent.id), eq(taskRuns.status, "due"), eq(taskRuns.trigger, "event")))
-    .orderBy(asc(taskRuns.id))
-    .all()
-    .map(({ run, task }) => ({
-      id: run.triggerEventId,
-      task_id: task.id,
-      task_name: task.name,
-      task_prompt: task.prompt,
-      payload: run.payload ?? null,
-      run_id: run.id,
-      received_at: toApiTime(run.createdAt),
-    }));
+  return openRuns(ctx, agent, true).map(({ run, task }) => ({
+    id: run.triggerEventId,
+    task_id: task.id,
+    task_name: task.name,
+    task_prompt: task.prompt,
+    payload: run.payload ?? null,
+    run_id: run.id,
+    received_at: toApiTime(run.createdAt),
+  }));
 }
 
 /**
