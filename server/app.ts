@@ -23,6 +23,7 @@ import { activityRoutes } from "./activity/index.ts";
 import { agentEventRoutes } from "./events/index.ts";
 import { mediaRoutes } from "./media/index.ts";
 import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
+import { deliveryRoutes } from "./delivery/index.ts";
 import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
 
@@ -77,6 +78,7 @@ export function buildApp(ctx: Ctx) {
       .use(conversationRoutes(ctx))
       .use(decisionRoutes(ctx))
       .use(activityRoutes(ctx))
+      .use(deliveryRoutes(ctx))
       .use(peopleTaskRoutes(ctx))
       // agents (X-Nod-Agent-Id + X-Nod-Secret)
       .use(agentEventRoutes(ctx))

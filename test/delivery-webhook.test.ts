@@ -88,12 +88,13 @@ describe("each event type over the webhook", () => {
     const hit = await fetch(server.url + new URL(task.body.trigger_url).pathname, { method: "POST", headers: { "content-type": "application/json" }, body: '{"level":"high"}' });
     expect(hit.status).toBe(202);
     await hook.expectNone(250);
-    const pending = await agent.get("/api/agent/tasks/triggers/pending");
-    expect(JSON.stringify(pending.body)).toContain("high");
     const a = await connectAgent(server, created);
     expect(await a.waitFor("task_trigger")).toMatchObject({ task_id: task.body.id, payload: { level: "high" } });
     await a.close();
     await hook.expectNone(100);
+    // and until its run starts it is also listed for polling
+    const pending = await agent.get("/api/agent/tasks/triggers/pending");
+    expect(JSON.stringify(pending.body)).toContain("high");
   });
 });
 
@@ -248,6 +249,29 @@ test("a restart with a retry queued: the retry is sent after it", async () => {
   expect(rs[1]!.json.text).toBe("survive the restart");
   await hook.expectNone(200);
 });
+
+test("people see undelivered events and can try one again", async () => {
+  const { hook, created } = await hooked();
+  hook.responses.push(500, 500, 500);
+  const sent = await say(created.id, "retry me");
+  await hook.waitFor(3);
+  const list = await eventually(async () => {
+    const r = await person.get(`/api/deliveries?status=undelivered&agent_id=${created.id}`);
+    return r.body.length ? r.body : null;
+  });
+  expect(list[0]).toMatchObject({ agent_id: created.id, event_type: "user_message", status: "undelivered", attempts: 3, message_id: sent.body.message_id, last_error: expect.stringContaining("http_500") });
+  expect((await request404(`/api/deliveries/evt_nope/retry`)).status).toBe(404);
+  const retried = await person.post(`/api/deliveries/${list[0].event_id}/retry`);
+  expect(retried.status).toBe(200);
+  expect(retried.body).toMatchObject({ status: "pending", attempts: 0 });
+  const [, , , r4] = await hook.waitFor(4);
+  expect(r4!.headers["x-nod-event-id"]).toBe(list[0].event_id);
+  await eventually(async () => (await person.get(`/api/deliveries?agent_id=${created.id}`)).body.length === 0);
+  expect((await person.post(`/api/deliveries/${list[0].event_id}/retry`)).status).toBe(409);
+  expect((await new AgentClient(server.url, created.id, created.secret).get("/api/deliveries")).status).toBe(401);
+});
+
+const request404 = (path: string) => person.post(path);
 
 test("metrics count deliveries by channel and outcome", async () => {
   const text = server.ctx.metrics.render();
