@@ -18,12 +18,15 @@ import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
-import { failStaleRuns, insertRun, onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
+import { failStaleRuns, STALE_BATCH, insertRun, onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
 
 export interface SchedulerOptions {
   batch: number; // tasks fired per transaction
   maxSleepMs: number; // the longest the timer sleeps (also the timeout sweep's period)
 }
+
+/** How often runs past the timeout are looked for (the timer wakes at least every maxSleepMs). */
+const SWEEP_EVERY_MS = 10_000;
 
 const schedulers = new WeakMap<Ctx, TaskScheduler>();
 /** The scheduler running for this server (tests and the bench drive it). */
@@ -100,9 +103,9 @@ export class TaskScheduler {
         await new Promise((r) => setImmediate(r)); // let requests in between batches
       }
       const now = this.ctx.now();
-      if (now - this.lastSweep >= 5_000) {
+      if (now - this.lastSweep >= SWEEP_EVERY_MS) {
         this.lastSweep = now;
-        while (failStaleRuns(this.ctx, now) === 500 && !this.stopped) await new Promise((r) => setImmediate(r));
+        while (failStaleRuns(this.ctx, now) === STALE_BATCH && !this.stopped) await new Promise((r) => setImmediate(r));
       }
     } while (this.again && !this.stopped);
   }

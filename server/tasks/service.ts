@@ -520,19 +520,25 @@ export function getContext(ctx: Ctx, agent: Agent, runId: string) {
 
 // ---- the timeout ----
 
+export const STALE_BATCH = 500;
+
 /** Fails runs not completed within config.runTimeoutMs of becoming due. Returns how many. */
-export function failStaleRuns(ctx: Ctx, nowMs: number, limit = 500): number {
+export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): number {
   const cutoff = isoMs(nowMs - ctx.config.runTimeoutMs);
   const now = isoMs(nowMs);
   const hours = Math.round((ctx.config.runTimeoutMs / 3_600_000) * 10) / 10;
   const summary = `Timed out: not completed within ${hours >= 1 ? `${hours} h` : `${Math.round(ctx.config.runTimeoutMs / 1000)} s`}.`;
-  const stale = ctx.db
-    .select()
-    .from(taskRuns)
-    .where(and(inArray(taskRuns.status, ["due", "running"]), lt(taskRuns.createdAt, cutoff)))
-    .limit(limit)
-    .all();
-  if (!stale.length) return 0;
+  // Agents first (CROSS JOIN fixes the order), then each one's open runs through
+  // the (agent_id, status) index: the finished history is never scanned.
+  const ids = ctx.db.$client
+    .query<{ id: string }, [string, number]>(
+      `SELECT r.id FROM agents a CROSS JOIN task_runs r ON r.agent_id = a.id AND r.status IN ('due', 'running')
+       WHERE r.created_at < ? LIMIT ?`,
+    )
+    .all(cutoff, limit)
+    .map((r) => r.id);
+  if (!ids.length) return 0;
+  const stale = ctx.db.select().from(taskRuns).where(inArray(taskRuns.id, ids)).all();
   const done: { run: Run; task: Task; act: Activity }[] = [];
   inTx(ctx.db, () => {
     for (const r of stale) {
@@ -560,7 +566,7 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = 500): number {
     ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status: "timed_out" }, done.length);
     ctx.log.info("task runs timed out", { count: done.length });
   }
-  return done.length;
+  return ids.length;
 }
 
 // ---- the inbound webhook ----
