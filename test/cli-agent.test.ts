@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AgentClient, eventually, startTestServer, tempDir, withAgent, type Person } from "./helpers.ts";
+import { AgentClient, eventually, Person, startTestServer, tempDir, withAgent } from "./helpers.ts";
 import { agentEnvFor, runNod, spawnNod } from "./cli-util.ts";
 
 describe("agent commands", async () => {
@@ -103,6 +103,22 @@ describe("agent commands", async () => {
       const all = await person.get(`/api/decisions?agent_id=${created.id}`);
       const d = (all.body as any[]).find((x) => x.title === "Anyone there?");
       expect(d.status).not.toBe("pending");
+    });
+
+    test("keeps waiting across a server restart", async () => {
+      const own = await startTestServer();
+      const w = await withAgent(own);
+      const run = spawnNod(["ask", "Still there?", "--timeout", "1m"], { env: agentEnvFor(own.url, w.created) });
+      const d = await eventually(async () => ((await w.person.get("/api/decisions?status=pending")).body as any[])[0], 10_000);
+      const again = await own.restart();
+      const person = new Person(again.url);
+      expect((await person.post("/api/auth/login", { username: "alice", password: "correct horse battery" })).status).toBe(200);
+      await Bun.sleep(300); // the command notices the lost connection and polls again
+      expect((await person.post(`/api/decisions/${d.id}/respond`, { status: "approved", note: "yes" })).status).toBe(200);
+      const res = await run.done;
+      expect(res.exitCode).toBe(0);
+      expect(res.stdout).toBe("yes\n");
+      await again.stop();
     });
 
     test("bad usage exits 2 without asking anything", async () => {
