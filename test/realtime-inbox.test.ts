@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { startTestServer, withAgent, Person } from "./helpers.ts";
 import { connectAgent, connectInbox, upgradeStatus } from "./ws-helpers.ts";
+import { SESSION_SWEEP_MS, setSessionSweepMs } from "../server/realtime/index.ts";
 
 const server = await startTestServer();
 const { person, created, agent } = await withAgent(server, { name: "Inbox Agent" });
@@ -129,4 +130,21 @@ describe("live frames", () => {
     await a.close();
     await b.close();
   });
+});
+
+test("signing out closes that session's inbox sockets (4401), other sessions stay", async () => {
+  const was = SESSION_SWEEP_MS;
+  setSessionSweepMs(50); // 30 s in production
+  const s = await startTestServer();
+  setSessionSweepMs(was);
+  const { person: p } = await withAgent(s);
+  const other = new Person(s.url);
+  await other.post("/api/auth/login", { username: "alice", password: "correct horse battery" });
+  const mine = await connectInbox(s, p);
+  const theirs = await connectInbox(s, other);
+  expect((await p.post("/api/auth/logout")).status).toBe(204);
+  expect((await mine.closed).code).toBe(4401);
+  await Bun.sleep(120);
+  expect(theirs.ws.readyState).toBe(WebSocket.OPEN);
+  await theirs.close();
 });

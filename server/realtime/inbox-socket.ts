@@ -3,18 +3,48 @@
 // tab, serialized once by Bun. On connect it gets a "hello" snapshot.
 import type { ServerWebSocket } from "bun";
 import type { Ctx } from "../context.ts";
-import { publicUser, type User } from "../auth/service.ts";
+import { publicUser, userForSession, type User } from "../auth/service.ts";
 import { INBOX_TOPIC } from "./hub.ts";
 
 type WS = ServerWebSocket<InboxConnection>;
+
+/** Close code for an inbox socket whose session was signed out or expired (the app then shows sign-in). */
+export const SESSION_ENDED = 4401;
+
+/** The open inbox sockets of one server, so that ended sessions can be closed. */
+export class InboxSockets {
+  private open = new Set<WS>();
+  add(ws: WS) {
+    this.open.add(ws);
+  }
+  delete(ws: WS) {
+    this.open.delete(ws);
+  }
+  /** Closes every socket whose session no longer signs anybody in. */
+  sweep(ctx: Ctx) {
+    const now = ctx.now();
+    for (const ws of this.open) {
+      let ok = false;
+      try {
+        ok = userForSession(ctx.db, ws.data.token, now) !== null;
+      } catch {
+        return; // the database is closing
+      }
+      if (!ok) ws.close(SESSION_ENDED, "session ended");
+    }
+  }
+}
 
 export class InboxConnection {
   constructor(
     private ctx: Ctx,
     readonly user: User,
+    readonly token: string | undefined,
+    private registry: InboxSockets,
   ) {}
 
   open(ws: WS) {
+    this.registry.add(ws);
     // Subscribe and greet in the same turn: no frame can slip in between.
     ws.subscribe(INBOX_TOPIC);
     ws.send(
@@ -37,5 +67,7 @@ export class InboxConnection {
     } catch {}
   }
 
-  close(_ws: WS) {}
+  close(ws: WS) {
+    this.registry.delete(ws);
+  }
 }

@@ -7,7 +7,9 @@ import type { Ctx } from "../context.ts";
 import { personFromRequest } from "../auth/guard.ts";
 import { MAX_BODY } from "../http.ts";
 import { AgentConnection } from "./agent-socket.ts";
-import { InboxConnection } from "./inbox-socket.ts";
+import { InboxConnection, InboxSockets } from "./inbox-socket.ts";
+import { readCookie } from "../lib/cookies.ts";
+import { SESSION_COOKIE } from "../auth/service.ts";
 import { INBOX_TOPIC } from "./hub.ts";
 
 /**
@@ -23,6 +25,10 @@ export const WS_SERVER_OPTIONS = {
   backpressureLimit: 4 * 1024 * 1024,
   closeOnBackpressureLimit: false,
 };
+
+/** How often inbox sockets are checked against their session (tests lower it). */
+export let SESSION_SWEEP_MS = 30_000;
+export const setSessionSweepMs = (ms: number) => void (SESSION_SWEEP_MS = ms);
 
 const json = (status: number, detail: string) =>
   new Response(JSON.stringify({ detail }), { status, headers: { "content-type": "application/json" } });
@@ -47,7 +53,12 @@ export function realtimeRoutes(ctx: Ctx) {
   ctx.metrics.gauge("nod_agent_sockets_open", "Authenticated agent WebSockets open now", () => ctx.agentSockets.count());
   ctx.metrics.gauge("nod_agents_online", "Agents with at least one socket open", () => ctx.presence.onlineCount());
   ctx.metrics.gauge("nod_inbox_sockets_open", "Inbox WebSockets (/ws/app) open now", () => ctx.hub.subscriberCount(INBOX_TOPIC));
+  // Inbox sockets of signed-out or expired sessions are closed within a minute.
+  const inboxes = new InboxSockets();
+  const sweeper = setInterval(() => inboxes.sweep(ctx), SESSION_SWEEP_MS);
+  sweeper.unref?.();
   return new Elysia({ name: "nod-realtime" })
+    .onStop(() => clearInterval(sweeper))
     .get("/ws/agent/:agent_id", ({ request, server, params }) => {
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
       if (!server?.upgrade(request, { data: new AgentConnection(ctx, params.agent_id) })) return json(400, "WebSocket upgrade failed");
@@ -57,6 +68,7 @@ export function realtimeRoutes(ctx: Ctx) {
       if (!user) return json(401, "sign in first");
       if (!sameOriginUpgrade(ctx, request)) return json(403, "cross-site request refused");
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
-      if (!server?.upgrade(request, { data: new InboxConnection(ctx, user) })) return json(400, "WebSocket upgrade failed");
+      const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+      if (!server?.upgrade(request, { data: new InboxConnection(ctx, user, token, inboxes) })) return json(400, "WebSocket upgrade failed");
     });
 }
