@@ -114,6 +114,23 @@ test("replay at connect: auth_ok first, then everything missed, oldest first, on
   await b.close();
 });
 
+test("a large replay (12 MB, several batches) arrives whole and in order", async () => {
+  const big = await person.createAgent({ name: "Backlog" });
+  const filler = "x".repeat(40_000);
+  const first = await person.post(`/api/agents/${big.id}/messages`, { text: `0 ${filler}` });
+  const conv = first.body.conversation_id;
+  for (let i = 1; i < 300; i += 20)
+    await Promise.all(Array.from({ length: Math.min(20, 300 - i) }, (_, k) => person.post(`/api/agents/${big.id}/messages`, { text: `${i + k} ${filler}`, conversation_id: conv })));
+  const a = await connectAgent(server, big);
+  await a.waitFor((f) => f.type === "user_message" && f.text.startsWith("299 ") || a.all("user_message").length >= 300, 10_000).catch(() => {});
+  const got = a.all("user_message");
+  expect(got.length).toBe(300);
+  const ids = got.map((f) => f.event_id);
+  expect(new Set(ids).size).toBe(300);
+  expect([...ids].sort()).toEqual(ids);
+  await a.close();
+});
+
 test("an agent never receives another agent's events", async () => {
   const one = await person.createAgent({ name: "One" });
   const two = await person.createAgent({ name: "Two" });

@@ -22,6 +22,8 @@ import { isoMs } from "../lib/time.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
 
 export const MAX_ATTEMPTS = 3;
+/** Events read and pushed per round when replaying to a socket. */
+const PUSH_BATCH = 200;
 /** How often the due-retry scan runs even when no retry is scheduled (picks up a newly set webhook_url). */
 const SAFETY_SCAN_MS = 10_000;
 
@@ -42,6 +44,7 @@ const q = {
         .from(outbox)
         .where(and(eq(outbox.agentId, sql.placeholder("agentId")), inArray(outbox.status, ["pending", "undelivered"])))
         .orderBy(asc(outbox.id))
+        .limit(sql.placeholder("limit"))
         .prepare(),
     ),
   // The oldest event still waiting for a webhook attempt.
@@ -150,37 +153,51 @@ export class OutboxDispatcher implements Dispatcher {
   /**
    * Sends every event the agent has not received over its newest socket,
    * oldest first, and marks each delivered. Returns false when the agent has
-   * no socket that takes frames (then the webhook path runs).
+   * no socket that takes frames (then the webhook path runs). When the socket
+   * is backed up (a slow reader), the rest waits for its drain event.
    */
   pushOverSocket(agentId: string): boolean {
     const sockets = this.ctx.agentSockets;
     let ws = sockets.newest(agentId);
     if (!ws) return false;
     const db = this.ctx.db;
-    const rows = q.undelivered(db).all({ agentId });
-    if (rows.length === 0) return true;
-    const sent: typeof rows = [];
-    for (const row of rows) {
-      if (this.inflight.has(row.id)) continue; // its webhook POST decides; the lane comes back to it
-      while (ws && ws.send(row.payload) === 0) {
-        // Dropped: the socket is closing. Try the next one, else fall through to the webhook.
-        this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "failed" });
-        sockets.remove(agentId, ws);
-        ws = sockets.newest(agentId);
+    for (;;) {
+      const rows = q.undelivered(db).all({ agentId, limit: PUSH_BATCH });
+      const sent: typeof rows = [];
+      let backedUp = false;
+      for (const row of rows) {
+        if (this.inflight.has(row.id)) continue; // its webhook POST decides; the lane comes back to it
+        let n = 0;
+        while (ws && (n = ws.send(row.payload)) === 0) {
+          if (ws.readyState === 1) break; // open but over its backpressure limit: not sent, wait for drain
+          // Dropped: the socket is closing. Try the next one, else fall through to the webhook.
+          this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "failed" });
+          sockets.remove(agentId, ws);
+          ws = sockets.newest(agentId);
+        }
+        if (!ws) break;
+        if (n === 0) {
+          backedUp = true;
+          break;
+        }
+        ws.data?.pushed?.(row.id);
+        sent.push(row);
+        if (n === -1) {
+          backedUp = true; // queued, but the socket is backed up: the rest follows on drain
+          break;
+        }
       }
-      if (!ws) break;
-      ws.data?.pushed?.(row.id);
-      sent.push(row);
+      if (sent.length) {
+        const at = isoMs();
+        db.$client.transaction(() => {
+          for (const row of sent) q.markSocket(db).run({ id: row.id, at });
+        })();
+        this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "delivered" }, sent.length);
+        for (const row of sent) this.announce(agentId, row, "delivered", "websocket");
+      }
+      if (!ws) return false;
+      if (backedUp || rows.length < PUSH_BATCH || sent.length === 0) return true;
     }
-    if (sent.length) {
-      const at = isoMs();
-      db.$client.transaction(() => {
-        for (const row of sent) q.markSocket(db).run({ id: row.id, at });
-      })();
-      this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "delivered" }, sent.length);
-      for (const row of sent) this.announce(agentId, row, "delivered", "websocket");
-    }
-    return ws !== undefined;
   }
 
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */

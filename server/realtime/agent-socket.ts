@@ -91,6 +91,11 @@ export class AgentConnection {
     else if (i > 0) list.splice(0, i);
   }
 
+  /** The socket's send buffer emptied: the events that waited for it follow. */
+  drain(_ws: WS) {
+    if (this.state === "open") this.ctx.delivery.wake(this.agentId);
+  }
+
   pong(_ws: WS) {
     this.heard();
   }
