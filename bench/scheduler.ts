@@ -1,4 +1,6 @@
 // bun bench/scheduler.ts [minutes=3] [tasks=10000] [agents=100]
+// BENCH_REAL_TIME=1 bun bench/scheduler.ts 1   — the same on the unshifted clock
+// (waits for real minute boundaries: up to a minute per minute measured).
 //
 // 10,000 enabled tasks on a one-minute cron ("* * * * *"), all due at the same
 // instant each minute (the worst case). Prints, per minute: how late the runs
@@ -26,6 +28,7 @@ const MINUTES = Number(process.argv[2] ?? 3);
 const TASKS = Number(process.argv[3] ?? 10_000);
 const AGENTS = Number(process.argv[4] ?? 100);
 const LEAD_MS = 1500;
+const REAL = process.env.BENCH_REAL_TIME === "1";
 
 const dir = mkdtempSync(path.join(tmpdir(), "nod-bench-sched-"));
 let offset = 0;
@@ -43,6 +46,7 @@ const ms = (n: number) => `${n.toFixed(0).padStart(5)} ms`;
 
 /** Jumps the clock to LEAD_MS before the next minute boundary; returns that boundary. */
 function jumpToBeforeNextMinute(): number {
+  if (REAL) return Math.ceil((clock() + 1) / 60_000) * 60_000;
   const boundary = Math.ceil((clock() + LEAD_MS + 1) / 60_000) * 60_000;
   offset += boundary - LEAD_MS - clock();
   scheduler.poke(); // the clock moved: re-arm the timer
@@ -51,8 +55,10 @@ function jumpToBeforeNextMinute(): number {
 
 try {
   // Park the clock well before a boundary so that creating the tasks cannot race one.
-  const boundary0 = Math.ceil((clock() + 5_000) / 60_000) * 60_000;
-  offset += boundary0 - 30_000 - clock();
+  if (!REAL) {
+    const boundary0 = Math.ceil((clock() + 5_000) / 60_000) * 60_000;
+    offset += boundary0 - 30_000 - clock();
+  } else if (60_000 - (Date.now() % 60_000) < 10_000) await Bun.sleep(11_000); // not across a boundary while creating
   const t0 = performance.now();
   const agents = Array.from({ length: AGENTS }, (_, i) => createAgent(ctx, { name: `Bench ${i}` }, null).agent);
   for (let i = 0; i < TASKS; i++) createTask(ctx, agents[i % AGENTS]!, { name: `Task ${i}`, prompt: "Check the thing.", schedule: "* * * * *" });
