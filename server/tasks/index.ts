@@ -11,21 +11,30 @@ import { PagingQuery, pageLimit } from "../lib/paging.ts";
 import { CompleteRunBody, ContextBody, CreateTaskBody, PreviewQuery, UpdateTaskBody } from "./model.ts";
 import * as tasks from "./service.ts";
 
+const doc = (summary: string, description?: string) => ({ detail: { summary, ...(description ? { description } : {}) } });
+
 /** The Nod agent API for tasks: X-Nod-Agent-Id + X-Nod-Secret; another agent's task or run → 404. */
 export function agentTaskRoutes(ctx: Ctx) {
   return new Elysia({ prefix: "/api/agent/tasks" })
     .use(agentGuard(ctx))
-    .get("/", ({ agent }) => tasks.listTasks(ctx, agent.id))
-    .post("/", ({ agent, body }) => tasks.publicTask(ctx, tasks.createTask(ctx, agent, body)), { body: CreateTaskBody })
-    .get("/due", ({ agent }) => tasks.dueRuns(ctx, agent))
-    .get("/triggers/pending", ({ agent }) => tasks.pendingTriggers(ctx, agent))
-    .post("/:task_id/run/start", ({ agent, params }) => tasks.startRun(ctx, agent, params.task_id))
-    .get("/runs/:run_id", ({ agent, params }) => tasks.publicRun(tasks.getAgentRun(ctx.db, agent.id, params.run_id)))
+    .get("/", ({ agent }) => tasks.listTasks(ctx, agent.id), doc("This agent's tasks"))
+    .post("/", ({ agent, body }) => tasks.publicTask(ctx, tasks.createTask(ctx, agent, body)), {
+      body: CreateTaskBody,
+      ...doc("Create a task", 'schedule: a cron expression (5 fields, or 6 with seconds), "once" (with optional run_at) or "event". timezone (IANA, default UTC), run_at and enabled are nod\'s additions.'),
+    })
+    .get("/due", ({ agent }) => tasks.dueRuns(ctx, agent), doc("Runs that are due and not yet started", "Each with the task's fields plus run_id and due_at (nod's additions). Webhook runs are listed by /triggers/pending instead."))
+    .get("/triggers/pending", ({ agent }) => tasks.pendingTriggers(ctx, agent), doc("Webhook triggers whose run is not started or completed yet"))
+    .post("/:task_id/run/start", ({ agent, params }) => tasks.startRun(ctx, agent, params.task_id), doc("Start a run", "Takes the task's oldest due run if there is one, else creates a running run. Answers {run_id}."))
+    .get("/runs/:run_id", ({ agent, params }) => tasks.publicRun(tasks.getAgentRun(ctx.db, agent.id, params.run_id)), doc("A run, with its summary"))
     .post("/runs/:run_id/complete", ({ agent, params, body }) => tasks.completeRun(ctx, agent, params.run_id, body.status, body.summary), {
       body: CompleteRunBody,
+      ...doc("Complete or fail a run", "summary: markdown up to 64 KiB (413 beyond). For interactive agents the summary becomes a task message in the chat; the run's context blocks are deleted. 409 when already finished."),
     })
-    .post("/runs/:run_id/context", ({ agent, params, body }) => tasks.addContext(ctx, agent, params.run_id, body.text), { body: ContextBody })
-    .get("/runs/:run_id/context", ({ agent, params }) => tasks.getContext(ctx, agent, params.run_id));
+    .post("/runs/:run_id/context", ({ agent, params, body }) => tasks.addContext(ctx, agent, params.run_id, body.text), {
+      body: ContextBody,
+      ...doc("Append a block to the run's scratchpad", "block_id counts 1, 2, … per run; 409 after the run finished."),
+    })
+    .get("/runs/:run_id/context", ({ agent, params }) => tasks.getContext(ctx, agent, params.run_id), doc("The run's scratchpad blocks, oldest first"));
 }
 
 /** The people's task routes (API.md "People: tasks") and the editor's schedule preview. */
@@ -34,9 +43,13 @@ export function peopleTaskRoutes(ctx: Ctx) {
     .use(personGuard(ctx))
     .get("/tasks", ({ query }) => tasks.listTasks(ctx, query.agent_id), {
       query: t.Object({ agent_id: t.Optional(t.String({ maxLength: 100 })) }),
+      ...doc("Tasks of every agent, or of one (?agent_id=)"),
     })
-    .get("/tasks/preview", ({ query }) => tasks.previewSchedule(ctx, query), { query: PreviewQuery })
-    .get("/tasks/runs/:run_id", ({ params }) => tasks.publicRun(tasks.getRun(ctx.db, params.run_id)))
+    .get("/tasks/preview", ({ query }) => tasks.previewSchedule(ctx, query), {
+      query: PreviewQuery,
+      ...doc("Check a schedule: its description and next five runs", "nod's addition for the task editor. Creates nothing; a bad schedule, timezone or run_at is a 400 naming it."),
+    })
+    .get("/tasks/runs/:run_id", ({ params }) => tasks.publicRun(tasks.getRun(ctx.db, params.run_id)), doc("A run"))
     .post(
       "/agents/:id/tasks",
       ({ params, body, set }) => {
@@ -44,23 +57,34 @@ export function peopleTaskRoutes(ctx: Ctx) {
         set.status = 201;
         return tasks.publicTask(ctx, task);
       },
-      { body: CreateTaskBody },
+      { body: CreateTaskBody, ...doc("Create a task for an agent") },
     )
-    .get("/tasks/:id", ({ params }) => tasks.publicTask(ctx, tasks.getTask(ctx.db, params.id)))
-    .patch("/tasks/:id", ({ params, body }) => tasks.publicTask(ctx, tasks.updateTask(ctx, params.id, body)), { body: UpdateTaskBody })
-    .delete("/tasks/:id", ({ params, set }) => {
-      tasks.deleteTask(ctx, params.id);
-      set.status = 204;
+    .get("/tasks/:id", ({ params }) => tasks.publicTask(ctx, tasks.getTask(ctx.db, params.id)), doc("A task"))
+    .patch("/tasks/:id", ({ params, body }) => tasks.publicTask(ctx, tasks.updateTask(ctx, params.id, body)), {
+      body: UpdateTaskBody,
+      ...doc("Change a task", "Takes effect at once: the next run is recomputed from now."),
     })
-    .post("/tasks/:id/run", ({ params, set }) => {
-      const r = tasks.runNow(ctx, params.id);
-      set.status = 201;
-      return r;
-    })
+    .delete(
+      "/tasks/:id",
+      ({ params, set }) => {
+        tasks.deleteTask(ctx, params.id);
+        set.status = 204;
+      },
+      doc("Delete a task and its runs"),
+    )
+    .post(
+      "/tasks/:id/run",
+      ({ params, set }) => {
+        const r = tasks.runNow(ctx, params.id);
+        set.status = 201;
+        return r;
+      },
+      doc("Run a task now", "A due run; the agent receives task_due. Answers {run_id}."),
+    )
     .get(
       "/tasks/:id/runs",
       ({ params, query }) => tasks.listRuns(ctx.db, tasks.getTask(ctx.db, params.id).id, { before: query.before, limit: pageLimit(query.limit) }),
-      { query: t.Object(PagingQuery) },
+      { query: t.Object(PagingQuery), ...doc("A task's runs, newest first") },
     );
 }
 
@@ -79,6 +103,12 @@ export function webhookTriggerRoutes(ctx: Ctx) {
       set.status = 202;
       return r;
     },
-    { parse: "arrayBuffer" },
+    {
+      parse: "arrayBuffer",
+      ...doc(
+        "Fire an event task (public; the trigger id is the key)",
+        'Any body up to 1 MiB: JSON becomes the payload as is, anything else {"content_type","body"}. 202 {"status":"accepted","run_id"}; 404 unknown trigger; 409 disabled task; 413 too large; 429 more than 60 calls a minute.',
+      ),
+    },
   );
 }
