@@ -84,6 +84,7 @@ describe("agent task API", async () => {
       [{ name: "n", prompt: "p", schedule: "* * * * *", run_at: "2026-01-01T00:00:00Z" }, "run_at"],
       [{ name: "n", prompt: "p", schedule: "once", run_at: "next tuesday" }, "run_at"],
       [{ name: "", prompt: "p", schedule: "event" }, "name"],
+      [{ name: "   ", prompt: "p", schedule: "event" }, "name"],
     ];
     for (const [body, field] of cases) {
       const r = await agent.post("/api/agent/tasks", body);

@@ -193,12 +193,18 @@ export function previewSchedule(ctx: Ctx, q: { schedule: string; timezone?: stri
 
 // ---- creating, changing, deleting ----
 
-function newTaskRow(agentId: string, input: { name: string; prompt: string; enabled?: boolean }, timing: Timing, nowMs: number): Task {
+function checkName(name: string, field = "name") {
+  const n = name.trim();
+  if (!n) throw badRequest(`${field}: must not be empty`);
+  return n;
+}
+
+function newTaskRow(agentId: string, input: { name: string; prompt: string; enabled?: boolean }, timing: Timing, nowMs: number, nameField = "name"): Task {
   const now = isoMs(nowMs);
   return {
     id: timeId("tsk_"),
     agentId,
-    name: input.name.trim() || input.name,
+    name: checkName(input.name, nameField),
     prompt: input.prompt,
     schedule: timing.parsed.schedule,
     triggerType: timing.parsed.triggerType,
@@ -235,7 +241,7 @@ export function createTaskFromProposal(ctx: Ctx, agent: Agent, d: Decision): str
     timezone: "timezone",
     runAt: "run_at",
   });
-  const row = newTaskRow(agent.id, { name: p.task_name, prompt: p.task_prompt }, timing, nowMs);
+  const row = newTaskRow(agent.id, { name: p.task_name, prompt: p.task_prompt }, timing, nowMs, "task_name");
   ctx.db.insert(tasks).values(row).run();
   // The approval's transaction commits when the caller returns: announce the
   // task afterwards, and only if it was committed.
@@ -253,7 +259,7 @@ export function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Task {
   const t = getTask(ctx.db, id);
   const nowMs = ctx.now();
   const patch: Partial<Task> = { updatedAt: isoMs(nowMs) };
-  if (input.name !== undefined) patch.name = input.name.trim() || input.name;
+  if (input.name !== undefined) patch.name = checkName(input.name);
   if (input.prompt !== undefined) patch.prompt = input.prompt;
   const scheduleChanged = input.schedule !== undefined || input.timezone !== undefined || input.run_at !== undefined;
   let triggerType = t.triggerType;
