@@ -133,6 +133,21 @@ describe("frames after auth", () => {
     await a.close();
   });
 
+  test("an approval-only agent: message refused (403), requests fine", async () => {
+    const ao = await person.createAgent({ name: "Approver", type: "approval_only" });
+    const a = await connectAgent(server, ao);
+    expect(await a.request({ type: "message", text: "hi" })).toMatchObject({ type: "error", code: 403 });
+    expect(await a.request({ type: "decision", kind: "approval", title: "OK?", description: "" })).toMatchObject({ type: "ack", status: "ok" });
+    await a.close();
+  });
+
+  test("binary frames are read as UTF-8 JSON", async () => {
+    const a = await connectAgent(server, created);
+    a.ws.send(new TextEncoder().encode(JSON.stringify({ type: "alert", title: "binary", request_id: "b1" })));
+    expect(await a.waitFor((f) => f.request_id === "b1")).toMatchObject({ type: "ack", status: "ok" });
+    await a.close();
+  });
+
   test("ping → pong; without request_id too", async () => {
     const a = await connectAgent(server, created);
     a.send({ type: "ping" });
