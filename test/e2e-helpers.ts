@@ -32,6 +32,9 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
     d.dismiss().catch(() => {});
   });
   page.on("pageerror", (e) => errors.push(String(e)));
+  // Printed, not asserted: helps to tell a slow server from a broken page.
+  page.on("requestfailed", (r) => console.warn(`[browser] request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  page.on("console", (m) => m.type() === "error" && console.warn(`[browser] console error: ${m.text()}`));
   page.setDefaultTimeout(8000);
   return { page, context, dialogs, errors };
 }

@@ -212,11 +212,15 @@ describe("inbox in the browser", async () => {
   }, T);
 
   test("agents list with counts; activity; settings; sign out and in", async () => {
+    await page.goto(`${server.url}/app/requests`);
+    await agent.event({ type: "message", text: "Unread one" });
     await agent.event({ type: "decision", kind: "approval", title: "Restart the worker?", description: "It is stuck." });
     await agent.event({ type: "alert", title: "Running: npm test", text: "in ci" });
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Agents" }).click();
     const row = page.getByRole("link", { name: /Deploy Bot/ });
-    await row.getByText("1 pending request").waitFor({ state: "attached" });
+    await row.getByText("1 pending request").waitFor();
+    await row.getByText("1 unread message").waitFor();
+    if (sock) await row.getByRole("img", { name: "online" }).waitFor();
     await shot(page, "agents-desktop");
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Activity" }).click();

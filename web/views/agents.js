@@ -31,10 +31,6 @@ export function AgentsPage() {
 function AgentRow({ agent: a }) {
   const approvalOnly = a.type === "approval_only";
   const href = approvalOnly ? `/app/agents/${a.id}/requests` : `/app/agents/${a.id}`;
-  const counts = [
-    a.pending_requests ? plural(a.pending_requests, "pending request", "pending requests") : "",
-    a.unread_messages ? plural(a.unread_messages, "unread message", "unread messages") : "",
-  ].filter(Boolean);
   return html`
     <a class="agent-row" href=${href}>
       <${Avatar} agent=${a} />
@@ -43,9 +39,8 @@ function AgentRow({ agent: a }) {
         <span class="muted small">${approvalOnly ? "approval only" : "interactive"}${a.online ? " · online" : ""}</span>
       </span>
       <span class="counts">
-        ${a.pending_requests ? html`<span class="badge warn" title="pending requests">${a.pending_requests}</span>` : ""}
-        ${a.unread_messages ? html`<span class="badge" title="unread messages">${a.unread_messages}</span>` : ""}
-        ${counts.length ? html`<span class="sr-only">${counts.join(", ")}</span>` : ""}
+        ${a.pending_requests ? html`<span class="badge warn">${plural(a.pending_requests, "pending request", "pending requests")}</span>` : ""}
+        ${a.unread_messages ? html`<span class="badge">${plural(a.unread_messages, "unread message", "unread messages")}</span>` : ""}
       </span>
     </a>
   `;

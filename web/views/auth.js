@@ -25,7 +25,7 @@ export function AuthForm({ mode, onDone }) {
         <label>Username
           <input name="username" autocomplete="username" required value=${username} onInput=${(e) => setUsername(e.currentTarget.value)} />
         </label>
-        <label>Password
+        <label>Password${setup ? html` <span class="muted small">(at least 8 characters)</span>` : ""}
           <input name="password" type="password" autocomplete=${setup ? "new-password" : "current-password"} required
             minlength=${setup ? 8 : undefined} value=${password} onInput=${(e) => setPassword(e.currentTarget.value)} />
         </label>
