@@ -4,14 +4,15 @@
 // approval-only agents open on their requests.
 import { describe, expect, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, openPage, shot } from "./e2e-helpers.ts";
+import { launch, openPage, shot, agentSocket } from "./e2e-helpers.ts";
 
 const T = 30_000;
 
 describe("live inbox", async () => {
-  let server = await startTestServer();
+  let server = await startTestServer({ webhookRetryBaseMs: 20 });
   const person = await owner(server);
-  const created = await person.createAgent({ name: "Watcher" });
+  // Its webhook points at a closed port: without a socket, nothing reaches it.
+  const created = await person.createAgent({ name: "Watcher", webhook_url: "http://127.0.0.1:9/hook" });
   const approver = await person.createAgent({ name: "Gatekeeper", type: "approval_only" });
   let agent = new AgentClient(server.url, created.id, created.secret);
   const browser = await launch();
@@ -80,6 +81,19 @@ describe("live inbox", async () => {
       { title: "Watcher asks", body: "Keep old backups?" },
     ]);
     await page.evaluate(() => Object.defineProperty(document, "hidden", { configurable: true, get: () => false }));
+  }, T);
+
+  test("a message the agent could not get is marked, then marked delivered when it connects", async () => {
+    const box = page.getByRole("textbox", { name: "Message to Watcher" });
+    await box.fill("Are you there?");
+    await box.press("Enter");
+    const bubble = page.locator(".bubble.user", { hasText: "Are you there?" });
+    await bubble.getByText("Not delivered yet").waitFor({ timeout: 10_000 });
+    const sock = await agentSocket(server.url, created.id, created.secret);
+    expect((await sock.next((f) => f.type === "user_message" && f.text === "Are you there?")).sender_name).toBe("alice");
+    await bubble.getByText("delivered", { exact: true }).waitFor();
+    expect(await bubble.getByText("Not delivered yet").count()).toBe(0);
+    sock.ws.close();
   }, T);
 
   test("after the server restarts, the socket reconnects and the chat catches up", async () => {

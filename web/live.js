@@ -95,6 +95,11 @@ function handle(f) {
       if (f.decision) notify(`${agentName(f.decision.agent_id)} asks`, f.decision.title, "/app/requests");
       refreshAgentsSoon();
       break;
+    case "delivery": {
+      const ref = f.message_id || f.decision_id;
+      if (ref && (f.status === "delivered" || f.status === "undelivered")) setState({ delivery: { ...state.delivery, [ref]: f.status } });
+      break;
+    }
     case "agent":
     case "agent_deleted":
     case "decision_resolved":

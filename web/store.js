@@ -11,6 +11,7 @@ export const state = {
   processing: {}, // "agentId|conversationId" -> status_text
   live: "connecting", // connecting | open | closed
   viewing: null, // conversation id shown right now (its messages count as read)
+  delivery: {}, // message or decision id -> "delivered" | "undelivered" (from live `delivery` frames)
 };
 
 const subs = new Set();

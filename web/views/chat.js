@@ -170,10 +170,19 @@ function Bubble({ m, agent }) {
           </button>`
         : m.text && html`<${Markdown} text=${m.text} />`}
       ${img && html`<a href=${img} target="_blank" rel="noopener noreferrer"><img class="msg-img" src=${img} alt=${`Image from ${mine ? m.sender_name || "you" : agent.name}`} loading="lazy" /></a>`}
-      <div class="bubble-meta">${mine && m.sender_name ? `${m.sender_name} · ` : ""}<${Time} iso=${m.created_at} /></div>
+      <div class="bubble-meta">${mine && m.sender_name ? `${m.sender_name} · ` : ""}<${Time} iso=${m.created_at} />${mine && html`<${Delivery} id=${m.id} agent=${agent} />`}</div>
       ${open && html`<${Report} m=${m} onClose=${() => setOpen(false)} />`}
     </div>
   `;
+}
+
+/** What the live socket said about getting this message to the agent. */
+function Delivery({ id, agent }) {
+  const s = useStore();
+  const st = s.delivery[id];
+  if (st === "delivered") return html` · <span class="delivered">delivered</span>`;
+  if (st === "undelivered") return html`<br /><span class="undelivered" role="status">Not delivered yet: ${agent.name} gets it when it next connects.</span>`;
+  return null;
 }
 
 /** A report opened full screen. */
