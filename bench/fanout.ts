@@ -3,14 +3,15 @@
 // Prints two figures for the real-time path, against a nod server running as
 // its own process on loopback:
 //  1. latency from an agent's REST POST (message event) to the frame on the
-//     inbox socket(s), p50/p99, at 1,000 events/s (open loop), with 1 and with
-//     100 inbox sockets open;
+//     inbox socket(s), p50/p99, at 1,000 events/s (open loop), with 1, 10 and
+//     100 inbox sockets open (the bench's own client decodes every frame, so
+//     on a small machine the 100-socket figure measures the client as well);
 //  2. how many idle authenticated agent sockets one process holds (default
 //     10,000, one agent each), and the server's resident memory per socket.
 // Targets: p99 under 10 ms; 10,000 sockets under 300 MB resident.
 // Bounded: each latency run lasts `seconds` (default 5), socket count is capped at 15,000.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { percentile, spawnServer } from "./lib.ts";
 
@@ -142,10 +143,10 @@ try {
   const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
   const speaker = (await post(base + "/api/agents", { name: "Speaker" }, { cookie })).body as { id: string; secret: string };
 
-  console.log(`nod fan-out bench — loopback, ${navigator.hardwareConcurrency} cores, bun ${Bun.version}`);
+  console.log(`nod fan-out bench — loopback, ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (other work on the machine shows in the tails)`);
   console.log(`\n1. agent REST POST → inbox socket frame, ${RATE} events/s for ${SECONDS} s (open loop)`);
   await latencyRun(base, cookie, speaker, 1, 1); // warm-up, not reported
-  for (const inboxes of [1, 100]) {
+  for (const inboxes of [1, 10, 100]) {
     const r = await latencyRun(base, cookie, speaker, inboxes);
     console.log(
       `   ${String(inboxes).padStart(3)} inbox socket(s): p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   max ${r.max.toFixed(1)} ms` +
