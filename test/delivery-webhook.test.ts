@@ -58,6 +58,14 @@ describe("each event type over the webhook", () => {
     await hook.expectNone(100); // delivered once
   });
 
+  test("the signature covers the raw UTF-8 body (non-ASCII text)", async () => {
+    const { hook, created } = await hooked();
+    await say(created.id, "héllo wörld 👋 — \"quoted\"");
+    const [r] = await hook.waitFor(1);
+    expect(r!.json.text).toBe("héllo wörld 👋 — \"quoted\"");
+    expect(verifySignature(created.webhook_secret, r!)).toBe(true);
+  });
+
   test("decision_resolved", async () => {
     const { hook, created, agent } = await hooked();
     const d = (await agent.event({ type: "decision", kind: "approval", title: "Ship it?", description: "v2" })).body.decision_id;
