@@ -58,6 +58,26 @@ export async function horizontalOverflow(page: Page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
 
+/** Buttons, inputs, selects, text areas and links that have no accessible name (should be none). */
+export async function unnamedControls(page: Page) {
+  return page.evaluate(() => {
+    const named = (el: Element) => {
+      const h = el as HTMLElement & { labels?: NodeListOf<HTMLLabelElement> | null };
+      if (h.getAttribute("aria-label")?.trim()) return true;
+      const by = h.getAttribute("aria-labelledby");
+      if (by && by.split(/\s+/).some((id) => document.getElementById(id)?.textContent?.trim())) return true;
+      if (h.labels && [...h.labels].some((l) => l.textContent?.trim())) return true;
+      if ((el.tagName === "BUTTON" || el.tagName === "A") && h.textContent?.trim()) return true;
+      if (h.getAttribute("title")?.trim()) return true;
+      if ([...el.querySelectorAll("img[alt]")].some((i) => i.getAttribute("alt")!.trim())) return true;
+      return false;
+    };
+    return [...document.querySelectorAll("button, input, select, textarea, a[href]")]
+      .filter((el) => (el as HTMLInputElement).type !== "hidden" && !named(el))
+      .map((el) => el.outerHTML.slice(0, 120));
+  });
+}
+
 /** Connects an agent's WebSocket and authenticates; collects every frame it receives. */
 export async function agentSocket(base: string, agentId: string, secret: string) {
   const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ws/agent/${agentId}`);

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Browser, Page, BrowserContext } from "playwright-core";
 import { startTestServer, AgentClient, Person, eventually, type TestServer } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, agentSocket, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
 
 let server: TestServer;
 let browser: Browser;
@@ -281,6 +281,7 @@ describe("inbox in the browser", async () => {
         await Bun.sleep(150);
         expect({ path, overflow: await horizontalOverflow(p) }).toEqual({ path, overflow: 0 });
         expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+        expect({ path, unnamed: await unnamedControls(p) }).toEqual({ path, unnamed: [] });
         // The chat is shown as a person sees it: the newest messages above the composer.
         if (name === "chat") await p.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
         await shot(p, `${name}-phone${scheme === "dark" ? "-dark" : ""}`, name !== "chat");

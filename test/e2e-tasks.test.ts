@@ -3,7 +3,7 @@
 // enable/disable, edit, event tasks with their trigger URL, delete.
 import { describe, expect, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, agentSocket, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
 
 const T = 30_000;
 
@@ -121,6 +121,7 @@ describe("tasks in the browser", async () => {
       await p.getByText(marker).first().waitFor();
       await Bun.sleep(300);
       expect({ path, overflow: await horizontalOverflow(p) }).toEqual({ path, overflow: 0 });
+      expect({ path, unnamed: await unnamedControls(p) }).toEqual({ path, unnamed: [] });
       await shot(p, `${name}-phone`);
     }
     await phone.close();
