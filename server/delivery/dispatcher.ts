@@ -22,6 +22,8 @@ import { isoMs } from "../lib/time.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
 
 export const MAX_ATTEMPTS = 3;
+/** Webhook requests in flight at once, over all agents (one per agent at most). */
+const MAX_POSTS = 1024;
 /** Events read and pushed per round when replaying to a socket. */
 const PUSH_BATCH = 200;
 /** How often the due-retry scan runs even when no retry is scheduled (picks up a newly set webhook_url). */
@@ -98,6 +100,10 @@ export class OutboxDispatcher implements Dispatcher {
     this.timer = null;
     this.timerAt = Infinity;
     this.abort.abort(); // an interrupted attempt is not recorded: it runs again after a restart
+    for (const w of this.slotWaiters.splice(0)) {
+      this.active++;
+      w();
+    }
     await Promise.all([...this.lanes.values()].map((l) => l.done));
   }
 
@@ -203,6 +209,11 @@ export class OutboxDispatcher implements Dispatcher {
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */
   private async postOnce(agentId: string, url: string, secret: string, row: Row): Promise<boolean> {
     const { config, db, metrics } = this.ctx;
+    await this.acquireSlot();
+    if (this.stopped) {
+      this.releaseSlot();
+      return false;
+    }
     this.inflight.add(row.id);
     let result;
     try {
@@ -219,6 +230,7 @@ export class OutboxDispatcher implements Dispatcher {
       });
     } finally {
       this.inflight.delete(row.id);
+      this.releaseSlot();
     }
     if (!result.ok && result.reason === "stopped") return false;
     if (this.stopped) return false; // the database may be closing: the row stays as it was
@@ -259,6 +271,23 @@ export class OutboxDispatcher implements Dispatcher {
     this.ctx.log.info("webhook attempt failed, will retry", { agent: agentId, event: row.id, attempt: attempts, error: lastError, retry_in_ms: next - now });
     this.scheduleScan(next);
     return false;
+  }
+
+  // At most MAX_POSTS webhook requests in flight in all (each holds a connection);
+  // a lane waits for a slot only when that many are out at once.
+  private active = 0;
+  private slotWaiters: (() => void)[] = [];
+  private acquireSlot(): Promise<void> | void {
+    if (this.active < MAX_POSTS) {
+      this.active++;
+      return;
+    }
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+  private releaseSlot() {
+    const next = this.slotWaiters.shift();
+    if (next) next(); // the slot passes on
+    else this.active--;
   }
 
   /** Tells the inbox an event's outcome (the `delivery` frame). */
