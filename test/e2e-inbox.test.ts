@@ -262,6 +262,11 @@ describe("inbox in the browser", async () => {
   }, T);
 
   test("at 375 px no page scrolls sideways (and in dark mode)", async () => {
+    // Long unbroken content must wrap or scroll inside its bubble, not widen the page.
+    await agent.event({
+      type: "message",
+      text: "```\n" + "x".repeat(300) + "\n```\n" + "y".repeat(200) + " https://example.com/" + "z".repeat(150) + "\n\n| a | b |\n|---|---|\n| " + "w".repeat(80) + " | 2 |",
+    });
     const state = await context.storageState();
     for (const scheme of ["light", "dark"] as const) {
       const phone = await browser.newContext({ viewport: PHONE, storageState: state, colorScheme: scheme });

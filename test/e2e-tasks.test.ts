@@ -108,6 +108,20 @@ describe("tasks in the browser", async () => {
     await shot(page, "tasks-desktop");
   }, T);
 
+  test("an approved task proposal becomes a task, linked from its card", async () => {
+    const r = await agent.event({ type: "task_proposal", title: "Weekly cleanup?", task_name: "Cleanup", task_prompt: "Delete old branches.", task_schedule: "30 8 * * 1" });
+    expect(r.status).toBe(200);
+    await page.goto(`${server.url}/app/requests`);
+    const card = page.getByRole("article", { name: "Request: Weekly cleanup?" });
+    await card.getByText("every Monday at 08:30").waitFor();
+    await card.locator(".proposal").getByText("Delete old branches.").waitFor();
+    await card.getByRole("button", { name: "Approve" }).click();
+    await card.getByText("Approved by alice").waitFor();
+    await card.getByRole("link", { name: "Open the task" }).click();
+    await page.getByRole("heading", { name: "Cleanup" }).waitFor();
+    await page.getByText("every Monday at 08:30").waitFor();
+  }, T);
+
   test("at 375 px the task pages do not scroll sideways", async () => {
     const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
     const p = await phone.newPage();

@@ -95,6 +95,9 @@ describe("markdown", () => {
     expect(md("- a\n- b\n  - c")).toBe('<div class="md"><ul><li>a</li><li><p>b</p><ul><li>c</li></ul></li></ul></div>');
     expect(md("3. x\n4. y")).toBe('<div class="md"><ol start="3"><li>x</li><li>y</li></ol></div>');
     expect(md("> q")).toBe('<div class="md"><blockquote><p>q</p></blockquote></div>');
+    expect(md("| a | b |\n|:--|--:|\n| **x** | 2 |\nafter")).toBe(
+      '<div class="md"><div class="table-wrap"><table><thead><tr><th style="text-align:undefined">a</th><th style="text-align:right">b</th></tr></thead><tbody><tr><td><strong>x</strong></td><td style="text-align:right">2</td></tr></tbody></table></div><p>after</p></div>'.replace(' style="text-align:undefined"', ""),
+    );
     expect(md("snake_case_name and 2*3*4")).toBe('<div class="md"><p>snake_case_name and 2<em>3</em>4</p></div>');
   });
 });

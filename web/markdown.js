@@ -2,7 +2,7 @@
 // elements itself, so any HTML in the source shows up as text. Supported:
 // headings, paragraphs (single newlines become line breaks), bold, italic,
 // strike-through, inline code, fenced code blocks, lists (nested by indent),
-// block quotes, rules and links (http and https only, rel=noopener).
+// block quotes, tables, rules and links (http and https only, rel=noopener).
 import { h } from "preact";
 
 /** @param {{ text: string | null | undefined, class?: string }} props */
@@ -26,6 +26,15 @@ const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
 const RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
 const QUOTE = /^ {0,3}> ?/;
 const ITEM = /^( *)([-*+]|\d{1,9}[.)])\s+(.*)$/;
+const TABLE_SEP = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+const cells = (line) =>
+  line
+    .trim()
+    .replace(/^\|/, "")
+    .replace(/(?<!\\)\|$/, "")
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim().replace(/\\\|/g, "|"));
+const isTableStart = (lines, i) => lines[i].includes("|") && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1]) && lines[i + 1].includes("-");
 
 function blocks(src) {
   const lines = src.replace(/\r\n?/g, "\n").split("\n");
@@ -43,6 +52,23 @@ function blocks(src) {
       while (i < lines.length && !lines[i].trim().startsWith(fence)) body.push(lines[i++]);
       i++; // closing fence (or end of text)
       out.push(h("pre", { key: out.length }, h("code", null, body.join("\n"))));
+    } else if (isTableStart(lines, i)) {
+      const head = cells(line);
+      const align = cells(lines[i + 1]).map((c) => (c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : undefined));
+      i += 2;
+      const rows = [];
+      while (i < lines.length && lines[i].trim() && lines[i].includes("|")) rows.push(cells(lines[i++]));
+      const cell = (tag, text, k) => h(tag, { key: k, style: align[k] ? `text-align:${align[k]}` : undefined }, inline(text));
+      out.push(
+        h(
+          "div",
+          { key: out.length, class: "table-wrap" },
+          h("table", null, [
+            h("thead", { key: "h" }, h("tr", null, head.map((c, k) => cell("th", c, k)))),
+            h("tbody", { key: "b" }, rows.map((r, j) => h("tr", { key: j }, head.map((_, k) => cell("td", r[k] ?? "", k))))),
+          ]),
+        ),
+      );
     } else if ((m = line.match(HEADING))) {
       // Inside a message, # is a small heading: h3 … h6.
       out.push(h(`h${Math.min(6, m[1].length + 2)}`, { key: out.length }, inline(m[2])));
@@ -87,6 +113,7 @@ function blocks(src) {
         !HEADING.test(lines[i]) &&
         !QUOTE.test(lines[i]) &&
         !(para.length && ITEM.test(lines[i])) &&
+        !isTableStart(lines, i) &&
         !RULE.test(lines[i])
       )
         para.push(lines[i++]);
