@@ -63,6 +63,20 @@ describe("live inbox", async () => {
     await shot(page, "approval-only-desktop");
   }, T);
 
+  test("keyboard alone: Tab to a request's Approve button and press Enter", async () => {
+    await page.goto(`${server.url}/app/requests`);
+    const card = page.getByRole("article", { name: "Request: Open the gate?" });
+    await card.waitFor();
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === "Approve");
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press("Enter");
+    await card.getByText("Approved by alice").waitFor();
+  }, T);
+
   test("notifications for new requests and messages while the tab is hidden", async () => {
     await page.goto(`${server.url}/app/agents/${created.id}`);
     await page.getByText("No messages yet").waitFor();
