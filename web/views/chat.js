@@ -39,12 +39,16 @@ export function Chat({ agent }) {
       setError(e);
     }
   };
+  const cidRef = useRef(cid);
+  cidRef.current = cid;
   const loadMessages = async (id, merge = false) => {
     try {
+      const stick = !merge || nearBottom();
       const page = await get(`/api/conversations/${id}/messages${qs({ limit: PAGE })}`);
+      if (cidRef.current && cidRef.current !== id) return; // another conversation was opened meanwhile
       setMessages((cur) => (merge && cur ? mergeMessages(cur, page) : page));
       if (!merge) setHasOlder(page.length >= PAGE);
-      toBottom();
+      if (stick) toBottom();
     } catch (e) {
       setError(e);
     }
