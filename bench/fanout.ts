@@ -175,6 +175,10 @@ try {
   console.log(`   authenticated ${sockets.length} (${failed} failed) in ${openSecs.toFixed(1)} s; after 3 s idle: ${stillOpen} open, ${online} agents online per GET /api/agents`);
   console.log(`   server RSS: ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB with the sockets open`);
   console.log(`   memory per socket: ${(((after - before) * 1024) / Math.max(1, sockets.length)).toFixed(1)} KiB   target < 300 MB total: ${after * 1.048576 < 300 ? "met" : "MISSED"} (${(after * 1.048576).toFixed(0)} MB)`);
+  const r = await latencyRun(base, cookie, speaker, 1);
+  console.log(
+    `   with them open, agent POST → 1 inbox socket at ${RATE} events/s: p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   (${r.frames}/${r.want} frames, ${r.errors} errors)`,
+  );
   for (const ws of sockets) ws.close();
   nod.proc.kill("SIGTERM");
   await nod.proc.exited;
