@@ -57,7 +57,6 @@ export class AgentConnection {
   private authTimer: ReturnType<typeof setTimeout> | null = null;
   private chain: Promise<void> | null = null;
   private lastTouch = 0;
-  private lastHeard = 0; // when a frame or pong last came in
   private unconfirmed: { id: string; at: number }[] | null = null; // pushed events not yet followed by a sign of life
 
   constructor(
@@ -80,11 +79,9 @@ export class AgentConnection {
 
   /** A sign of life: events pushed more than confirmAfterMs before it have arrived. */
   private heard() {
-    const now = Date.now();
-    this.lastHeard = now;
     const list = this.unconfirmed;
     if (!list) return;
-    const cut = now - AGENT_WS.confirmAfterMs;
+    const cut = Date.now() - AGENT_WS.confirmAfterMs;
     let i = 0;
     while (i < list.length && list[i]!.at <= cut) i++;
     if (i === list.length) this.unconfirmed = null;
