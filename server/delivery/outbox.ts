@@ -1,23 +1,37 @@
 // The one door for events that must reach an agent. Callers write the event
 // inside the same transaction as the change that caused it, then call
 // ctx.delivery.wake(agentId) after the commit so the dispatcher pushes it.
-import { and, eq, inArray, ne } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { outbox } from "../db/schema.ts";
 import type { Db } from "../db/index.ts";
 
 export type AgentEventType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
-type Tx = Pick<Db, "insert">;
 
-/** Writes an outbox row; returns the event id (evt_…) carried as event_id and X-Nod-Event-Id. */
-export function enqueueAgentEvent(tx: Tx, agentId: string, type: AgentEventType, body: Record<string, unknown>): string {
+// Prepared once per database: the scheduler enqueues thousands of these a minute.
+const insertStmt = (db: Db) =>
+  prepared(db, "outbox.insert", (db) =>
+    db
+      .insert(outbox)
+      .values({
+        id: sql.placeholder("id"),
+        agentId: sql.placeholder("agentId"),
+        type: sql.placeholder("type"),
+        payload: sql.placeholder("payload"),
+        status: "pending",
+        nextAttemptAt: sql.placeholder("now"),
+        createdAt: sql.placeholder("now"),
+      })
+      .prepare(),
+  );
+
+/** Writes an outbox row (inside the caller's transaction); returns the event id (evt_…) carried as event_id and X-Nod-Event-Id. */
+export function enqueueAgentEvent(db: Db, agentId: string, type: AgentEventType, body: Record<string, unknown>): string {
   const id = timeId("evt_");
-  const now = isoMs();
   const payload = JSON.stringify({ type, event_id: id, ...body });
-  tx.insert(outbox)
-    .values({ id, agentId, type, payload, status: "pending", nextAttemptAt: now, createdAt: now })
-    .run();
+  insertStmt(db).run({ id, agentId, type, payload, now: isoMs() });
   return id;
 }
 
