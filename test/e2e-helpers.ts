@@ -31,7 +31,12 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
     dialogs.push(d.message());
     d.dismiss().catch(() => {});
   });
-  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("pageerror", (e) => (errors.push(String(e)), console.warn(`[browser] page error: ${e}`)));
+  if (process.env.NOD_E2E_DEBUG) {
+    page.on("console", (m) => console.warn(`[browser] ${m.type()}: ${m.text()}`));
+    page.on("framenavigated", (f) => f === page.mainFrame() && console.warn(`[browser] navigated: ${f.url()}`));
+    page.on("response", (r) => console.warn(`[browser] ${r.status()} ${r.url()}`));
+  }
   // Printed, not asserted: helps to tell a slow server from a broken page.
   page.on("requestfailed", (r) => console.warn(`[browser] request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
   page.on("console", (m) => m.type() === "error" && console.warn(`[browser] console error: ${m.text()}`));

@@ -1,9 +1,13 @@
 // Client-side routing with real paths under /app/ (the server answers every
 // /app/* path with the same page).
-import { useEffect, useReducer } from "preact/hooks";
+import { useLayoutEffect, useReducer, useRef } from "preact/hooks";
 
 const subs = new Set();
-const changed = () => subs.forEach((fn) => fn());
+let version = 0;
+const changed = () => {
+  version++;
+  subs.forEach((fn) => fn());
+};
 
 export function navigate(path, { replace = false } = {}) {
   if (path === location.pathname + location.search) return;
@@ -28,8 +32,10 @@ document.addEventListener("click", (e) => {
 /** The current route: path segments after /app, and the query. */
 export function useRoute() {
   const [, force] = useReducer((x) => x + 1, 0);
-  useEffect(() => {
+  const seen = useRef(version);
+  useLayoutEffect(() => {
     subs.add(force);
+    if (version !== seen.current) force(); // a navigation between render and subscription
     return () => subs.delete(force);
   }, []);
   const parts = location.pathname.replace(/^\/app\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);

@@ -1,6 +1,6 @@
 // The app-wide state (who is signed in, the agents with their counts, who is
 // online, Thinking… indicators) and a tiny frame bus for live updates.
-import { useEffect, useReducer, useRef } from "preact/hooks";
+import { useLayoutEffect, useReducer, useRef } from "preact/hooks";
 import { get } from "./api.js";
 
 export const state = {
@@ -15,16 +15,23 @@ export const state = {
 };
 
 const subs = new Set();
+let version = 0;
 export function setState(patch) {
   Object.assign(state, patch);
+  version++;
   for (const fn of subs) fn();
 }
 
 /** Re-renders the calling component whenever the state changes. */
 export function useStore() {
   const [, force] = useReducer((x) => x + 1, 0);
-  useEffect(() => {
+  const seen = useRef(version);
+  // Subscribe right after the first render (not in a deferred effect), and
+  // catch up on a change made in between: a fast fetch can land before
+  // Preact runs effects, which would leave the page showing stale state.
+  useLayoutEffect(() => {
     subs.add(force);
+    if (version !== seen.current) force();
     return () => subs.delete(force);
   }, []);
   return state;
@@ -56,7 +63,7 @@ export const emitFrame = (f) => frameSubs.forEach((fn) => fn(f));
 export function useFrames(handler) {
   const ref = useRef(handler);
   ref.current = handler;
-  useEffect(() => {
+  useLayoutEffect(() => {
     const fn = (f) => ref.current(f);
     frameSubs.add(fn);
     return () => frameSubs.delete(fn);
