@@ -11,6 +11,7 @@ import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
 import { Presence } from "./realtime/presence.ts";
 import { AgentSockets } from "./realtime/sockets.ts";
+import { InboxSockets } from "./realtime/inbox-socket.ts";
 import { ProcessingIndicators } from "./realtime/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
@@ -26,6 +27,7 @@ import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
 import { deliveryRoutes } from "./delivery/index.ts";
 import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
+import { wakeAll as wakeAllDecisionWaits } from "./decisions/waiters.ts";
 
 import { metricsRoutes } from "./ops/metrics.ts";
 import { openapiDocs } from "./ops/openapi.ts";
@@ -52,6 +54,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     hub,
     presence: new Presence(),
     agentSockets: new AgentSockets(),
+    inboxSockets: new InboxSockets(),
     processing: new ProcessingIndicators(hub),
     metrics: new Metrics(),
     now: opts.now ?? Date.now,
@@ -115,7 +118,13 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await scheduler.stop();
       await dispatcher.stop();
       ctx.processing.stopAll();
-      await app.stop(true); // stop accepting, close sockets
+      // Stop accepting; requests in flight finish (up to 10 s); sockets are closed with 1001.
+      const drained = server.stop(false);
+      wakeAllDecisionWaits(); // long-polls answer now instead of holding the stop
+      ctx.agentSockets.closeAll();
+      ctx.inboxSockets.closeAll();
+      await Promise.race([drained, Bun.sleep(10_000)]);
+      await app.stop(true);
       ctx.hub.detach();
       ctx.writer.flush();
       closeDb(ctx.db);

@@ -6,6 +6,7 @@ import type { Logger } from "./lib/log.ts";
 import type { Hub } from "./realtime/hub.ts";
 import type { Presence } from "./realtime/presence.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
+import type { InboxSockets } from "./realtime/inbox-socket.ts";
 import type { ProcessingIndicators } from "./realtime/processing.ts";
 import type { Metrics } from "./metrics.ts";
 import type { GroupCommit } from "./db/group-commit.ts";
@@ -25,6 +26,7 @@ export interface Ctx {
   hub: Hub;
   presence: Presence;
   agentSockets: AgentSockets;
+  inboxSockets: InboxSockets;
   processing: ProcessingIndicators;
   delivery: Dispatcher;
   metrics: Metrics;

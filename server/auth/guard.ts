@@ -21,22 +21,24 @@ export const personGuard = (ctx: Ctx) =>
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * Refuses (403) a state-changing people request sent by another site's page:
- * its Origin must be this server (the Host it was sent to, or the public URL),
- * and Sec-Fetch-Site must not say cross-site. Requests without Origin (curl,
- * scripts) are judged on the cookie alone.
+ * Whether a request comes from this server's own pages: its Origin must be
+ * this server (the Host it was sent to, or the public URL), and Sec-Fetch-Site
+ * must not say cross-site. Requests without Origin (curl, scripts) pass.
  */
-export function checkSameOrigin(ctx: Ctx, request: Request) {
-  if (SAFE_METHODS.has(request.method)) return;
-  if (request.headers.get("sec-fetch-site") === "cross-site") throw forbidden("cross-site request refused");
+export function isSameOrigin(ctx: Ctx, request: Request): boolean {
+  if (request.headers.get("sec-fetch-site") === "cross-site") return false;
   const origin = request.headers.get("origin");
-  if (!origin) return;
+  if (!origin) return true;
   let host: string;
   try {
     host = new URL(origin).host;
   } catch {
-    throw forbidden("cross-site request refused: bad Origin");
+    return false;
   }
-  const allowed = [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host];
-  if (!allowed.includes(host)) throw forbidden("cross-site request refused");
+  return [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host].includes(host);
+}
+
+/** Refuses (403) a state-changing people request sent by another site's page. */
+export function checkSameOrigin(ctx: Ctx, request: Request) {
+  if (!SAFE_METHODS.has(request.method) && !isSameOrigin(ctx, request)) throw forbidden("cross-site request refused");
 }

@@ -41,3 +41,8 @@ export function waitingCount() {
   return n;
 }
 
+
+/** Ends every wait now (the server is stopping: long-polls answer at once and clients poll again). */
+export function wakeAll() {
+  for (const id of [...waiters.keys()]) notifyDecision(id);
+}

@@ -20,6 +20,10 @@ export class InboxSockets {
   delete(ws: WS) {
     this.open.delete(ws);
   }
+  /** Closes every inbox socket (the server is stopping). */
+  closeAll(code = 1001, reason = "server shutting down") {
+    for (const ws of this.open) ws.close(code, reason);
+  }
   /** Closes every socket whose session no longer signs anybody in. */
   sweep(ctx: Ctx) {
     const now = ctx.now();

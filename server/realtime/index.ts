@@ -4,13 +4,12 @@
 // close), so frames arrive raw and invalid JSON can be told apart.
 import { Elysia } from "elysia";
 import type { Ctx } from "../context.ts";
-import { personFromRequest } from "../auth/guard.ts";
+import { isSameOrigin, personFromRequest } from "../auth/guard.ts";
 import { MAX_BODY } from "../http.ts";
 import { AgentConnection } from "./agent-socket.ts";
-import { InboxConnection, InboxSockets } from "./inbox-socket.ts";
+import { InboxConnection } from "./inbox-socket.ts";
 import { readCookie } from "../lib/cookies.ts";
 import { SESSION_COOKIE } from "../auth/service.ts";
-import { INBOX_TOPIC } from "./hub.ts";
 
 /**
  * Server-wide WebSocket options. Bun pings a socket that has been silent for
@@ -33,28 +32,11 @@ export const setSessionSweepMs = (ms: number) => void (SESSION_SWEEP_MS = ms);
 const json = (status: number, detail: string) =>
   new Response(JSON.stringify({ detail }), { status, headers: { "content-type": "application/json" } });
 
-/** The CSRF rule applied to the inbox upgrade: a page of another site may not open it. */
-export function sameOriginUpgrade(ctx: Ctx, request: Request): boolean {
-  if (request.headers.get("sec-fetch-site") === "cross-site") return false;
-  const origin = request.headers.get("origin");
-  if (!origin) return true;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    return false;
-  }
-  return [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host].includes(host);
-}
-
 const isUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
 export function realtimeRoutes(ctx: Ctx) {
-  ctx.metrics.gauge("nod_agent_sockets_open", "Authenticated agent WebSockets open now", () => ctx.agentSockets.count());
-  ctx.metrics.gauge("nod_agents_online", "Agents with at least one socket open", () => ctx.presence.onlineCount());
-  ctx.metrics.gauge("nod_inbox_sockets_open", "Inbox WebSockets (/ws/app) open now", () => ctx.hub.subscriberCount(INBOX_TOPIC));
   // Inbox sockets of signed-out or expired sessions are closed within a minute.
-  const inboxes = new InboxSockets();
+  const inboxes = ctx.inboxSockets;
   const sweeper = setInterval(() => inboxes.sweep(ctx), SESSION_SWEEP_MS);
   sweeper.unref?.();
   return new Elysia({ name: "nod-realtime" })
@@ -66,7 +48,7 @@ export function realtimeRoutes(ctx: Ctx) {
     .get("/ws/app", ({ request, server }) => {
       const user = personFromRequest(ctx, request);
       if (!user) return json(401, "sign in first");
-      if (!sameOriginUpgrade(ctx, request)) return json(403, "cross-site request refused");
+      if (!isSameOrigin(ctx, request)) return json(403, "cross-site request refused");
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
       const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
       if (!server?.upgrade(request, { data: new InboxConnection(ctx, user, token, inboxes) })) return json(400, "WebSocket upgrade failed");

@@ -41,6 +41,10 @@ export class AgentSockets {
   disconnect(agentId: string, code = 4003, reason = "credentials revoked") {
     for (const ws of this.get(agentId)) ws.close(code, reason);
   }
+  /** Closes every agent socket (the server is stopping). */
+  closeAll(code = 1001, reason = "server shutting down") {
+    for (const set of this.byAgent.values()) for (const ws of [...set]) ws.close(code, reason);
+  }
   count() {
     let n = 0;
     for (const s of this.byAgent.values()) n += s.size;
