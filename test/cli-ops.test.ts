@@ -1,6 +1,7 @@
 // Operations endpoints: OpenAPI at /docs and /docs/json, Prometheus /metrics behind a token.
 import { describe, expect, test } from "bun:test";
 import { request, startTestServer, withAgent } from "./helpers.ts";
+import { launch } from "./e2e-helpers.ts";
 
 describe("OpenAPI: /docs and /docs/json", async () => {
   const server = await startTestServer();
@@ -10,6 +11,21 @@ describe("OpenAPI: /docs and /docs/json", async () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(await res.text()).toContain("/docs/json");
+  });
+
+  test("/docs renders the operations in a browser, with no outside requests", async () => {
+    const browser = await launch();
+    try {
+      const page = await browser.newPage();
+      const outside: string[] = [];
+      page.on("request", (r) => void (new URL(r.url()).host !== new URL(server.url).host && outside.push(r.url())));
+      await page.goto(server.url + "/docs");
+      await page.getByText("/api/agent/events", { exact: true }).first().waitFor();
+      expect(await page.locator("details").count()).toBeGreaterThan(30);
+      expect(outside).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   test("/docs/json describes both sides from the routes' schemas", async () => {

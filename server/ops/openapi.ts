@@ -114,17 +114,52 @@ export function buildSpec(app: AnyElysia) {
   };
 }
 
+// A self-contained reference page (no CDN: self-hosted servers are often
+// offline): it reads /docs/json and lists every operation by tag, with its
+// parameters and request body schema. Built with textContent only.
 const PAGE = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8" />
   <meta name="viewport" content="width=device-width, initial-scale=1" />
   <title>nod API</title>
+  <style>
+    :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+    body { max-width: 60rem; margin: 0 auto; padding: 1rem; line-height: 1.45; }
+    details { border: 1px solid #8884; border-radius: 6px; margin: .4rem 0; padding: .4rem .6rem; }
+    summary { cursor: pointer; overflow-wrap: anywhere; }
+    .m { display: inline-block; min-width: 4.2rem; font: bold .8rem ui-monospace, monospace; }
+    .get { color: #1a7f37; } .post { color: #0969da; } .patch { color: #9a6700; } .delete { color: #cf222e; }
+    code, pre { font-family: ui-monospace, monospace; font-size: .85rem; }
+    pre { background: #8881; padding: .5rem; overflow: auto; border-radius: 4px; }
+    .desc { white-space: pre-wrap; }
+  </style>
 </head>
 <body>
-  <noscript>The API reference needs JavaScript; the OpenAPI document itself is at <a href="/docs/json">/docs/json</a>.</noscript>
-  <script id="api-reference" data-url="/docs/json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1/dist/browser/standalone.min.js"></script>
+  <h1>nod API</h1>
+  <p>The OpenAPI 3.1 document: <a href="/docs/json">/docs/json</a> (load it into any OpenAPI tool).</p>
+  <div id="doc">Loading…</div>
+  <script>
+    const el = (tag, props = {}, ...kids) => { const e = Object.assign(document.createElement(tag), props); e.append(...kids); return e; };
+    fetch("/docs/json").then((r) => r.json()).then((spec) => {
+      const root = document.getElementById("doc");
+      root.textContent = "";
+      root.append(el("p", { className: "desc", textContent: spec.info.description }));
+      for (const tag of spec.tags) {
+        root.append(el("h2", { textContent: tag.name + " — " + tag.description }));
+        for (const [path, ops] of Object.entries(spec.paths)) for (const [method, op] of Object.entries(ops)) {
+          if (!(op.tags || []).includes(tag.name)) continue;
+          const body = el("div");
+          if (op.description) body.append(el("p", { className: "desc", textContent: op.description }));
+          for (const p of op.parameters || []) body.append(el("div", {}, el("code", { textContent: p.name }), " (" + p.in + (p.required ? ", required" : "") + ")"));
+          const schema = op.requestBody && op.requestBody.content && op.requestBody.content["application/json"];
+          if (schema) body.append(el("div", { textContent: "Request body:" }), el("pre", { textContent: JSON.stringify(schema.schema, null, 2) }));
+          body.append(el("div", { textContent: "Responses: " + Object.keys(op.responses || {}).join(", ") }));
+          root.append(el("details", {}, el("summary", {}, el("span", { className: "m " + method, textContent: method.toUpperCase() }), el("code", { textContent: path }), op.summary ? " — " + op.summary : ""), body));
+        }
+      }
+    }).catch((e) => { document.getElementById("doc").textContent = "Could not load /docs/json: " + e; });
+  </script>
 </body>
 </html>
 `;
