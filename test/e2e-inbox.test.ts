@@ -29,6 +29,8 @@ describe("inbox in the browser", async () => {
     const phone = await openPage(browser, PHONE);
     await phone.page.goto(server.url + "/app");
     await phone.page.getByRole("heading", { name: "Create the owner account" }).waitFor();
+    expect(await horizontalOverflow(phone.page)).toBe(0);
+    expect(await unnamedControls(phone.page)).toEqual([]);
     await shot(phone.page, "setup-phone");
     await phone.context.close();
 
@@ -251,6 +253,7 @@ describe("inbox in the browser", async () => {
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await unnamedControls(page)).toEqual([]);
     await shot(page, "signin-desktop");
     await page.getByLabel("Username").fill("alice");
     await page.getByLabel("Password").fill("wrong password!");
