@@ -189,32 +189,30 @@ function Delivery({ id, agent }) {
   return null;
 }
 
-/** A report opened full screen. */
+/** A report opened full screen: a modal <dialog> (keeps focus inside; Escape closes). */
 function Report({ m, onClose }) {
   const ref = useRef();
   useEffect(() => {
+    const dlg = ref.current;
     const prev = document.activeElement;
-    ref.current?.focus();
-    const onKey = (e) => e.key === "Escape" && onClose();
-    document.addEventListener("keydown", onKey);
+    if (dlg && !dlg.open) dlg.showModal ? dlg.showModal() : dlg.setAttribute("open", "");
     document.body.classList.add("modal-open");
     return () => {
-      document.removeEventListener("keydown", onKey);
       document.body.classList.remove("modal-open");
       prev?.focus?.();
     };
   }, []);
   return html`
-    <div class="report-full" role="dialog" aria-modal="true" aria-labelledby=${`rep-${m.id}`}>
+    <dialog ref=${ref} class="report-full" aria-labelledby=${`rep-${m.id}`} onClose=${onClose} onCancel=${(e) => (e.preventDefault(), onClose())}>
       <div class="report-bar">
         <h2 id=${`rep-${m.id}`}>${m.report_title}</h2>
-        <button type="button" ref=${ref} onClick=${onClose} aria-label="Close report">Close</button>
+        <button type="button" onClick=${onClose} aria-label="Close report" autofocus>Close</button>
       </div>
       <div class="report-body">
         ${m.report_description && html`<p class="muted">${m.report_description}</p>`}
         <${Markdown} text=${m.text} />
       </div>
-    </div>
+    </dialog>
   `;
 }
 
