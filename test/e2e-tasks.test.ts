@@ -122,6 +122,17 @@ describe("tasks in the browser", async () => {
     await page.getByText("every Monday at 08:30").waitFor();
   }, T);
 
+  test("a once task runs at once", async () => {
+    await page.goto(`${server.url}/app/tasks/new?agent=${created.id}`);
+    await page.getByLabel("Name").fill("One-off check");
+    await page.getByLabel("Prompt").fill("Check the disks once.");
+    await page.getByRole("radio", { name: "Once" }).check();
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByRole("heading", { name: "One-off check" }).waitFor();
+    await page.locator(".schedule", { hasText: "once" }).waitFor();
+    await page.locator(".run").first().waitFor({ timeout: 10_000 });
+  }, T);
+
   test("at 375 px the task pages do not scroll sideways", async () => {
     const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
     const p = await phone.newPage();

@@ -1,6 +1,6 @@
 // nod inbox: entry point. Checks who is signed in, then renders the layout and
 // the page for the current /app/... path.
-import { html, render } from "htm/preact";
+import { html, render, Component } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { get, post, setUnauthorizedHandler } from "./api.js";
 import { state, setState, useStore, loadAgents, pendingTotal } from "./store.js";
@@ -98,6 +98,31 @@ function Page() {
   return html`<main class="page"><h1>Not found</h1><p><a href="/app">Back to the agents</a></p></main>`;
 }
 
+/** Keeps one broken view from blanking the whole inbox. */
+class Boundary extends Component {
+  state = { error: null };
+  static getDerivedStateFromError(error) {
+    return { error };
+  }
+  componentDidCatch(error) {
+    console.error(error);
+  }
+  render() {
+    if (!this.state.error) return this.props.children;
+    return html`<main class="page" role="alert">
+      <h1>Something went wrong</h1>
+      <p class="muted">${String(this.state.error.message || this.state.error)}</p>
+      <button type="button" onClick=${() => location.reload()}>Reload</button>
+    </main>`;
+  }
+}
+
+/** The page for the current path; a new path also clears a caught error. */
+function RoutedPage() {
+  const { path } = useRoute();
+  return html`<${Boundary} key=${path}><${Page} /></${Boundary}>`;
+}
+
 function App() {
   const s = useStore();
   const pending = pendingTotal();
@@ -106,7 +131,7 @@ function App() {
   }, [pending]);
   if (s.status === "loading") return html`<main class="page"><p class="muted">Loading…</p></main>`;
   if (s.status === "setup" || s.status === "signin") return html`<${AuthForm} mode=${s.status} onDone=${signedIn} />`;
-  return html`<div class="shell"><a class="skip" href="#main">Skip to content</a><${Header} /><div id="main" tabindex="-1"><${Page} /></div><${Footer} /></div>`;
+  return html`<div class="shell"><a class="skip" href="#main">Skip to content</a><${Header} /><div id="main" tabindex="-1"><${RoutedPage} /></div><${Footer} /></div>`;
 }
 
 const root = document.getElementById("root");
