@@ -51,12 +51,17 @@ function TaskCard({ t, showAgent, onChange }) {
       </div>
       ${showAgent && html`<p class="small"><a href=${`/app/agents/${t.agent_id}/tasks`}>${agentName(t.agent_id)}</a></p>`}
       <p class="schedule">${scheduleWords(t)}${t.timezone && kindOf(t) === "cron" ? html` <span class="muted small">(${t.timezone})</span>` : ""}</p>
-      ${t.next_run_at && t.enabled && html`<p class="small muted">Next run <${Time} iso=${t.next_run_at} /> (<${Time} iso=${t.next_run_at} ago />)</p>`}
+      ${t.next_run_at && t.enabled && html`<${NextRun} t=${t} />`}
       ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
       <${TaskControls} t=${t} onChange=${onChange} />
     </article>
   `;
 }
+
+/** The next run as the task's clock shows it (the schedule's words use that zone too). */
+const NextRun = ({ t }) => html`<p class="small muted">
+  Next run <time datetime=${t.next_run_at} title=${new Date(t.next_run_at).toLocaleString()}>${inZone(t.next_run_at, t.timezone)}</time>${" "}(<${Time} iso=${t.next_run_at} ago />)
+</p>`;
 
 const TriggerUrl = ({ url }) => html`
   <div class="secret">
@@ -155,7 +160,7 @@ export function TaskPage({ id }) {
         ? html`<${TaskForm} initial=${t} agentId=${t.agent_id} onSaved=${(x) => (task.setData({ ...t, ...x }), setEditing(false))} onCancel=${() => setEditing(false)} />`
         : html`<section class="card">
             <p class="schedule">${scheduleWords(t)} ${kindOf(t) === "cron" && html`<code class="small">${t.schedule}</code>`}${t.timezone ? html` <span class="muted small">${t.timezone}</span>` : ""}</p>
-            ${t.next_run_at && t.enabled && html`<p class="small muted">Next run <${Time} iso=${t.next_run_at} /> (<${Time} iso=${t.next_run_at} ago />)</p>`}
+            ${t.next_run_at && t.enabled && html`<${NextRun} t=${t} />`}
             ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
             <h2 class="small-h">Prompt</h2>
             <${Markdown} text=${t.prompt} />
