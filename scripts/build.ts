@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // Builds the one-file nod executable: the server, the migrations (drizzle/ as
-// an embedded asset) and the inbox (the HTML import is bundled automatically).
+// an embedded asset) and the inbox (bundled into dist/inbox, embedded as an asset).
 //
 //   bun run build                 dist/nod for this machine
 //   bun run build --all           dist/nod-linux-x64, dist/nod-linux-arm64, dist/nod-darwin-arm64
@@ -9,9 +9,10 @@
 // The version comes from package.json, the commit from `git rev-parse`; both
 // are compiled in, so `nod version` prints `nod 0.1.0 (abc1234)`.
 import path from "node:path";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { VERSION } from "../server/version.ts";
+import { BUNDLE_DIR, bundleWebApp } from "../server/web.ts";
 
 const ROOT = path.resolve(import.meta.dir, "..");
 const TARGETS = ["linux-x64", "linux-arm64", "darwin-arm64"] as const;
@@ -43,16 +44,30 @@ function gitCommit(): string {
   return "unknown";
 }
 
+/** Bundles the inbox into dist/inbox, the folder the binary embeds (server/web.ts serves it). */
+async function bundleInbox() {
+  const dir = path.join(ROOT, BUNDLE_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const result = await bundleWebApp();
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error("could not bundle the inbox (web/)");
+  }
+  for (const out of result.outputs) await Bun.write(path.join(dir, path.basename(out.path)), out);
+}
+
 export async function build(opts: { target?: Target; outfile: string; commit: string; bytecode: boolean }) {
   const t0 = performance.now();
   mkdirSync(path.dirname(opts.outfile), { recursive: true });
+  await bundleInbox();
   const result = await Bun.build({
     entrypoints: [path.join(ROOT, "server/main.ts")],
     compile: {
       ...(opts.target ? { target: `bun-${opts.target}` as Bun.Build.CompileTarget } : {}),
       outfile: opts.outfile,
-      // Embedded at /$bunfs/root/drizzle; server/paths.ts finds it there.
-      assets: [path.join(ROOT, "drizzle")],
+      // Embedded at /$bunfs/root/drizzle and /$bunfs/root/inbox; server/paths.ts finds them there.
+      assets: [path.join(ROOT, "drizzle"), path.join(ROOT, BUNDLE_DIR)],
       // A binary run from any directory must not pick up that directory's
       // .env or bunfig.toml (it would silently change ports, data dirs…).
       autoloadDotenv: false,

@@ -2,7 +2,6 @@
 // the background loops. `nod serve` and the tests both start servers here.
 import { Elysia } from "elysia";
 import type { Server } from "bun";
-import appPage from "../web/index.html";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { openDb, closeDb } from "./db/index.ts";
@@ -32,6 +31,7 @@ import { wakeAll as wakeAllDecisionWaits } from "./decisions/waiters.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
 import { openapiDocs } from "./ops/openapi.ts";
 import { VERSION } from "./version.ts";
+import { webRoutes } from "./web.ts";
 export { VERSION };
 
 export interface NodServer {
@@ -64,15 +64,14 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
 }
 
 /** Every route, grouped by who may call it: public, people, agents. */
-export function buildApp(ctx: Ctx) {
+export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
-    // The inbox page is a Bun HTML bundle served by Bun.serve's own static
-    // routes (its JS and CSS too), not through Elysia's hooks.
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY, routes: { "/app": appPage, "/app/*": appPage } }, websocket: WS_SERVER_OPTIONS })
+    new Elysia({ serve: { maxRequestBodySize: MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // public
       .get("/healthz", () => ({ status: "ok" }))
       .get("/", ({ redirect }) => redirect("/app"))
+      .use(web)
       .use(mediaRoutes(ctx))
       .use(authRoutes(ctx))
       .use(webhookTriggerRoutes(ctx))
@@ -96,8 +95,9 @@ export function buildApp(ctx: Ctx) {
 
 /** Opens the database, starts listening and the background loops. */
 export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<NodServer> {
+  const web = await webRoutes();
   const ctx = createContext(config, opts);
-  const app = buildApp(ctx);
+  const app = buildApp(ctx, web);
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
   ctx.hub.attach(server);

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import path from "node:path";
 import { startTestServer } from "./helpers.ts";
+import { bundleWebApp } from "../server/web.ts";
 
 const WEB = path.resolve(import.meta.dir, "..", "web");
 
@@ -27,6 +28,23 @@ describe("web assets", async () => {
     for (const href of css) expect((await fetch(new URL(href, server.url + "/app"))).status).toBe(200);
   });
 
+  test("the page is revalidated, the hashed assets cached for a year and sent gzipped", async () => {
+    const res = await fetch(server.url + "/app");
+    expect(res.headers.get("cache-control")).toBe("no-cache");
+    const etag = res.headers.get("etag")!;
+    expect(etag).toBeTruthy();
+    expect((await fetch(server.url + "/app", { headers: { "if-none-match": etag } })).status).toBe(304);
+    const src = /<script[^>]*\ssrc="([^"]+)"/.exec(await res.text())![1]!;
+    expect(src).toMatch(/^\/app\/assets\/[\w-]+\.js$/);
+    const js = await fetch(server.url + src, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+    expect(js.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(js.headers.get("content-encoding")).toBe("gzip");
+    const gz = new Uint8Array(await js.arrayBuffer());
+    expect(gz.length).toBeLessThan(100 * 1024);
+    expect(new TextDecoder().decode(Bun.gunzipSync(gz)).length).toBeGreaterThan(gz.length);
+    expect((await fetch(server.url + "/app/assets/missing-123.js")).status).toBe(404);
+  });
+
   test("client-side routes under /app/ get the same page", async () => {
     for (const p of ["/app/", "/app/agents/agt_0000000000000000", "/app/requests", "/app/tasks/tsk_x"]) {
       const res = await fetch(server.url + p);
@@ -36,7 +54,7 @@ describe("web assets", async () => {
   });
 
   test("the JavaScript of the first load is under 100 KB gzipped", async () => {
-    const out = await Bun.build({ entrypoints: [path.join(WEB, "index.html")], minify: true });
+    const out = await bundleWebApp(); // the bundle nod serves and the binary embeds
     expect(out.success).toBe(true);
     let js = 0;
     let css = 0;
