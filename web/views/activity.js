@@ -2,10 +2,8 @@
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { get, qs } from "../api.js";
-import { useStore, useFrames, agentName } from "../store.js";
-import { navigate, useRoute } from "../router.js";
-import { Time, ErrorText, useLoad, Loading } from "./common.js";
-import { AgentFilter } from "./requests.js";
+import { useFrames, agentName } from "../store.js";
+import { Time, ErrorText, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const ICON = { decision_created: "?", decision_resolved: "✓", agent_message: "✉", agent_action: "▸", system: "i" };
 const LABEL = { decision_created: "request", decision_resolved: "answer", agent_message: "message", agent_action: "action", system: "system" };
@@ -57,17 +55,4 @@ export function ActivityList({ agentId, showAgent = false }) {
   `;
 }
 
-export function ActivityPage() {
-  const s = useStore();
-  const { query } = useRoute();
-  const agent = query.get("agent") || "";
-  return html`
-    <main class="page">
-      <div class="page-head">
-        <h1>Activity</h1>
-        <${AgentFilter} value=${agent} agents=${s.agents} onChange=${(v) => navigate(`/app/activity${qs({ agent: v })}`, { replace: true })} />
-      </div>
-      <${ActivityList} agentId=${agent || undefined} showAgent=${!agent} key=${agent} />
-    </main>
-  `;
-}
+export const ActivityPage = () => html`<${AgentFilteredPage} title="Activity" path="/app/activity" List=${ActivityList} />`;

@@ -2,6 +2,9 @@
 import { html } from "htm/preact";
 import { useState, useEffect, useCallback } from "preact/hooks";
 import { safeUrl } from "../markdown.js";
+import { qs } from "../api.js";
+import { useStore } from "../store.js";
+import { navigate, useRoute } from "../router.js";
 
 export function Avatar({ agent, size = "" }) {
   const a = agent?.avatar || "";
@@ -115,3 +118,28 @@ export function useLoad(fn, deps) {
 }
 
 export const Loading = () => html`<p class="muted" aria-live="polite">Loading…</p>`;
+
+export const AgentFilter = ({ value, agents, onChange }) => html`
+  <label class="filter">Agent
+    <select value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
+      <option value="">All agents</option>
+      ${agents.map((a) => html`<option value=${a.id}>${a.name}</option>`)}
+    </select>
+  </label>
+`;
+
+/** A page across agents (Requests, Activity, Tasks): a title, the ?agent= filter and its list. */
+export function AgentFilteredPage({ title, path, List }) {
+  const s = useStore();
+  const { query } = useRoute();
+  const agent = query.get("agent") || "";
+  return html`
+    <main class="page">
+      <div class="page-head">
+        <h1>${title}</h1>
+        <${AgentFilter} value=${agent} agents=${s.agents} onChange=${(v) => navigate(`${path}${qs({ agent: v })}`, { replace: true })} />
+      </div>
+      <${List} agentId=${agent || undefined} showAgent=${!agent} key=${agent} />
+    </main>
+  `;
+}

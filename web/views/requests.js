@@ -3,11 +3,10 @@
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { get, post, qs } from "../api.js";
-import { useStore, useFrames, agentName } from "../store.js";
-import { navigate, useRoute } from "../router.js";
+import { useFrames, agentName } from "../store.js";
 import { Markdown } from "../markdown.js";
 import { scheduleWords } from "../cron.js";
-import { Time, ErrorText, useAction, useLoad, Loading } from "./common.js";
+import { Time, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const KIND = { approval: "Approval", choice: "Choice", question: "Question", permission: "Permission" };
 const OUTCOME = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed" };
@@ -161,26 +160,5 @@ export function RequestList({ agentId, showAgent = false }) {
   `;
 }
 
-export function RequestsPage() {
-  const s = useStore();
-  const { query } = useRoute();
-  const agent = query.get("agent") || "";
-  return html`
-    <main class="page">
-      <div class="page-head">
-        <h1>Requests</h1>
-        <${AgentFilter} value=${agent} agents=${s.agents} onChange=${(v) => navigate(`/app/requests${qs({ agent: v })}`, { replace: true })} />
-      </div>
-      <${RequestList} agentId=${agent || undefined} showAgent=${!agent} key=${agent} />
-    </main>
-  `;
-}
+export const RequestsPage = () => html`<${AgentFilteredPage} title="Requests" path="/app/requests" List=${RequestList} />`;
 
-export const AgentFilter = ({ value, agents, onChange }) => html`
-  <label class="filter">Agent
-    <select value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
-      <option value="">All agents</option>
-      ${agents.map((a) => html`<option value=${a.id}>${a.name}</option>`)}
-    </select>
-  </label>
-`;

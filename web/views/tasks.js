@@ -7,8 +7,7 @@ import { useStore, useFrames, agentName, agentById } from "../store.js";
 import { navigate, useRoute } from "../router.js";
 import { Markdown } from "../markdown.js";
 import { describeCron, scheduleWords } from "../cron.js";
-import { Time, CopyButton, ErrorText, useAction, useLoad, Loading } from "./common.js";
-import { AgentFilter } from "./requests.js";
+import { Time, CopyButton, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const upsertTask = (list, t) => (list.some((x) => x.id === t.id) ? list.map((x) => (x.id === t.id ? { ...x, ...t } : x)) : [...list, t]);
 const kindOf = (t) => (t.schedule === "event" || t.trigger_type === "event" ? "event" : t.schedule === "once" || t.trigger_type === "once" ? "once" : "cron");
@@ -102,20 +101,7 @@ function TaskControls({ t, onChange, onRan }) {
   `;
 }
 
-export function TasksPage() {
-  const s = useStore();
-  const { query } = useRoute();
-  const agent = query.get("agent") || "";
-  return html`
-    <main class="page">
-      <div class="page-head">
-        <h1>Tasks</h1>
-        <${AgentFilter} value=${agent} agents=${s.agents} onChange=${(v) => navigate(`/app/tasks${qs({ agent: v })}`, { replace: true })} />
-      </div>
-      <${TaskList} agentId=${agent || undefined} showAgent=${!agent} key=${agent} />
-    </main>
-  `;
-}
+export const TasksPage = () => html`<${AgentFilteredPage} title="Tasks" path="/app/tasks" List=${TaskList} />`;
 
 async function fetchTask(id) {
   try {
