@@ -37,7 +37,7 @@ describe("no 500 for anything a client sends", async () => {
   test("every route, every bad body, as a person and as an agent", async () => {
     const failures: string[] = [];
     const seen = new Map<number, number>();
-    const who = [
+    const who: Record<string, string>[] = [
       { cookie: person.cookie },
       { "x-nod-agent-id": created.id, "x-nod-secret": created.secret },
     ];
