@@ -118,12 +118,13 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await scheduler.stop();
       await dispatcher.stop();
       ctx.processing.stopAll();
-      // Stop accepting; requests in flight finish (up to 10 s); sockets are closed with 1001.
+      // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
+      // everything else is short); sockets are closed with 1001.
       const drained = server.stop(false);
       wakeAllDecisionWaits(); // long-polls answer now instead of holding the stop
       ctx.agentSockets.closeAll();
       ctx.inboxSockets.closeAll();
-      await Promise.race([drained, Bun.sleep(10_000)]);
+      await Promise.race([drained, Bun.sleep(3_000)]);
       await app.stop(true);
       ctx.hub.detach();
       ctx.writer.flush();
