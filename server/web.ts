@@ -67,8 +67,32 @@ let loaded: Promise<Map<string, WebFile>> | null = null;
 /** The inbox's files, built or read once per process. */
 export const webFiles = () => (loaded ??= loadFiles());
 
+/**
+ * The inbox page's policy: scripts, styles and sockets only from this server
+ * (the bundle has no inline script), images also from http(s) (agent avatars)
+ * and data: (the favicon), no plugins, no <base>, no framing (clickjacking).
+ */
+export const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' https: http: data:",
+  "connect-src 'self' ws: wss:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const PAGE_HEADERS = {
+  "content-security-policy": PAGE_CSP,
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+};
+
 function respond(request: Request, f: WebFile, cacheControl: string): Response {
-  const headers: Record<string, string> = { "content-type": f.type, "cache-control": cacheControl, etag: f.etag, vary: "accept-encoding" };
+  const headers: Record<string, string> = { "content-type": f.type, "cache-control": cacheControl, etag: f.etag, vary: "accept-encoding", "x-content-type-options": "nosniff" };
+  if (f.type.startsWith("text/html")) Object.assign(headers, PAGE_HEADERS);
   if (request.headers.get("if-none-match") === f.etag) return new Response(null, { status: 304, headers });
   if (f.gzip && /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "")) {
     headers["content-encoding"] = "gzip";
