@@ -10,9 +10,15 @@ import * as auth from "./service.ts";
 const Credentials = t.Object({ username: t.String({ maxLength: 64 }), password: t.String({ maxLength: 1024 }) });
 
 export function authRoutes(ctx: Ctx) {
-  // Failed logins: 10 per username and 30 per address in 15 minutes.
-  const byUser = new RateLimiter(10, 15 * 60_000);
-  const byIp = new RateLimiter(30, 15 * 60_000);
+  // Failed logins, in 15-minute windows: 10 per username and address, 30 per
+  // address. After 10 failures for a username from anywhere, only addresses
+  // with no failure for it may still try (one guess each): guessing from many
+  // addresses stays slow, yet nobody can lock the owner out by failing on
+  // purpose from elsewhere.
+  const WINDOW = 15 * 60_000;
+  const byUserIp = new RateLimiter(10, WINDOW);
+  const byUser = new RateLimiter(10, WINDOW);
+  const byIp = new RateLimiter(30, WINDOW);
   const secure = ctx.config.publicUrl.startsWith("https:");
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
@@ -40,17 +46,23 @@ export function authRoutes(ctx: Ctx) {
       "/login",
       async ({ body, set, request, server }) => {
         const ip = server?.requestIP(request)?.address ?? "unknown";
-        const userKey = body.username.toLowerCase();
-        const wait = Math.max(byUser.retryAfter(userKey), byIp.retryAfter(ip));
+        const userKey = body.username.trim().toLowerCase();
+        const pairKey = `${userKey}\n${ip}`;
+        const wait = Math.max(
+          byUserIp.retryAfter(pairKey),
+          byIp.retryAfter(ip),
+          byUserIp.count(pairKey) > 0 ? byUser.retryAfter(userKey) : 0,
+        );
         if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
         const user = await auth.checkPassword(ctx.db, body.username, body.password);
         if (!user) {
           byUser.hit(userKey);
+          byUserIp.hit(pairKey);
           byIp.hit(ip);
           ctx.log.warn("failed sign-in", { username: body.username, ip });
           throw unauthorized("wrong username or password");
         }
-        byUser.reset(userKey);
+        byUserIp.reset(pairKey);
         signIn(set, user.id);
         return { user: auth.publicUser(user) };
       },

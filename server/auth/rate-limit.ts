@@ -23,6 +23,12 @@ export class RateLimiter {
     } else h.count++;
   }
 
+  /** Failures counted for the key in its current window. */
+  count(key: string, now = Date.now()): number {
+    const h = this.hits.get(key);
+    return !h || h.resetAt <= now ? 0 : h.count;
+  }
+
   reset(key: string) {
     this.hits.delete(key);
   }
