@@ -2,7 +2,9 @@
 // webhook_url with the X-Nod-* headers and signature, and what went wrong if
 // it failed (the reason becomes the next attempt's X-Nod-Retry-Reason).
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import http from "node:http";
+import https from "node:https";
+import { isIP, type LookupFunction } from "node:net";
 import { randomHex } from "../lib/ids.ts";
 import { signWebhook } from "../lib/secrets.ts";
 
@@ -47,20 +49,31 @@ export async function attemptWebhook(a: Attempt): Promise<AttemptResult> {
   }
   const timestamp = String(Math.floor(Date.now() / 1000));
   const timeout = AbortSignal.timeout(a.timeoutMs);
+  const headers = webhookHeaders(a, deliveryId, timestamp);
+  const signal = AbortSignal.any([a.signal, timeout]);
   try {
-    const res = await fetch(a.url, {
-      method: "POST",
-      headers: webhookHeaders(a, deliveryId, timestamp),
-      body: a.body,
-      redirect: "manual", // a redirect is a failure: following it could leave the allowed network
-      signal: AbortSignal.any([a.signal, timeout]),
-    });
-    void res.body?.cancel().catch(() => {});
+    let res: { status: number; statusText: string };
+    if (a.blockPrivate) {
+      // Connect only to the addresses checked here: a name that resolved to a
+      // public address a moment ago cannot rebind to a private one for the POST.
+      res = await postPinned(a.url, headers, a.body, signal);
+    } else {
+      const r = await fetch(a.url, {
+        method: "POST",
+        headers,
+        body: a.body,
+        redirect: "manual", // a redirect is a failure: following it could leave the allowed network
+        signal,
+      });
+      void r.body?.cancel().catch(() => {});
+      res = r;
+    }
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, deliveryId };
     return { ok: false, reason: `http_${res.status}`, error: `HTTP ${res.status} ${res.statusText}`.trim(), final: false, deliveryId };
   } catch (e) {
     if (a.signal.aborted) return { ok: false, reason: "stopped" };
     if (timeout.aborted) return { ok: false, reason: "timeout", error: `no answer within ${Math.round(a.timeoutMs / 1000)} s`, final: false, deliveryId };
+    if (e instanceof BlockedAddress) return { ok: false, reason: "connection_error", error: e.message, final: true, deliveryId };
     const err = e as { code?: string; message?: string };
     return { ok: false, reason: "connection_error", error: [err.code, err.message].filter(Boolean).join(": ") || String(e), final: false, deliveryId };
   }
@@ -70,6 +83,45 @@ export async function attemptWebhook(a: Attempt): Promise<AttemptResult> {
 export function retryReasonFrom(lastError: string | null): RetryReason {
   const m = /^(timeout|connection_error|http_\d{3})\b/.exec(lastError ?? "");
   return (m?.[1] as RetryReason) ?? "connection_error";
+}
+
+/** How webhook host names are resolved (tests replace it to play a rebinding DNS server). */
+export const resolver = {
+  lookup: async (host: string): Promise<{ address: string; family: number }[]> => lookup(host, { all: true, verbatim: true }),
+};
+
+class BlockedAddress extends Error {}
+
+/** node:net's lookup for the POST itself: every address is checked again, a private one fails the connection. */
+const checkedLookup: LookupFunction = (hostname, options, callback) => {
+  resolver.lookup(hostname).then(
+    (addrs) => {
+      const bad = addrs.find((r) => isPrivateAddress(r.address));
+      if (bad) return callback(new BlockedAddress(`blocked: ${hostname} resolves to non-public address ${bad.address} (--webhook-block-private)`), "", 0);
+      if (!addrs.length) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "", 0);
+      if (options.all) (callback as unknown as (e: null, a: typeof addrs) => void)(null, addrs);
+      else callback(null, addrs[0]!.address, addrs[0]!.family);
+    },
+    (e) => callback(e as NodeJS.ErrnoException, "", 0),
+  );
+};
+
+/** The POST over node:http(s) with the checked lookup; redirects are not followed. */
+function postPinned(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<{ status: number; statusText: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === "https:" ? https : http;
+    const req = mod.request(
+      u,
+      { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup: checkedLookup, signal, agent: false },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? "" });
+      },
+    );
+    req.on("error", (e) => reject(signal.aborted ? signal.reason : e));
+    req.end(body);
+  });
 }
 
 /**
@@ -88,7 +140,7 @@ export async function privateDestination(url: string): Promise<string | null> {
   if (isIP(host)) addresses = [host];
   else {
     try {
-      addresses = (await lookup(host, { all: true, verbatim: true })).map((r) => r.address);
+      addresses = (await resolver.lookup(host)).map((r) => r.address);
     } catch (e) {
       return null; // unresolvable: the POST itself fails with a connection error
     }
@@ -109,8 +161,8 @@ export function isPrivateAddress(addr: string): boolean {
   const w0 = words[0]!;
   const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) return privateV4(v4(words[6]!, words[7]!)); // ::ffff:a.b.c.d
-  if (words.every((w) => w === 0)) return true; // ::
-  if (words.slice(0, 7).every((w) => w === 0) && words[7] === 1) return true; // ::1
+  if (words.slice(0, 6).every((w) => w === 0)) return true; // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d
+  if (words.slice(0, 4).every((w) => w === 0) && words[4] === 0xffff && words[5] === 0) return true; // ::ffff:0:a.b.c.d (IPv4-translated)
   if ((w0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
   if ((w0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
   if ((w0 & 0xffc0) === 0xfec0) return true; // fec0::/10 site-local (deprecated)
