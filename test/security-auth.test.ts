@@ -4,7 +4,7 @@
 // are refused.
 import { describe, expect, test } from "bun:test";
 import http from "node:http";
-import { owner, startTestServer } from "./helpers.ts";
+import { owner, request, startTestServer } from "./helpers.ts";
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
 function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -54,5 +54,35 @@ describe("sign-in rate limits", async () => {
     for (let i = 0; i < 32; i++) statuses.push((await postFrom(server.url, "127.0.0.4", "/api/auth/login", { username: `user${i}`, password: "wrong password" })).status);
     expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
+  });
+});
+
+describe("cross-site and DNS rebinding", async () => {
+  const server = await startTestServer({ publicUrl: "https://nod.example.com" });
+  const port = new URL(server.url).port;
+
+  test("a rebinding page (its own name in Host and Origin) cannot claim a fresh server", async () => {
+    const evil = `rebind.evil.example:${port}`;
+    const r = await request(server.url, "POST", "/api/auth/setup", { body: GOOD, headers: { host: evil, origin: `http://${evil}` } });
+    expect(r.status).toBe(403);
+    expect(r.headers.get("set-cookie")).toBeNull();
+    expect((await request(server.url, "GET", "/api/auth/status")).body.setup_required).toBe(true);
+    // the public URL's name, localhost and IP addresses are how operators reach it
+    expect((await request(server.url, "POST", "/api/auth/setup", { body: { username: "x", password: "short" }, headers: { host: "nod.example.com" } })).status).toBe(400);
+    expect((await request(server.url, "POST", "/api/auth/setup", { body: { username: "x", password: "short" }, headers: { host: `localhost:${port}` } })).status).toBe(400);
+    const ok = await request(server.url, "POST", "/api/auth/setup", { body: GOOD, headers: { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` } });
+    expect(ok.status).toBe(201);
+  });
+
+  test("Origin: null, another port or another host is refused for a signed-in person", async () => {
+    const p = await (async () => {
+      const r = await request(server.url, "POST", "/api/auth/login", { body: GOOD });
+      return r.headers.get("set-cookie")!.split(";")[0]!;
+    })();
+    for (const origin of ["null", `http://127.0.0.1:${Number(port) + 1}`, "http://evil.example", "file://"]) {
+      const r = await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin } });
+      expect({ origin, status: r.status }).toEqual({ origin, status: 403 });
+    }
+    expect((await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin: server.url } })).status).toBe(201);
   });
 });
