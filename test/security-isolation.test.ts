@@ -1,0 +1,97 @@
+// Agent isolation: every agent route and WebSocket frame that names another
+// agent's conversation, request, task or run answers 404 and shows nothing of
+// it; one agent's socket never receives another's events; a deleted agent's
+// or rotated secret's sockets are closed and its credentials stop working.
+import { describe, expect, test } from "bun:test";
+import { AgentClient, owner, startTestServer } from "./helpers.ts";
+import { connectAgent } from "./ws-helpers.ts";
+
+describe("agent isolation", async () => {
+  const server = await startTestServer();
+  const person = await owner(server);
+  const cA = await person.createAgent({ name: "A" });
+  const cB = await person.createAgent({ name: "B" });
+  const A = new AgentClient(server.url, cA.id, cA.secret);
+  const B = new AgentClient(server.url, cB.id, cB.secret);
+
+  // B's things
+  const msg = await B.event({ type: "message", text: "B's secret plan" });
+  const conv = msg.body.conversation_id as string;
+  const dec = (await B.event({ type: "decision", kind: "question", title: "B's question", description: "private" })).body.decision_id as string;
+  const task = (await B.post("/api/agent/tasks", { name: "B's task", prompt: "private prompt", schedule: "event" })).body;
+  const run = (await B.post(`/api/agent/tasks/${task.id}/run/start`)).body.run_id as string;
+  await B.post(`/api/agent/tasks/runs/${run}/context`, { text: "B's scratchpad" });
+  const leaks = (body: unknown) => /secret plan|private|scratchpad|B's/.test(JSON.stringify(body));
+
+  const cases: [string, () => Promise<{ status: number; body: any }>][] = [
+    ["message into B's conversation", () => A.event({ type: "message", text: "x", conversation_id: conv })],
+    ["message naming B's run", () => A.event({ type: "message", text: "x", task_run_id: run })],
+    ["decision in B's conversation", () => A.event({ type: "decision", kind: "question", title: "t", description: "d", conversation_id: conv })],
+    ["decision naming B's run", () => A.event({ type: "decision", kind: "question", title: "t", description: "d", task_run_id: run })],
+    ["alert naming B's run", () => A.event({ type: "alert", title: "t", task_run_id: run })],
+    ["task_proposal in B's conversation", () => A.event({ type: "task_proposal", title: "t", task_name: "n", task_prompt: "p", task_schedule: "event", conversation_id: conv })],
+    ["resolve B's decision", () => A.post("/api/agent/decisions/resolve", { decision_id: dec })],
+    ["read B's decision", () => A.get(`/api/agent/decisions/${dec}`)],
+    ["long-poll B's decision", () => A.get(`/api/agent/decisions/${dec}?wait=30`)],
+    ["start B's task", () => A.post(`/api/agent/tasks/${task.id}/run/start`)],
+    ["read B's run", () => A.get(`/api/agent/tasks/runs/${run}`)],
+    ["complete B's run", () => A.post(`/api/agent/tasks/runs/${run}/complete`, { status: "completed", summary: "x" })],
+    ["add to B's run context", () => A.post(`/api/agent/tasks/runs/${run}/context`, { text: "x" })],
+    ["read B's run context", () => A.get(`/api/agent/tasks/runs/${run}/context`)],
+  ];
+
+  test("REST: another agent's ids answer 404 at once and leak nothing", async () => {
+    for (const [what, call] of cases) {
+      const t0 = Date.now();
+      const r = await call();
+      expect({ what, status: r.status }).toEqual({ what, status: 404 });
+      expect({ what, leaks: leaks(r.body) }).toEqual({ what, leaks: false });
+      expect(Date.now() - t0).toBeLessThan(2000); // the long-poll does not wait on someone else's request
+    }
+    // lists show only A's own
+    expect(JSON.stringify((await A.get("/api/agent/tasks")).body)).not.toContain(task.id);
+    expect(JSON.stringify((await A.get("/api/agent/tasks/due")).body)).not.toContain(run);
+    expect(JSON.stringify((await A.get("/api/agent/tasks/triggers/pending")).body)).not.toContain(run);
+    // and B's things are unchanged
+    expect((await B.get(`/api/agent/decisions/${dec}`)).body.status).toBe("pending");
+    expect((await B.get(`/api/agent/tasks/runs/${run}/context`)).body.blocks).toHaveLength(1);
+  });
+
+  test("WebSocket: the same frames answer 404 errors; A's socket gets none of B's events", async () => {
+    const a = await connectAgent(server, cA);
+    for (const frame of [
+      { type: "message", text: "x", conversation_id: conv },
+      { type: "message", text: "x", task_run_id: run },
+      { type: "decision", kind: "question", title: "t", description: "d", conversation_id: conv },
+      { type: "alert", title: "t", task_run_id: run },
+      { type: "task_proposal", title: "t", task_name: "n", task_prompt: "p", task_schedule: "event", conversation_id: conv },
+    ]) {
+      const r = await a.request(frame);
+      expect({ frame: frame.type, r: r.type, code: r.code }).toEqual({ frame: frame.type, r: "error", code: 404 });
+      expect(leaks(r)).toBe(false);
+    }
+    // events for B (a person's reply, an answered request, a run) never reach A
+    const b = await connectAgent(server, cB);
+    await person.post(`/api/agents/${cB.id}/messages`, { text: "for B only" });
+    await person.post(`/api/decisions/${dec}/respond`, { status: "responded", note: "answer for B" });
+    await person.post(`/api/tasks/${task.id}/run`);
+    await b.waitFor("user_message");
+    await b.waitFor("decision_resolved");
+    await b.waitFor("task_due");
+    await a.expectNone((f) => !["ack", "error", "auth_ok"].includes(f.type), 200);
+    await a.close();
+    await b.close();
+  });
+
+  test("deleting an agent or rotating its secret closes its sockets and ends its credentials", async () => {
+    const c = await person.createAgent({ name: "C" });
+    const s1 = await connectAgent(server, c);
+    const rotated = (await person.post(`/api/agents/${c.id}/secret`)).body.secret as string;
+    expect((await s1.closed).code).toBe(4003);
+    expect((await new AgentClient(server.url, c.id, c.secret).get("/api/agent/tasks")).status).toBe(401);
+    const s2 = await connectAgent(server, { id: c.id, secret: rotated });
+    expect((await person.delete(`/api/agents/${c.id}`)).status).toBe(204);
+    expect((await s2.closed).code).toBe(4004);
+    expect((await new AgentClient(server.url, c.id, rotated).get("/api/agent/tasks")).status).toBe(401);
+  });
+});
