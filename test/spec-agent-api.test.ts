@@ -68,6 +68,11 @@ describe("the Nod agent API, as documented", async () => {
       return request(server.url, row.method, path, row.body === undefined ? {} : { body: val(row.body, s) });
     }
     const c = client[row.as ?? "agent"];
+    if (row.raw)
+      return request(server.url, row.method, path, {
+        raw: val(row.raw.text, s),
+        headers: { "x-nod-agent-id": c.id, "x-nod-secret": c.secret, ...(row.raw.type ? { "content-type": row.raw.type } : {}) },
+      });
     return c.call(row.method, path, row.body === undefined ? undefined : val(row.body, s));
   }
 
@@ -624,6 +629,29 @@ describe("the Nod agent API, as documented", async () => {
         AGENT_WS.authTimeoutMs = 10_000;
       }
     });
+  });
+
+  describe("the documents' requests show no Content-Type: JSON bodies are read as JSON whatever it says", () => {
+    // fetch() with a string body sends text/plain, curl -d and Python's urllib send a form type.
+    for (const type of ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]) {
+      const raw = (body: Val<object>) => ({ text: (s: S) => JSON.stringify(val(body, s)), type });
+      runRows([
+        { name: `create a task (${type})`, method: "POST", path: "/api/agent/tasks", raw: raw({ name: "Process push", prompt: "Analyze the push event.", schedule: "event" }), status: 200, expect: { trigger_type: "event" }, save: (b, s) => ((s.plainTask = b.id), (s.plainTrigger = b.trigger_id)) },
+        { name: `a question (${type})`, method: "POST", path: "/api/agent/events", raw: raw({ type: "decision", title: "Project name?", description: "What should I name the project?", kind: "question" }), status: 200, save: (b, s) => (s.plainDec = b.decision_id) },
+        { name: `resolve it (${type})`, method: "POST", path: "/api/agent/decisions/resolve", raw: raw((s: S) => ({ decision_id: s.plainDec, note: "nod" })), status: 200, expect: { status: "resolved" } },
+        { name: `start a run`, method: "POST", path: (s: S) => `/api/agent/tasks/${s.plainTask}/run/start`, status: 200, save: (b, s) => (s.plainRun = b.run_id) },
+        { name: `context (${type})`, method: "POST", path: (s: S) => `/api/agent/tasks/runs/${s.plainRun}/context`, raw: raw({ text: "step 1" }), status: 200, expect: { status: "ok", block_id: 1 } },
+        { name: `complete (${type})`, method: "POST", path: (s: S) => `/api/agent/tasks/runs/${s.plainRun}/complete`, raw: raw({ status: "completed", summary: "done" }), status: 200, expect: { status: "completed" } },
+        { name: `a webhook call with a JSON body (${type})`, method: "POST", path: (s: S) => `/webhook/${s.plainTrigger}`, as: "none", raw: raw({ action: "push", ref: "refs/heads/main" }), status: 202, save: (b, s) => (s.plainTriggerRun = b.run_id) },
+        {
+          name: "…its payload is the JSON object",
+          method: "GET",
+          path: "/api/agent/tasks/triggers/pending",
+          status: 200,
+          check: (b: any, s: S) => expect(b.find((p: any) => p.run_id === s.plainTriggerRun)?.payload).toEqual({ action: "push", ref: "refs/heads/main" }),
+        },
+      ]);
+    }
   });
 
   describe("errors are {detail} with the documented codes", () => {

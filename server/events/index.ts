@@ -11,6 +11,7 @@ export function agentEventRoutes(ctx: Ctx) {
     .use(agentGuard(ctx))
     .post("/events", ({ agent, body }) => handleAgentEvent(ctx, agent, body), { parse: "json" })
     .post("/decisions/resolve", ({ agent, body }) => selfResolve(ctx, agent, body.decision_id, body.note ?? null), {
+      parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: t.Object({ decision_id: t.String({ minLength: 1, maxLength: 100 }), note: t.Optional(t.Nullable(t.String({ maxLength: 20_000 }))) }),
     })
     // nod's addition: a request's state, long-polled with ?wait=SECONDS (see decisions/wait.ts).

@@ -19,6 +19,7 @@ export function agentTaskRoutes(ctx: Ctx) {
     .use(agentGuard(ctx))
     .get("/", ({ agent }) => tasks.listTasks(ctx, agent.id), doc("This agent's tasks"))
     .post("/", ({ agent, body }) => tasks.publicTask(ctx, tasks.createTask(ctx, agent, body)), {
+      parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: CreateTaskBody,
       ...doc("Create a task", 'schedule: a cron expression (5 fields, or 6 with seconds), "once" (with optional run_at) or "event". timezone (IANA, default UTC), run_at and enabled are nod\'s additions.'),
     })
@@ -27,10 +28,12 @@ export function agentTaskRoutes(ctx: Ctx) {
     .post("/:task_id/run/start", ({ agent, params }) => tasks.startRun(ctx, agent, params.task_id), doc("Start a run", "Takes the task's oldest due run if there is one, else creates a running run. Answers {run_id}."))
     .get("/runs/:run_id", ({ agent, params }) => tasks.publicRun(tasks.getAgentRun(ctx.db, agent.id, params.run_id)), doc("A run, with its summary"))
     .post("/runs/:run_id/complete", ({ agent, params, body }) => tasks.completeRun(ctx, agent, params.run_id, body.status, body.summary), {
+      parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: CompleteRunBody,
       ...doc("Complete or fail a run", "summary: markdown up to 64 KiB (413 beyond). For interactive agents the summary becomes a task message in the chat; the run's context blocks are deleted. 409 when already finished."),
     })
     .post("/runs/:run_id/context", ({ agent, params, body }) => tasks.addContext(ctx, agent, params.run_id, body.text), {
+      parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: ContextBody,
       ...doc("Append a block to the run's scratchpad", "block_id counts 1, 2, … per run; 409 after the run finished."),
     })

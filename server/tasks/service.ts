@@ -580,11 +580,15 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
 export const TRIGGER_RATE = { limit: 60, windowMs: 60_000 };
 const limiters = new WeakMap<Ctx, RateLimiter>();
 
-/** Payload of a webhook call: JSON bodies as they are, anything else {content_type, body}. */
+/**
+ * Payload of a webhook call: JSON bodies as they are, anything else {content_type, body}.
+ * A body that is JSON counts whatever its Content-Type says (curl -d sends a form
+ * type, fetch() with a string text/plain), as long as it starts with { or [.
+ */
 export function triggerPayload(contentType: string | null, raw: Uint8Array): unknown {
   const text = new TextDecoder().decode(raw);
   const ct = (contentType ?? "").toLowerCase();
-  if (ct.includes("json") || (!ct && /^\s*[{[]/.test(text))) {
+  if (ct.includes("json") || /^\s*[{[]/.test(text)) {
     try {
       return JSON.parse(text);
     } catch {}
