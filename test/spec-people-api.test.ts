@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { parseDuration } from "../server/lib/time.ts";
 import { AgentClient, Person, request, startTestServer, type Res } from "./helpers.ts";
 import { upgradeStatus } from "./ws-helpers.ts";
+import { runNod } from "./cli-util.ts";
 
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const PREFIX: Record<string, RegExp> = {
@@ -318,6 +319,23 @@ describe("API.md: the people side", async () => {
     test("/ws/app without a session: the upgrade is refused with 401", async () => {
       expect((await upgradeStatus(server, "/ws/app")).status).toBe(401);
     });
+  });
+
+  test("Command line: nod --version prints the same nod <semver> (<commit>)", async () => {
+    const [a, b] = await Promise.all([runNod(["--version"]), runNod(["version"])]);
+    expect(a.exitCode).toBe(0);
+    expect(a.stdout).toMatch(/^nod \d+\.\d+\.\d+(-[0-9A-Za-z.-]+)? \([0-9a-z]+\)\n$/);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  test("Command line: a duration that is not 30s/10m/1h is bad usage (exit 2), by flag or env", async () => {
+    const [flag, env] = await Promise.all([
+      runNod(["serve", "--run-timeout", "soon", "--port", "0"]),
+      runNod(["serve", "--port", "0"], { env: { NOD_WEBHOOK_RETRY_BASE: "fast" } }),
+    ]);
+    expect(flag.exitCode).toBe(2);
+    expect(flag.stderr).toContain("30s, 10m or 1h");
+    expect(env.exitCode).toBe(2);
   });
 
   test("Command line: durations are written 30s, 10m, 1h", () => {
