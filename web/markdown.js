@@ -36,7 +36,12 @@ const cells = (line) =>
     .map((c) => c.trim().replace(/\\\|/g, "|"));
 const isTableStart = (lines, i) => lines[i].includes("|") && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1]) && lines[i + 1].includes("-");
 
-function blocks(src) {
+// Agent text is untrusted: nesting is capped (a deep quote would overflow the
+// stack) and every span the inline pattern scans for is bounded, so no message
+// can make rendering quadratic (the whole text, 100 000 characters, per span).
+const MAX_DEPTH = 12;
+
+function blocks(src, depth = 0) {
   const lines = src.replace(/\r\n?/g, "\n").split("\n");
   const out = [];
   let i = 0;
@@ -76,11 +81,11 @@ function blocks(src) {
     } else if (RULE.test(line)) {
       out.push(h("hr", { key: out.length }));
       i++;
-    } else if (QUOTE.test(line)) {
+    } else if (QUOTE.test(line) && depth < MAX_DEPTH) {
       const body = [];
       while (i < lines.length && lines[i].trim() && QUOTE.test(lines[i])) body.push(lines[i++].replace(QUOTE, ""));
-      out.push(h("blockquote", { key: out.length }, blocks(body.join("\n"))));
-    } else if ((m = line.match(ITEM))) {
+      out.push(h("blockquote", { key: out.length }, blocks(body.join("\n"), depth + 1)));
+    } else if ((m = line.match(ITEM)) && depth < MAX_DEPTH) {
       const ordered = /\d/.test(m[2]);
       const indent = m[1].length;
       const items = [];
@@ -101,7 +106,7 @@ function blocks(src) {
         h(
           ordered ? "ol" : "ul",
           { key: out.length, start: start !== 1 ? start : undefined },
-          items.map((body, k) => h("li", { key: k }, body.length === 1 ? inline(body[0]) : blocks(body.join("\n")))),
+          items.map((body, k) => h("li", { key: k }, body.length === 1 ? inline(body[0]) : blocks(body.join("\n"), depth + 1))),
         ),
       );
     } else {
@@ -111,8 +116,8 @@ function blocks(src) {
         lines[i].trim() &&
         !FENCE.test(lines[i]) &&
         !HEADING.test(lines[i]) &&
-        !QUOTE.test(lines[i]) &&
-        !(para.length && ITEM.test(lines[i])) &&
+        !(QUOTE.test(lines[i]) && depth < MAX_DEPTH) &&
+        !(para.length && ITEM.test(lines[i]) && depth < MAX_DEPTH) &&
         !isTableStart(lines, i) &&
         !RULE.test(lines[i])
       )
@@ -126,7 +131,7 @@ function blocks(src) {
 
 // One pass over the text: the earliest match wins, its inner text recurses.
 const INLINE =
-  /\\([\\`*_{}\[\]()#+\-.!~>|])|(`+)([^`]|[^`][\s\S]*?[^`])\2(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w_])__(?=\S)([\s\S]*?\S)__(?![\w_])|\*(?=[^\s*])([\s\S]*?[^\s*])\*|(?<![\w_])_(?=[^\s_])([\s\S]*?[^\s_])_(?![\w_])|~~(?=\S)([\s\S]*?\S)~~|\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+["'][^"'\n]*["'])?\s*\)|(https?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]}*_~])|(\n)/g;
+  /\\([\\`*_{}\[\]()#+\-.!~>|])|(`+)([^`]|[^`][\s\S]{0,2000}?[^`])\2(?!`)|\*\*(?=\S)([\s\S]{0,1000}?\S)\*\*|(?<![\w_])__(?=\S)([\s\S]{0,1000}?\S)__(?![\w_])|\*(?=[^\s*])([\s\S]{0,1000}?[^\s*])\*|(?<![\w_])_(?=[^\s_])([\s\S]{0,1000}?[^\s_])_(?![\w_])|~~(?=\S)([\s\S]{0,1000}?\S)~~|\[([^\]\n]{0,1000})\]\(\s{0,10}<?([^)\s>]{0,2048})>?(?:\s{1,10}["'][^"'\n]{0,1000}["'])?\s{0,10}\)|(https?:\/\/[^\s<>"']{0,2048}[^\s<>"'.,;:!?)\]}*_~])|(\n)/g;
 
 function inline(text) {
   const out = [];
@@ -163,7 +168,7 @@ export function plain(text, max = 140) {
   const s = String(text ?? "")
     .replace(/```[\s\S]*?(```|$)/g, " [code] ")
     .replace(/[*_`~#>]+/g, "")
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/\[([^\]]{0,1000})\]\([^)]{0,2048}\)/g, "$1")
     .replace(/\s+/g, " ")
     .trim();
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
