@@ -18,6 +18,30 @@ const isoZ = () => expect.stringMatching(ISO_Z);
 // Bun's toMatchObject writes the asymmetric matchers into the object it checks: check a copy.
 const clone = <T,>(v: T): T => structuredClone(v);
 
+const PREFIX: Record<string, RegExp> = {
+  agent_id: /^agt_[0-9a-f]{16}$/,
+  conversation_id: /^conv_/,
+  message_id: /^msg_/,
+  decision_id: /^dec_/,
+  task_id: /^tsk_/,
+  run_id: /^run_/,
+  task_run_id: /^run_/,
+  event_id: /^evt_/,
+  session_id: /^sess_/,
+};
+
+/** API.md "Everywhere": every *_at is null or ISO UTC with Z; every *_id has its prefix. */
+function checkEverywhere(v: unknown, where = "body") {
+  if (Array.isArray(v)) return v.forEach((x, i) => checkEverywhere(x, `${where}[${i}]`));
+  if (v === null || typeof v !== "object") return;
+  for (const [k, x] of Object.entries(v)) {
+    const at = `${where}.${k}`;
+    if (k.endsWith("_at") && x !== null) expect(x, at).toMatch(ISO_Z);
+    if (PREFIX[k] && typeof x === "string") expect(x, at).toMatch(PREFIX[k]!);
+    if (k !== "payload") checkEverywhere(x, at); // a webhook payload is the caller's own JSON
+  }
+}
+
 /** Shared state: ids the rows make and use. */
 type S = Record<string, any>;
 type Val<T> = T | ((s: S) => T);
@@ -82,6 +106,7 @@ describe("the Nod agent API, as documented", async () => {
         const res = await call(row);
         expect(res.status, JSON.stringify(res.body)).toBe(row.status);
         if (row.status >= 400) expect(res.body).toEqual({ detail: expect.any(String) });
+        checkEverywhere(res.body);
         if (row.expect !== undefined) expect(clone(res.body)).toMatchObject(val(row.expect, s));
         row.check?.(res.body, s);
         row.save?.(res.body, s);
@@ -651,6 +676,14 @@ describe("the Nod agent API, as documented", async () => {
           check: (b: any, s: S) => expect(b.find((p: any) => p.run_id === s.plainTriggerRun)?.payload).toEqual({ action: "push", ref: "refs/heads/main" }),
         },
       ]);
+    }
+  });
+
+  test("every frame the agent's socket received: Z times, prefixed ids, a known type", () => {
+    expect(ws.frames.length).toBeGreaterThan(20);
+    for (const f of ws.frames) {
+      expect(["auth_ok", "ack", "error", "pong", "user_message", "decision_resolved", "task_due", "task_trigger"]).toContain(f.type);
+      checkEverywhere(f, f.type);
     }
   });
 
