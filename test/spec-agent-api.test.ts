@@ -150,6 +150,30 @@ describe("the Nod agent API, as documented", async () => {
       { name: "approval-only agents still create requests", method: "POST", path: "/api/agent/events", as: "approval", body: { type: "decision", title: "Deploy?", description: "", kind: "approval" }, status: 200, expect: { status: "ok", decision_id: id("dec_") } },
       { name: "text is required unless image_base64 is given → 400", method: "POST", path: "/api/agent/events", body: { type: "message" }, status: 400 },
       { name: "an unknown type → 400", method: "POST", path: "/api/agent/events", body: { type: "nonsense" }, status: 400 },
+      {
+        name: "a bad field → 400 naming it and what is wrong",
+        method: "POST",
+        path: "/api/agent/events",
+        body: { type: "message", text: "Hello!", conversation_id: "" },
+        status: 400,
+        check: (b: any) => expect(b.detail).toBe("conversation_id: expected string length greater or equal to 1"),
+      },
+      {
+        name: "…also for a too long text",
+        method: "POST",
+        path: "/api/agent/events",
+        body: { type: "alert", title: "x".repeat(501) },
+        status: 400,
+        check: (b: any) => expect(b.detail).toMatch(/^title: expected string length less or equal to 500$/),
+      },
+      {
+        name: "…and a wrong type",
+        method: "POST",
+        path: "/api/agent/events",
+        body: { type: "message", text: 42 },
+        status: 400,
+        check: (b: any) => expect(b.detail).toMatch(/^text: /),
+      },
       { name: "a conversation of another agent → 404", method: "POST", path: "/api/agent/events", as: "other", body: (s: S) => ({ type: "message", text: "x", conversation_id: s.conv }), status: 404 },
     ]);
   });

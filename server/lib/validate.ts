@@ -34,9 +34,18 @@ export class Validator<T extends TSchema> {
 function deepest(e: ValueError): ValueError {
   if ((e.schema as { error?: unknown }).error !== undefined || !e.errors?.length) return e;
   let best = e;
+  let sameType: ValueError | undefined; // the branch of the value's own type ("" for a non-empty string)
   for (const branch of e.errors) {
     const first = branch.First();
-    if (first && first.path.length > best.path.length) best = deepest(first);
+    if (!first) continue;
+    if (first.path.length > best.path.length) best = deepest(first);
+    else if (!sameType && first.path === e.path && schemaType(first.schema) === jsonType(e.value)) sameType = first;
   }
-  return best;
+  return best === e && sameType ? deepest(sameType) : best;
 }
+
+const schemaType = (s: unknown) => {
+  const t = (s as { type?: unknown }).type;
+  return t === "integer" ? "number" : t;
+};
+const jsonType = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
