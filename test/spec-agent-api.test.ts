@@ -658,6 +658,8 @@ describe("the Nod agent API, as documented", async () => {
       ["first frame not JSON → 4001", () => "hello", 4001],
       ["first frame JSON but not auth → 4001", () => ({ type: "ping" }), 4001],
       ["invalid secret → 4003", (agentId) => ({ type: "auth", agent_id: agentId, secret: "nod_" + "0".repeat(40) }), 4003],
+      ["an empty secret is an invalid secret → 4003", (agentId) => ({ type: "auth", agent_id: agentId, secret: "" }), 4003],
+      ["no secret at all: not a valid auth message → 4001", (agentId) => ({ type: "auth", agent_id: agentId }), 4001],
       ["agent id not found → 4004", () => ({ type: "auth", agent_id: "agt_0000000000000000", secret: a.secret }), 4004, "agt_0000000000000000"],
     ];
     for (const [name, frame, code, path] of refusals) {

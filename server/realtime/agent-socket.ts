@@ -150,7 +150,8 @@ export class AgentConnection {
     } catch {
       return this.refuse(ws, CLOSE.badAuth, "first message must be a JSON auth message");
     }
-    if (!isObject(f) || f.type !== "auth" || typeof f.secret !== "string" || !f.secret || (f.agent_id !== undefined && typeof f.agent_id !== "string"))
+    // An auth frame with a secret string is valid even when the secret is empty: that is a wrong secret (4003).
+    if (!isObject(f) || f.type !== "auth" || typeof f.secret !== "string" || (f.agent_id !== undefined && typeof f.agent_id !== "string"))
       return this.refuse(ws, CLOSE.badAuth, "first message must be {type:auth, agent_id, secret}");
     const id = (f.agent_id as string | undefined) ?? this.pathAgentId;
     if (id !== this.pathAgentId) return this.refuse(ws, CLOSE.unknownAgent, "agent_id does not match the URL");
