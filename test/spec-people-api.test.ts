@@ -321,6 +321,28 @@ describe("API.md: the people side", async () => {
     });
   });
 
+  test("/docs/json tells each route's success code as it is: 201 creates, 204 deletes, 202 the trigger", async () => {
+    const doc: any = await (await fetch(server.url + "/docs/json")).json();
+    const codes: [string, string, string][] = [
+      ["post", "/api/auth/setup", "201"],
+      ["post", "/api/auth/logout", "204"],
+      ["post", "/api/agents", "201"],
+      ["delete", "/api/agents/{id}", "204"],
+      ["post", "/api/agents/{id}/messages", "201"],
+      ["post", "/api/conversations/{id}/read", "204"],
+      ["post", "/api/agents/{id}/tasks", "201"],
+      ["delete", "/api/tasks/{id}", "204"],
+      ["post", "/api/tasks/{id}/run", "201"],
+      ["post", "/webhook/{trigger_id}", "202"],
+      ["post", "/api/agent/tasks", "200"],
+      ["post", "/api/agent/events", "200"],
+    ];
+    for (const [method, path, code] of codes) {
+      const responses = Object.keys(doc.paths[path]?.[method]?.responses ?? {});
+      expect(responses.filter((c) => c.startsWith("2")), `${method} ${path}`).toEqual([code]);
+    }
+  });
+
   test("Command line: nod --version prints the same nod <semver> (<commit>)", async () => {
     const [a, b] = await Promise.all([runNod(["--version"]), runNod(["version"])]);
     expect(a.exitCode).toBe(0);

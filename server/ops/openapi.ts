@@ -22,6 +22,20 @@ paged lists take \`?limit=\` (1–200, default 50) and \`?before=ID\`. Times are
 
 Real-time: agents connect to \`/ws/agent\`, the inbox to \`/ws/app\` (WebSocket; not listed here).`;
 
+/** Routes whose success is not 200 (set in their handlers, so the generator cannot see it). */
+const SUCCESS: Record<string, { code: string; description: string }> = {
+  "post /api/auth/setup": { code: "201", description: "Created: the owner, signed in" },
+  "post /api/auth/logout": { code: "204", description: "Signed out" },
+  "post /api/agents": { code: "201", description: "Created (the secret is shown only now)" },
+  "delete /api/agents/{id}": { code: "204", description: "Deleted" },
+  "post /api/agents/{id}/messages": { code: "201", description: "Sent" },
+  "post /api/conversations/{id}/read": { code: "204", description: "Marked read" },
+  "post /api/agents/{id}/tasks": { code: "201", description: "Created" },
+  "delete /api/tasks/{id}": { code: "204", description: "Deleted" },
+  "post /api/tasks/{id}/run": { code: "201", description: "A due run was created" },
+  "post /webhook/{trigger_id}": { code: "202", description: "Accepted: a run was created" },
+};
+
 type Doc = ReturnType<typeof toOpenAPISchema> & { paths: Record<string, Record<string, any>> };
 
 const REST_EVENTS = [events.MessageEvent, events.DecisionEvent, events.AlertEvent, events.ProcessingStartEvent, events.ProcessingStopEvent, events.TaskProposalEvent];
@@ -68,6 +82,11 @@ export function buildSpec(app: AnyElysia) {
       if (tag === "agent" && path.startsWith("/api/agent/")) op.security = [{ agentId: [], agentSecret: [] }];
       else if (tag === "people" && !path.startsWith("/api/auth/")) op.security = [{ session: [] }];
       op.responses ??= {};
+      const success = SUCCESS[`${method} ${openapiPath}`];
+      if (success) {
+        delete op.responses["200"];
+        op.responses[success.code] = { description: success.description };
+      }
       if (!Object.keys(op.responses).length) op.responses["200"] = { description: "OK" };
       for (const [code, text] of [["400", "Bad input (the detail names the field)"], ["401", "Not authenticated"], ["404", "Not found"]] as const)
         if (op.security) op.responses[code] ??= { description: text, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
