@@ -452,9 +452,23 @@ describe("the Nod agent API, as documented", async () => {
       { name: "a summary of exactly 64 KiB is taken", method: "POST", path: (s: S) => `/api/agent/tasks/runs/${s.run2}/complete`, body: { status: "failed", summary: "x".repeat(64 * 1024) }, status: 200, check: (b: any, s: S) => expect(b).toEqual({ status: "failed", run_id: s.run2 }) },
     ]);
 
+    test("task_run_id on a request is echoed in its decision_resolved; on an alert it links the activity entry", async () => {
+      const run = (await client.agent.post(`/api/agent/tasks/${s.health}/run/start`)).body.run_id;
+      const d = await client.agent.event({ type: "decision", title: "Continue?", description: "Mid-run", kind: "approval", task_run_id: run });
+      expect(d.status).toBe(200);
+      const al = await client.agent.event({ type: "alert", title: "Step 2", text: "half way", task_run_id: run });
+      expect(al.status).toBe(200);
+      await person.post(`/api/decisions/${d.body.decision_id}/respond`, { status: "rejected", note: "Stop here" });
+      const f = await ws.waitFor((f) => f.type === "decision_resolved" && f.decision_id === d.body.decision_id);
+      expect(clone(f)).toMatchObject({ status: "rejected", note: "Stop here", task_run_id: run });
+      const acts = (await person.get(`/api/agents/${a.id}/activity`)).body;
+      expect(clone(acts.find((x: any) => x.id === al.body.activity_id))).toMatchObject({ type: "agent_action", title: "Step 2", text: "half way", task_run_id: run });
+      expect((await client.agent.post(`/api/agent/tasks/runs/${run}/complete`, { status: "failed" })).body).toEqual({ status: "failed", run_id: run });
+    });
+
     test("completing a run made a task message in the chat (no separate message call)", async () => {
       const msgs = (await person.get(`/api/conversations/${s.conv}/messages`)).body;
-      expect(clone(msgs.at(-1))).toMatchObject({ role: "task", task_run_id: s.run2 });
+      expect(clone(msgs.find((m: any) => m.task_run_id === s.run2))).toMatchObject({ role: "task", report_title: "Health check" });
       expect(clone(msgs.find((m: any) => m.task_run_id === s.run))).toMatchObject({ role: "task", text: "## Daily Summary\n\n- **12 commits** across 3 PRs\n- 2 issues closed" });
     });
 
