@@ -79,10 +79,14 @@ describe("cross-site and DNS rebinding", async () => {
       const r = await request(server.url, "POST", "/api/auth/login", { body: GOOD });
       return r.headers.get("set-cookie")!.split(";")[0]!;
     })();
-    for (const origin of ["null", `http://127.0.0.1:${Number(port) + 1}`, "http://evil.example", "file://"]) {
+    for (const origin of ["null", `http://127.0.0.1:${Number(port) + 1}`, "http://evil.example", "file://", "http://nod.example.com"]) {
       const r = await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin } });
       expect({ origin, status: r.status }).toEqual({ origin, status: 403 });
     }
     expect((await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin: server.url } })).status).toBe(201);
+    // behind a TLS proxy: Host is the public name, Origin its https URL
+    expect((await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin: "https://nod.example.com", host: "nod.example.com" } })).status).toBe(201);
+    // the public name over plain http is another origin (a network attacker's page)
+    expect((await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin: "http://nod.example.com", host: "nod.example.com" } })).status).toBe(403);
   });
 });

@@ -29,13 +29,16 @@ export function isSameOrigin(ctx: Ctx, request: Request): boolean {
   if (request.headers.get("sec-fetch-site") === "cross-site") return false;
   const origin = request.headers.get("origin");
   if (!origin) return true;
-  let host: string;
+  let o: URL;
   try {
-    host = new URL(origin).host;
+    o = new URL(origin);
   } catch {
     return false;
   }
-  return [request.headers.get("host"), new URL(ctx.config.publicUrl).host, new URL(request.url).host].includes(host);
+  const pub = new URL(ctx.config.publicUrl);
+  // The public URL's own name over another scheme (http:// next to https://) is another origin.
+  if (o.hostname === pub.hostname && o.protocol !== pub.protocol) return false;
+  return [request.headers.get("host"), pub.host, new URL(request.url).host].includes(o.host);
 }
 
 /** Refuses (403) a state-changing people request sent by another site's page. */
