@@ -108,6 +108,14 @@ describe("agent API: POST /api/agent/events", async () => {
     expect(act.body[0]).toMatchObject({ type: "decision_created" });
   });
 
+  test("a choice without options is accepted: people answer it in the free-text Other field", async () => {
+    const r = await agent.event({ type: "decision", title: "Name a colour", description: "", kind: "choice" });
+    expect(r.status).toBe(200);
+    const d = (await person.get(`/api/decisions/${r.body.decision_id}`)).body;
+    expect(d).toMatchObject({ kind: "choice", options: null, status: "pending" });
+    expect((await person.post(`/api/decisions/${d.id}/respond`, { status: "responded", note: "teal" })).body.note).toBe("teal");
+  });
+
   test("decision with a conversation_id shows in that chat", async () => {
     const m = await agent.event({ type: "message", text: "about to ask" });
     const r = await agent.event({ type: "decision", title: "Go?", description: "", kind: "approval", conversation_id: m.body.conversation_id });
@@ -146,7 +154,6 @@ describe("agent API: POST /api/agent/events", async () => {
     ["decision without title", { type: "decision", description: "d", kind: "approval" }, 400, "title: required"],
     ["decision without description", { type: "decision", title: "t", kind: "approval" }, 400, "description: required"],
     ["decision with a bad kind", { type: "decision", title: "t", description: "d", kind: "vote" }, 400, "kind: must be one of"],
-    ["choice without options", { type: "decision", title: "t", description: "d", kind: "choice" }, 400, "options:"],
     ["options not strings", { type: "decision", title: "t", description: "d", kind: "choice", options: [1] }, 400, "options.0:"],
     ["alert without title", { type: "alert" }, 400, "title: required"],
     ["proposal without schedule", { type: "task_proposal", title: "t", task_name: "n", task_prompt: "p" }, 400, "task_schedule: required"],

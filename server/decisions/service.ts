@@ -56,8 +56,6 @@ export interface NewDecision {
 
 /** Stores a request inside the caller's transaction; the caller publishes with publishDecisionCreated. */
 export function insertDecision(db: Db, agent: Agent, input: NewDecision) {
-  if (input.kind === "choice" && !(input.options && input.options.length))
-    throw badRequest("options: a choice request needs at least one option");
   const d: Decision = {
     id: timeId("dec_"),
     agentId: agent.id,
