@@ -28,10 +28,28 @@ export function httpBasics(ctx: Ctx) {
   return new Elysia({ name: "nod-http" })
     // No onRequest hook here: with one, Elysia stops handing the /app HTML
     // bundle to Bun's static routes. Sizes are checked before parsing instead.
-    .onParse({ as: "global" }, ({ request }) => {
-      const length = Number(request.headers.get("content-length") ?? 0);
+    .onParse({ as: "global" }, async ({ request }) => {
       const limit = bodyLimitFor(new URL(request.url).pathname);
-      if (length > limit) throw tooLarge(`request body too large (limit ${Math.round(limit / 1024)} KiB)`);
+      const tooBig = () => tooLarge(`request body too large (limit ${Math.round(limit / 1024)} KiB)`);
+      const declared = request.headers.get("content-length");
+      if (declared !== null) {
+        if (Number(declared) > limit) throw tooBig();
+        return;
+      }
+      // No Content-Length (a chunked body): count a copy of the stream up to the
+      // limit before the route's parser reads the body.
+      if (!request.body) return;
+      const reader = request.clone().body!.getReader();
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          void reader.cancel().catch(() => {});
+          throw tooBig();
+        }
+      }
     })
     .onTransform({ as: "global" }, ({ request, path }) => {
       if (ctx.log.enabled("debug")) started.set(request, performance.now());

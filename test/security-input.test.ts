@@ -70,3 +70,38 @@ describe("claude-hook patterns", () => {
     expect(patternMatches("Read(*a*b*)", { tool: "Read", arg: "xxbxxaxx" })).toBe(false);
   });
 });
+
+describe("body limits", async () => {
+  const server = await startTestServer();
+  const { person, agent } = await withAgent(server);
+  const chunked = (size: number, prefix: string, suffix: string) =>
+    new ReadableStream({
+      start(c) {
+        const enc = new TextEncoder();
+        c.enqueue(enc.encode(prefix));
+        for (let sent = 0; sent < size; sent += 64 * 1024) c.enqueue(enc.encode("a".repeat(64 * 1024)));
+        c.enqueue(enc.encode(suffix));
+        c.close();
+      },
+    });
+
+  test("a chunked body (no Content-Length) is held to the route's limit like any other", async () => {
+    const post = (path: string, size: number, headers: Record<string, string>) =>
+      fetch(server.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: chunked(size, '{"name":"', '"}'), duplex: "half" } as RequestInit);
+    const big = await post("/api/auth/login", 2 * 1024 * 1024, {});
+    expect(big.status).toBe(413);
+    expect((await big.json()).detail).toContain("too large");
+    expect((await post("/api/agents", 1024 * 1024, { cookie: person.cookie })).status).toBe(413);
+    // small chunked bodies are read as usual
+    const small = await fetch(server.url + "/api/agents", { method: "POST", headers: { "content-type": "application/json", cookie: person.cookie }, body: chunked(0, '{"name":"chunked', '"}'), duplex: "half" } as RequestInit);
+    expect(small.status).toBe(201);
+    expect((await small.json()).name).toStartWith("chunked");
+    const ev = await fetch(server.url + "/api/agent/events", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-nod-agent-id": agent.id, "x-nod-secret": agent.secret },
+      body: chunked(0, '{"type":"message","text":"chunked', '"}'),
+      duplex: "half",
+    } as RequestInit);
+    expect(ev.status).toBe(200);
+  });
+});
