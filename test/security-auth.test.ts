@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import http from "node:http";
 import { owner, request, startTestServer } from "./helpers.ts";
+import { addressKey } from "../server/auth/rate-limit.ts";
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
 function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -47,6 +48,24 @@ describe("sign-in rate limits", async () => {
     expect((await postFrom(server.url, "127.0.0.3", "/api/auth/login", { username: "alice", password: "guess 2" })).status).toBe(429);
     // the same username in other case or with spaces counts as the same one
     expect((await postFrom(server.url, "127.0.0.3", "/api/auth/login", { username: " ALICE ", password: "guess 3" })).status).toBe(429);
+  });
+
+  test("at most 10 new addresses get their guess; the owner's usual address still signs in", async () => {
+    // 127.0.0.3 used one fresh guess above; nine more new addresses use the rest
+    for (let i = 10; i < 19; i++) expect((await postFrom(server.url, `127.0.0.${i}`, "/api/auth/login", { username: "alice", password: "guess" })).status).toBe(401);
+    expect((await postFrom(server.url, "127.0.0.60", "/api/auth/login", { username: "alice", password: "guess" })).status).toBe(429);
+    expect((await postFrom(server.url, "127.0.0.61", "/api/auth/login", GOOD)).status).toBe(429);
+    // 127.0.0.2 signed in before: it is known, and still gets in
+    expect((await postFrom(server.url, "127.0.0.2", "/api/auth/login", GOOD)).status).toBe(200);
+  });
+
+  test("IPv6 addresses are limited by their /64", () => {
+    expect(addressKey("2001:db8:1:2:aaaa::1")).toBe(addressKey("2001:db8:1:2:bbbb:cccc:dddd:eeee"));
+    expect(addressKey("2001:db8:1:2::1")).not.toBe(addressKey("2001:db8:1:3::1"));
+    expect(addressKey("2001:0db8:0001:0002::")).toBe(addressKey("2001:db8:1:2:ffff::"));
+    expect(addressKey("::ffff:10.0.0.1")).toBe("10.0.0.1");
+    expect(addressKey("10.0.0.1")).toBe("10.0.0.1");
+    expect(addressKey("::1")).toBe("0:0:0:0::/64");
   });
 
   test("one address is limited across usernames", async () => {

@@ -4,7 +4,7 @@ import type { Ctx } from "../context.ts";
 import { readCookie } from "../lib/cookies.ts";
 import { forbidden, tooManyRequests, unauthorized } from "../lib/errors.ts";
 import { isIP } from "node:net";
-import { RateLimiter } from "./rate-limit.ts";
+import { addressKey, KnownAddresses, RateLimiter } from "./rate-limit.ts";
 import { personFromRequest } from "./guard.ts";
 import * as auth from "./service.ts";
 
@@ -12,14 +12,18 @@ const Credentials = t.Object({ username: t.String({ maxLength: 64 }), password: 
 
 export function authRoutes(ctx: Ctx) {
   // Failed logins, in 15-minute windows: 10 per username and address, 30 per
-  // address. After 10 failures for a username from anywhere, only addresses
-  // with no failure for it may still try (one guess each): guessing from many
-  // addresses stays slow, yet nobody can lock the owner out by failing on
-  // purpose from elsewhere.
+  // address (an IPv6 address counts by its /64). After 10 failures for a
+  // username from anywhere it is "under attack": then addresses it signed in
+  // from before may still try, as may at most 10 new addresses (one guess
+  // each). Guessing stays slow however many addresses an attacker has, and
+  // failing on purpose cannot lock the owner out of the usual address (nor,
+  // from fewer than 20 addresses, out of a new one).
   const WINDOW = 15 * 60_000;
   const byUserIp = new RateLimiter(10, WINDOW);
   const byUser = new RateLimiter(10, WINDOW);
+  const freshGuesses = new RateLimiter(10, WINDOW);
   const byIp = new RateLimiter(30, WINDOW);
+  const known = new KnownAddresses();
   const secure = ctx.config.publicUrl.startsWith("https:");
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
@@ -48,24 +52,30 @@ export function authRoutes(ctx: Ctx) {
     .post(
       "/login",
       async ({ body, set, request, server }) => {
-        const ip = server?.requestIP(request)?.address ?? "unknown";
+        const address = server?.requestIP(request)?.address ?? "unknown";
+        const ip = addressKey(address);
         const userKey = body.username.trim().toLowerCase();
         const pairKey = `${userKey}\n${ip}`;
-        const wait = Math.max(
-          byUserIp.retryAfter(pairKey),
-          byIp.retryAfter(ip),
-          byUserIp.count(pairKey) > 0 ? byUser.retryAfter(userKey) : 0,
-        );
+        let wait = Math.max(byUserIp.retryAfter(pairKey), byIp.retryAfter(ip));
+        let fresh = false;
+        const attacked = byUser.retryAfter(userKey);
+        if (!wait && attacked > 0 && !known.has(userKey, ip)) {
+          if (byUserIp.count(pairKey) > 0) wait = attacked;
+          else wait = freshGuesses.retryAfter(userKey);
+          fresh = wait === 0;
+        }
         if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
         const user = await auth.checkPassword(ctx.db, body.username, body.password);
         if (!user) {
           byUser.hit(userKey);
           byUserIp.hit(pairKey);
           byIp.hit(ip);
-          ctx.log.warn("failed sign-in", { username: body.username, ip });
+          if (fresh) freshGuesses.hit(userKey);
+          ctx.log.warn("failed sign-in", { username: body.username, ip: address });
           throw unauthorized("wrong username or password");
         }
         byUserIp.reset(pairKey);
+        known.add(userKey, ip);
         signIn(set, user.id);
         return { user: auth.publicUser(user) };
       },

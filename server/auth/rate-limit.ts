@@ -37,3 +37,32 @@ export class RateLimiter {
     for (const [k, h] of this.hits) if (h.resetAt <= now) this.hits.delete(k);
   }
 }
+
+/** The key an address is limited by: IPv4 as is, IPv6 by its /64 (one host usually holds the whole /64). */
+export function addressKey(address: string): string {
+  const a = address.toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1]!;
+  if (!a.includes(":")) return a;
+  const [head, tail] = a.split("::") as [string, string | undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail === undefined ? [] : tail ? tail.split(":") : [];
+  const words = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
+  return words.slice(0, 4).map((w) => w.replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
+/** Addresses each username signed in from lately (in memory: a restart forgets them). */
+export class KnownAddresses {
+  private byUser = new Map<string, string[]>();
+  has(user: string, address: string) {
+    return this.byUser.get(user)?.includes(address) ?? false;
+  }
+  add(user: string, address: string) {
+    const list = (this.byUser.get(user) ?? []).filter((a) => a !== address);
+    list.push(address);
+    if (list.length > 20) list.shift();
+    this.byUser.delete(user); // re-inserted last: the map drops the longest-unused user first
+    this.byUser.set(user, list);
+    if (this.byUser.size > 10_000) this.byUser.delete(this.byUser.keys().next().value!);
+  }
+}
