@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import http from "node:http";
 import { owner, request, startTestServer } from "./helpers.ts";
 import { addressKey } from "../server/auth/rate-limit.ts";
+import { connectInbox } from "./ws-helpers.ts";
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
 function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -108,4 +109,15 @@ describe("cross-site and DNS rebinding", async () => {
     // the public name over plain http is another origin (a network attacker's page)
     expect((await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: p, origin: "http://nod.example.com", host: "nod.example.com" } })).status).toBe(403);
   });
+});
+
+test("signing out closes that session's inbox socket at once (it would otherwise keep receiving every frame)", async () => {
+  const server = await startTestServer();
+  const p = await owner(server);
+  const sock = await connectInbox(server, p);
+  const t0 = Date.now();
+  expect((await p.post("/api/auth/logout")).status).toBe(204);
+  const closed = await Promise.race([sock.closed, Bun.sleep(2000).then(() => null)]);
+  expect(closed?.code).toBe(4401);
+  expect(Date.now() - t0).toBeLessThan(2000);
 });
