@@ -105,3 +105,13 @@ describe("body limits", async () => {
     expect(ev.status).toBe(200);
   });
 });
+
+test("a malformed session cookie is no session (401 / signed out), never a 500", async () => {
+  const server = await startTestServer();
+  const cookie = "nod_session=%E0%A4%A";
+  expect((await request(server.url, "GET", "/api/agents", { headers: { cookie } })).status).toBe(401);
+  const status = await request(server.url, "GET", "/api/auth/status", { headers: { cookie } });
+  expect(status.status).toBe(200);
+  expect(status.body.user).toBeNull();
+  expect((await request(server.url, "GET", "/ws/app", { headers: { cookie } })).status).toBe(401);
+});
