@@ -10,6 +10,7 @@ import { tooLarge } from "../lib/errors.ts";
 import { PagingQuery, pageLimit } from "../lib/paging.ts";
 import { CompleteRunBody, ContextBody, CreateTaskBody, PreviewQuery, UpdateTaskBody } from "./model.ts";
 import * as tasks from "./service.ts";
+import * as runs from "./runs.ts";
 
 const doc = (summary: string, description?: string) => ({ detail: { summary, ...(description ? { description } : {}) } });
 
@@ -23,21 +24,21 @@ export function agentTaskRoutes(ctx: Ctx) {
       body: CreateTaskBody,
       ...doc("Create a task", 'schedule: a cron expression (5 fields, or 6 with seconds), "once" (with optional run_at) or "event". timezone (IANA, default UTC), run_at and enabled are nod\'s additions.'),
     })
-    .get("/due", ({ agent }) => tasks.dueRuns(ctx, agent), doc("Runs that are due and not yet started", "Each with the task's fields plus run_id and due_at (nod's additions). Webhook runs are listed by /triggers/pending instead."))
-    .get("/triggers/pending", ({ agent }) => tasks.pendingTriggers(ctx, agent), doc("Webhook triggers whose run is not started or completed yet"))
-    .post("/:task_id/run/start", ({ agent, params }) => tasks.startRun(ctx, agent, params.task_id), doc("Start a run", "Takes the task's oldest due run if there is one, else creates a running run. Answers {run_id}."))
+    .get("/due", ({ agent }) => runs.dueRuns(ctx, agent), doc("Runs that are due and not yet started", "Each with the task's fields plus run_id and due_at (nod's additions). Webhook runs are listed by /triggers/pending instead."))
+    .get("/triggers/pending", ({ agent }) => runs.pendingTriggers(ctx, agent), doc("Webhook triggers whose run is not started or completed yet"))
+    .post("/:task_id/run/start", ({ agent, params }) => runs.startRun(ctx, agent, params.task_id), doc("Start a run", "Takes the task's oldest due run if there is one, else creates a running run. Answers {run_id}."))
     .get("/runs/:run_id", ({ agent, params }) => tasks.publicRun(tasks.getAgentRun(ctx.db, agent.id, params.run_id)), doc("A run, with its summary"))
-    .post("/runs/:run_id/complete", ({ agent, params, body }) => tasks.completeRun(ctx, agent, params.run_id, body.status, body.summary), {
+    .post("/runs/:run_id/complete", ({ agent, params, body }) => runs.completeRun(ctx, agent, params.run_id, body.status, body.summary), {
       parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: CompleteRunBody,
       ...doc("Complete or fail a run", "summary: markdown up to 64 KiB (413 beyond). For interactive agents the summary becomes a task message in the chat; the run's context blocks are deleted. 409 when already finished."),
     })
-    .post("/runs/:run_id/context", ({ agent, params, body }) => tasks.addContext(ctx, agent, params.run_id, body.text), {
+    .post("/runs/:run_id/context", ({ agent, params, body }) => runs.addContext(ctx, agent, params.run_id, body.text), {
       parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: ContextBody,
       ...doc("Append a block to the run's scratchpad", "block_id counts 1, 2, … per run; 409 after the run finished."),
     })
-    .get("/runs/:run_id/context", ({ agent, params }) => tasks.getContext(ctx, agent, params.run_id), doc("The run's scratchpad blocks, oldest first"));
+    .get("/runs/:run_id/context", ({ agent, params }) => runs.getContext(ctx, agent, params.run_id), doc("The run's scratchpad blocks, oldest first"));
 }
 
 /** The people's task routes (API.md "People: tasks") and the editor's schedule preview. */
@@ -78,7 +79,7 @@ export function peopleTaskRoutes(ctx: Ctx) {
     .post(
       "/tasks/:id/run",
       ({ params, set }) => {
-        const r = tasks.runNow(ctx, params.id);
+        const r = runs.runNow(ctx, params.id);
         set.status = 201;
         return r;
       },
@@ -102,7 +103,7 @@ export function webhookTriggerRoutes(ctx: Ctx) {
       // body has none, so its real size is checked here.
       const raw = new Uint8Array(body as ArrayBuffer);
       if (raw.byteLength > WEBHOOK_MAX_BODY) throw tooLarge(`request body too large (limit ${WEBHOOK_MAX_BODY / MiB} MiB)`);
-      const r = tasks.receiveTrigger(ctx, params.trigger_id, () => tasks.triggerPayload(request.headers.get("content-type"), raw));
+      const r = runs.receiveTrigger(ctx, params.trigger_id, () => runs.triggerPayload(request.headers.get("content-type"), raw));
       set.status = 202;
       return r;
     },

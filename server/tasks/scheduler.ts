@@ -18,7 +18,8 @@ import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
-import { failStaleRuns, STALE_BATCH, insertRun, onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
+import { onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
+import { failStaleRuns, STALE_BATCH, insertRun } from "./runs.ts";
 
 export interface SchedulerOptions {
   batch: number; // tasks fired per transaction

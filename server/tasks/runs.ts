@@ -1,0 +1,317 @@
+// Runs of tasks: created when a task is due (the scheduler), run now by a
+// person, or triggered by a webhook call; started, completed or timed out;
+// and each run's context scratchpad. A due run is announced to the agent
+// through the outbox (task_due / task_trigger) in the run's own transaction.
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
+import type { Ctx } from "../context.ts";
+import { inTx, type Db } from "../db/index.ts";
+import { outbox, runContext, taskRuns, tasks } from "../db/schema.ts";
+import { timeId } from "../lib/ids.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+import { conflict, notFound, tooLarge, tooManyRequests } from "../lib/errors.ts";
+import { RateLimiter } from "../auth/rate-limit.ts";
+import type { Agent } from "../agents/service.ts";
+import { insertMessage, publishMessage, resolveConversation } from "../conversations/service.ts";
+import { publishActivity, recordActivity, type Activity } from "../activity/service.ts";
+import { enqueueAgentEvent, markDelivered } from "../delivery/outbox.ts";
+import { prepared } from "../db/prepared.ts";
+import { TASK_LIMITS } from "./model.ts";
+import { getAgentRun, getAgentTask, getTask, publishRun, publishTask, type Run, type RunTrigger, type Task } from "./service.ts";
+
+// ---- creating and announcing runs ----
+
+const insertRunStmt = (db: Db) =>
+  prepared(db, "tasks.insertRun", (db) =>
+    db.$client.prepare<unknown, [string, string, string, string, string, string | null, string | null, string, string | null]>(
+      `INSERT INTO task_runs (id, task_id, agent_id, status, "trigger", trigger_event_id, payload, summary, created_at, started_at, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)`,
+    ),
+  );
+
+/**
+ * Creates a run inside the caller's transaction. A due run is announced to the
+ * agent: task_due, or task_trigger for a webhook call (with its payload).
+ * The caller wakes the dispatcher and publishes after the commit.
+ */
+export function insertRun(db: Db, t: Pick<Task, "id" | "agentId" | "name" | "prompt" | "schedule">, trigger: RunTrigger, nowMs: number, payload?: unknown): Run {
+  const id = timeId("run_");
+  const now = isoMs(nowMs);
+  let eventId: string | null = null;
+  if (trigger === "event")
+    eventId = enqueueAgentEvent(db, t.agentId, "task_trigger", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, payload });
+  else if (trigger !== "agent")
+    eventId = enqueueAgentEvent(db, t.agentId, "task_due", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, schedule: t.schedule });
+  const run: Run = {
+    id,
+    taskId: t.id,
+    agentId: t.agentId,
+    status: trigger === "agent" ? "running" : "due",
+    trigger,
+    triggerEventId: eventId,
+    payload: trigger === "event" ? (payload ?? null) : null,
+    summary: null,
+    createdAt: now,
+    startedAt: trigger === "agent" ? now : null,
+    finishedAt: null,
+  };
+  // Prepared once per database: the scheduler inserts thousands of these in a burst.
+  insertRunStmt(db).run(
+    run.id,
+    run.taskId,
+    run.agentId,
+    run.status,
+    run.trigger,
+    run.triggerEventId,
+    run.payload === null || run.payload === undefined ? null : JSON.stringify(run.payload),
+    run.createdAt,
+    run.startedAt,
+  );
+  return run;
+}
+
+/** The agent acted on this run: the event that announced it no longer needs replaying. */
+function markAnnounced(db: Db, run: Run) {
+  if (run.triggerEventId) markDelivered(db, run.triggerEventId, "poll");
+}
+
+/** A person's "run now": a due run, and task_due to the agent. */
+export function runNow(ctx: Ctx, id: string) {
+  const t = getTask(ctx.db, id);
+  const run = inTx(ctx.db, () => insertRun(ctx.db, t, "manual", ctx.now()));
+  ctx.delivery.wake(t.agentId);
+  publishRun(ctx, run);
+  return { run_id: run.id };
+}
+
+/** Due runs of one agent with their task, oldest first: polled (trigger "event") or not. */
+function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
+  const rows = ctx.db
+    .select({ run: taskRuns, task: tasks })
+    .from(taskRuns)
+    .innerJoin(tasks, eq(tasks.id, taskRuns.taskId))
+    .where(and(eq(taskRuns.agentId, agent.id), eq(taskRuns.status, "due"), event ? eq(taskRuns.trigger, "event") : ne(taskRuns.trigger, "event")))
+    .orderBy(asc(taskRuns.id))
+    .all();
+  // The agent has now been told of these runs: their events need no replay over a
+  // socket nor a webhook POST. The runs stay listed until started or completed.
+  const unsent = rows.filter((r) => r.run.triggerEventId);
+  if (unsent.length) inTx(ctx.db, () => unsent.forEach((r) => markAnnounced(ctx.db, r.run)));
+  return rows;
+}
+
+/** Each run that is due and not yet started (webhook runs are listed by pendingTriggers). */
+export function dueRuns(ctx: Ctx, agent: Agent) {
+  return openRuns(ctx, agent, false).map(({ run, task }) => ({
+    id: task.id,
+    name: task.name,
+    prompt: task.prompt,
+    schedule: task.schedule,
+    trigger_type: task.triggerType,
+    enabled: task.enabled,
+    run_id: run.id,
+    due_at: toApiTime(run.createdAt),
+  }));
+}
+
+/** Webhook calls whose run has not been started or completed yet, oldest first. */
+export function pendingTriggers(ctx: Ctx, agent: Agent) {
+  return openRuns(ctx, agent, true).map(({ run, task }) => ({
+    id: run.triggerEventId,
+    task_id: task.id,
+    task_name: task.name,
+    task_prompt: task.prompt,
+    payload: run.payload ?? null,
+    run_id: run.id,
+    received_at: toApiTime(run.createdAt),
+  }));
+}
+
+/**
+ * The agent starts work on a task: its oldest due run becomes running, or, if
+ * none is due, a new running run is made (trigger "agent").
+ */
+export function startRun(ctx: Ctx, agent: Agent, taskId: string) {
+  const nowMs = ctx.now();
+  const run = inTx(ctx.db, () => {
+    const t = getAgentTask(ctx.db, agent.id, taskId);
+    const due = ctx.db
+      .select()
+      .from(taskRuns)
+      .where(and(eq(taskRuns.taskId, t.id), eq(taskRuns.status, "due")))
+      .orderBy(asc(taskRuns.id))
+      .limit(1)
+      .get();
+    if (!due) return insertRun(ctx.db, t, "agent", nowMs);
+    markAnnounced(ctx.db, due);
+    return ctx.db
+      .update(taskRuns)
+      .set({ status: "running", startedAt: isoMs(nowMs) })
+      .where(eq(taskRuns.id, due.id))
+      .returning()
+      .get()!;
+  });
+  publishRun(ctx, run);
+  return { run_id: run.id };
+}
+
+const finished = (r: Run) => r.status === "completed" || r.status === "failed";
+
+/**
+ * The agent reports a run's result. For an interactive agent the summary
+ * becomes a task message in its default conversation; the run's context
+ * blocks are deleted and the task's last_run_status follows.
+ */
+export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "completed" | "failed", summary: string | null | undefined) {
+  if (summary && Buffer.byteLength(summary, "utf8") > TASK_LIMITS.summaryBytes)
+    throw tooLarge(`summary: at most ${TASK_LIMITS.summaryBytes / 1024} KiB of markdown`);
+  const nowMs = ctx.now();
+  const now = isoMs(nowMs);
+  const db = ctx.db;
+  const out = inTx(db, () => {
+    const r = getAgentRun(db, agent.id, runId);
+    if (finished(r)) throw conflict(`task run already ${r.status}`);
+    const run = db
+      .update(taskRuns)
+      .set({ status, summary: summary ?? null, startedAt: r.startedAt ?? r.createdAt, finishedAt: now })
+      .where(eq(taskRuns.id, r.id))
+      .returning()
+      .get()!;
+    markAnnounced(db, r);
+    db.delete(runContext).where(eq(runContext.runId, r.id)).run();
+    const task = db.update(tasks).set({ lastRunStatus: status }).where(eq(tasks.id, r.taskId)).returning().get()!;
+    let message: ReturnType<typeof insertMessage> | null = null;
+    let newConversation: ReturnType<typeof resolveConversation>["conversation"] | null = null;
+    if (agent.type === "interactive") {
+      const { conversation, created } = resolveConversation(db, agent, null, now);
+      message = insertMessage(db, { agentId: agent.id, conversationId: conversation.id, role: "task", text: summary ?? "", reportTitle: task.name, taskRunId: r.id }, now);
+      if (created) newConversation = conversation;
+    }
+    const act = recordActivity(db, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
+    return { run, task, message, newConversation, act };
+  });
+  if (out.message) publishMessage(ctx, out.message, out.newConversation);
+  publishRun(ctx, out.run);
+  publishTask(ctx, out.task);
+  publishActivity(ctx, out.act);
+  ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status });
+  return { status, run_id: out.run.id };
+}
+
+// ---- the context scratchpad ----
+
+export function addContext(ctx: Ctx, agent: Agent, runId: string, text: string) {
+  if (Buffer.byteLength(text, "utf8") > TASK_LIMITS.contextBytes) throw tooLarge(`text: at most ${TASK_LIMITS.contextBytes / 1024} KiB per block`);
+  const now = isoMs(ctx.now());
+  const blockId = inTx(ctx.db, () => {
+    const r = getAgentRun(ctx.db, agent.id, runId);
+    if (finished(r)) throw conflict(`task run already ${r.status}: its context was cleared`);
+    const last = ctx.db
+      .select({ max: sql<number | null>`max(${runContext.blockId})` })
+      .from(runContext)
+      .where(eq(runContext.runId, r.id))
+      .get();
+    const blockId = (last?.max ?? 0) + 1;
+    ctx.db.insert(runContext).values({ runId: r.id, blockId, text, createdAt: now }).run();
+    return blockId;
+  });
+  return { status: "ok", block_id: blockId };
+}
+
+export function getContext(ctx: Ctx, agent: Agent, runId: string) {
+  const r = getAgentRun(ctx.db, agent.id, runId);
+  const blocks = ctx.db.select().from(runContext).where(eq(runContext.runId, r.id)).orderBy(asc(runContext.blockId)).all();
+  return { run_id: r.id, blocks: blocks.map((b) => ({ id: b.blockId, text: b.text, created_at: toApiTime(b.createdAt) })) };
+}
+
+// ---- the timeout ----
+
+export const STALE_BATCH = 500;
+
+/** Fails runs not completed within config.runTimeoutMs of becoming due. Returns how many. */
+export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): number {
+  const cutoff = isoMs(nowMs - ctx.config.runTimeoutMs);
+  const now = isoMs(nowMs);
+  const hours = Math.round((ctx.config.runTimeoutMs / 3_600_000) * 10) / 10;
+  const summary = `Timed out: not completed within ${hours >= 1 ? `${hours} h` : `${Math.round(ctx.config.runTimeoutMs / 1000)} s`}.`;
+  // Agents first (CROSS JOIN fixes the order), then each one's open runs through
+  // the (agent_id, status) index: the finished history is never scanned.
+  const ids = ctx.db.$client
+    .query<{ id: string }, [string, number]>(
+      `SELECT r.id FROM agents a CROSS JOIN task_runs r ON r.agent_id = a.id AND r.status IN ('due', 'running')
+       WHERE r.created_at < ? LIMIT ?`,
+    )
+    .all(cutoff, limit)
+    .map((r) => r.id);
+  if (!ids.length) return 0;
+  const stale = ctx.db.select().from(taskRuns).where(inArray(taskRuns.id, ids)).all();
+  const done: { run: Run; task: Task; act: Activity }[] = [];
+  inTx(ctx.db, () => {
+    for (const r of stale) {
+      const run = ctx.db
+        .update(taskRuns)
+        .set({ status: "failed", summary, startedAt: r.startedAt, finishedAt: now })
+        .where(and(eq(taskRuns.id, r.id), inArray(taskRuns.status, ["due", "running"])))
+        .returning()
+        .get();
+      if (!run) continue;
+      ctx.db.delete(runContext).where(eq(runContext.runId, r.id)).run();
+      // An announcement the agent never received is moot now.
+      if (r.triggerEventId) ctx.db.delete(outbox).where(and(eq(outbox.id, r.triggerEventId), ne(outbox.status, "delivered"))).run();
+      const task = ctx.db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
+      const act = recordActivity(ctx.db, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
+      done.push({ run, task, act });
+    }
+  });
+  for (const d of done) {
+    publishRun(ctx, d.run);
+    publishTask(ctx, d.task);
+    publishActivity(ctx, d.act);
+  }
+  if (done.length) {
+    ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status: "timed_out" }, done.length);
+    ctx.log.info("task runs timed out", { count: done.length });
+  }
+  return ids.length;
+}
+
+// ---- the inbound webhook ----
+
+export const TRIGGER_RATE = { limit: 60, windowMs: 60_000 };
+const limiters = new WeakMap<Ctx, RateLimiter>();
+
+/**
+ * Payload of a webhook call: JSON bodies as they are, anything else {content_type, body}.
+ * A body that is JSON counts whatever its Content-Type says (curl -d sends a form
+ * type, fetch() with a string text/plain), as long as it starts with { or [.
+ */
+export function triggerPayload(contentType: string | null, raw: Uint8Array): unknown {
+  const text = new TextDecoder().decode(raw);
+  const ct = (contentType ?? "").toLowerCase();
+  if (ct.includes("json") || /^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {}
+  }
+  return { content_type: contentType || null, body: text };
+}
+
+/** POST /webhook/:trigger_id — a due run of the event task and task_trigger to its agent. */
+export function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unknown) {
+  if (!/^[0-9a-f]{64}$/.test(triggerId)) throw notFound("trigger");
+  const t = ctx.db.select().from(tasks).where(eq(tasks.triggerId, triggerId)).get();
+  if (!t || t.triggerType !== "event") throw notFound("trigger");
+  if (!t.enabled) throw conflict("this task is disabled");
+  let limiter = limiters.get(ctx);
+  if (!limiter) limiters.set(ctx, (limiter = new RateLimiter(TRIGGER_RATE.limit, TRIGGER_RATE.windowMs)));
+  const nowMs = ctx.now();
+  const wait = limiter.retryAfter(triggerId, nowMs);
+  if (wait > 0) throw tooManyRequests(`too many calls to this trigger (at most ${TRIGGER_RATE.limit} a minute)`, wait);
+  limiter.hit(triggerId, nowMs);
+  const body = payload();
+  const run = inTx(ctx.db, () => insertRun(ctx.db, t, "event", nowMs, body));
+  ctx.delivery.wake(t.agentId);
+  publishRun(ctx, run);
+  ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "event" });
+  return { status: "accepted", run_id: run.id };
+}
+
