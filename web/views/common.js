@@ -1,6 +1,6 @@
 // Small shared pieces: avatars, online dots, copy buttons, times, errors.
 import { html } from "htm/preact";
-import { useState, useEffect, useCallback } from "preact/hooks";
+import { useState, useEffect, useCallback, useRef } from "preact/hooks";
 import { safeUrl } from "../markdown.js";
 import { qs } from "../api.js";
 import { useStore } from "../store.js";
@@ -100,20 +100,45 @@ export function useAction(fn) {
   return { run, busy, error, setError };
 }
 
-/** Loads data on mount and when deps change; `reload()` fetches again. */
+/**
+ * Loads data on mount and when deps change; `reload()` fetches again.
+ * `setData` is for live updates (frames). A fetch answered while a live update
+ * came in may be older than that update, so it is not applied: it is made
+ * again (at most 3 times in a row, then the answer wins).
+ */
 export function useLoad(fn, deps) {
-  const [data, setData] = useState(undefined);
+  const [data, setState] = useState(undefined);
   const [error, setError] = useState(null);
   const [n, setN] = useState(0);
+  const fetching = useRef(0);
+  const raced = useRef(false);
+  const retries = useRef(0);
   useEffect(() => {
     let live = true;
     setError(null);
-    fn().then(
-      (d) => live && setData(d),
-      (e) => live && setError(e),
-    );
+    fetching.current++;
+    raced.current = false;
+    fn()
+      .then(
+        (d) => {
+          if (!live) return;
+          if (raced.current && retries.current < 3) {
+            retries.current++;
+            setN((x) => x + 1);
+            return;
+          }
+          retries.current = 0;
+          setState(d);
+        },
+        (e) => live && setError(e),
+      )
+      .finally(() => fetching.current--);
     return () => (live = false);
   }, [...deps, n]);
+  const setData = useCallback((d) => {
+    if (fetching.current > 0) raced.current = true;
+    setState(d);
+  }, []);
   return { data, setData, error, reload: () => setN((x) => x + 1) };
 }
 
