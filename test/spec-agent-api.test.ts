@@ -10,37 +10,15 @@
 import { describe, expect, test } from "bun:test";
 import { AGENT_WS } from "../server/realtime/agent-socket.ts";
 import { AgentClient, owner, request, startTestServer, type Person, type Res } from "./helpers.ts";
+import { checkEverywhere, ISO_Z } from "./conventions.ts";
 import { connectAgent, openAgentSocket, webhookReceiver, type AgentSocketClient, type Frame } from "./ws-helpers.ts";
 
-const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const id = (prefix: string) => expect.stringMatching(new RegExp(`^${prefix}[0-9a-f]+$`));
 const isoZ = () => expect.stringMatching(ISO_Z);
 // Bun's toMatchObject writes the asymmetric matchers into the object it checks: check a copy.
 const clone = <T,>(v: T): T => structuredClone(v);
 
-const PREFIX: Record<string, RegExp> = {
-  agent_id: /^agt_[0-9a-f]{16}$/,
-  conversation_id: /^conv_/,
-  message_id: /^msg_/,
-  decision_id: /^dec_/,
-  task_id: /^tsk_/,
-  run_id: /^run_/,
-  task_run_id: /^run_/,
-  event_id: /^evt_/,
-  session_id: /^sess_/,
-};
 
-/** API.md "Everywhere": every *_at is null or ISO UTC with Z; every *_id has its prefix. */
-function checkEverywhere(v: unknown, where = "body") {
-  if (Array.isArray(v)) return v.forEach((x, i) => checkEverywhere(x, `${where}[${i}]`));
-  if (v === null || typeof v !== "object") return;
-  for (const [k, x] of Object.entries(v)) {
-    const at = `${where}.${k}`;
-    if (k.endsWith("_at") && x !== null) expect(x, at).toMatch(ISO_Z);
-    if (PREFIX[k] && typeof x === "string") expect(x, at).toMatch(PREFIX[k]!);
-    if (k !== "payload") checkEverywhere(x, at); // a webhook payload is the caller's own JSON
-  }
-}
 
 /** Shared state: ids the rows make and use. */
 type S = Record<string, any>;

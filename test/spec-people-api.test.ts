@@ -6,34 +6,11 @@
 import { describe, expect, test } from "bun:test";
 import { parseDuration } from "../server/lib/time.ts";
 import { AgentClient, Person, request, startTestServer, type Res } from "./helpers.ts";
+import { checkEverywhere, ISO_Z } from "./conventions.ts";
 import { upgradeStatus } from "./ws-helpers.ts";
 import { runNod } from "./cli-util.ts";
 
-const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-const PREFIX: Record<string, RegExp> = {
-  agent_id: /^agt_[0-9a-f]{16}$/,
-  conversation_id: /^conv_/,
-  message_id: /^msg_/,
-  decision_id: /^dec_/,
-  task_id: /^tsk_/,
-  run_id: /^run_/,
-  task_run_id: /^run_/,
-  event_id: /^evt_/,
-};
-const ID = /^(agt|conv|msg|dec|tsk|run|evt|act|usr)_[0-9a-f]+$/;
 
-/** API.md "Everywhere": every *_at is null or ISO UTC with Z; every id has its prefix. */
-function checkEverywhere(v: unknown, where = "body") {
-  if (Array.isArray(v)) return v.forEach((x, i) => checkEverywhere(x, `${where}[${i}]`));
-  if (v === null || typeof v !== "object") return;
-  for (const [k, x] of Object.entries(v)) {
-    const at = `${where}.${k}`;
-    if (k.endsWith("_at") && x !== null) expect(x, at).toMatch(ISO_Z);
-    if (k === "id" && typeof x === "string") expect(x, at).toMatch(ID);
-    if (PREFIX[k] && x !== null && typeof x === "string") expect(x, at).toMatch(PREFIX[k]!);
-    checkEverywhere(x, at);
-  }
-}
 
 type S = Record<string, any>;
 interface Row {
