@@ -30,6 +30,7 @@ describe("handshake", () => {
     ["auth without a secret", (s) => s.send({ type: "auth", agent_id: created.id }), 4001],
     ["a wrong secret", (s) => s.send({ type: "auth", agent_id: created.id, secret: "nod_" + "0".repeat(40) }), 4003],
     ["another agent's secret", (s) => s.send({ type: "auth", agent_id: created.id, secret: other.secret }), 4003],
+    ["a 1 MB auth message (never parsed)", (s) => s.send({ type: "auth", agent_id: created.id, secret: created.secret, pad: "x".repeat(1_000_000) }), 4001],
   ];
   for (const [what, send, code] of refused) {
     test(`${what} → close ${code}`, async () => {

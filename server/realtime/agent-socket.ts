@@ -35,6 +35,7 @@ import { requeueSocketEvents } from "../delivery/outbox.ts";
 export const AGENT_WS = { authTimeoutMs: 10_000, lastSeenEveryMs: 60_000, confirmAfterMs: 1_000, maxUnconfirmed: 1_000 };
 
 export const CLOSE = { badAuth: 4001, badSecret: 4003, unknownAgent: 4004 } as const;
+const MAX_AUTH_FRAME = 4096;
 
 // Frames sent every second that only signal liveness: acknowledged only when they carry a request_id.
 const QUIET = new Set(["agent_heartbeat", "agent_idle"]);
@@ -144,6 +145,8 @@ export class AgentConnection {
   }
 
   private authenticate(ws: WS, text: string) {
+    // An auth message is a few hundred bytes; nothing large is parsed before the agent is known.
+    if (text.length > MAX_AUTH_FRAME) return this.refuse(ws, CLOSE.badAuth, "auth message too large");
     let f: unknown;
     try {
       f = JSON.parse(text);
