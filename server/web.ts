@@ -5,7 +5,7 @@
 // the page itself is revalidated on every load (no-cache + ETag), the hashed
 // JS and CSS under /app/assets/ are cached for a year (immutable).
 import { Elysia } from "elysia";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, watch } from "node:fs";
 import path from "node:path";
 import { assetDir } from "./paths.ts";
 
@@ -64,8 +64,12 @@ async function loadFiles(): Promise<Map<string, WebFile>> {
 }
 
 let loaded: Promise<Map<string, WebFile>> | null = null;
-/** The inbox's files, built or read once per process. */
+/** The inbox's files, built or read once per process (again after a change under web/ with NOD_DEV=1). */
 export const webFiles = () => (loaded ??= loadFiles());
+
+// `bun run dev` sets NOD_DEV=1: a change under web/ makes the next request bundle it again.
+if (process.env.NOD_DEV === "1" && !Bun.isStandaloneExecutable)
+  watch(path.dirname(WEB_ENTRY), { recursive: true }, () => (loaded = null)).unref();
 
 /**
  * The inbox page's policy: scripts, styles and sockets only from this server
@@ -103,15 +107,15 @@ function respond(request: Request, f: WebFile, cacheControl: string): Response {
 
 /** GET /app, /app/* (the page: client-side routes) and /app/assets/* (hashed files). */
 export async function webRoutes() {
-  const files = await webFiles();
-  const page = files.get("index.html")!;
+  await webFiles(); // bundle errors show at start, not at the first visit
   const notFound = () => new Response(JSON.stringify({ detail: "not found" }), { status: 404, headers: { "content-type": "application/json" } });
   return new Elysia({ name: "nod-web" })
-    .get("/app", ({ request }) => respond(request, page, "no-cache"), { detail: { hide: true } })
+    .get("/app", async ({ request }) => respond(request, (await webFiles()).get("index.html")!, "no-cache"), { detail: { hide: true } })
     .get(
       "/app/*",
-      ({ request, path: p }) => {
-        if (!p.startsWith(ASSET_PREFIX)) return respond(request, page, "no-cache");
+      async ({ request, path: p }) => {
+        const files = await webFiles();
+        if (!p.startsWith(ASSET_PREFIX)) return respond(request, files.get("index.html")!, "no-cache");
         const f = files.get(p.slice(ASSET_PREFIX.length));
         return f ? respond(request, f, "public, max-age=31536000, immutable") : notFound();
       },
