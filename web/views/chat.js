@@ -148,9 +148,14 @@ export function Chat({ agent }) {
   `;
 }
 
+// nod's own media (<public-url>/media/<name>) load from the origin the inbox is
+// open at: the public URL may say localhost while a phone uses the LAN address.
+const OWN_MEDIA = /^https?:\/\/[^/]+(\/media\/[0-9a-f]{32}\.(?:png|jpg|gif|webp))$/;
+
 function imageSrc(url) {
   if (typeof url === "string" && url.startsWith("/") && !url.startsWith("//")) return url;
-  return safeUrl(url);
+  const own = typeof url === "string" && OWN_MEDIA.exec(url);
+  return own ? own[1] : safeUrl(url);
 }
 
 function Bubble({ m, agent }) {
