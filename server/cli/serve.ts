@@ -84,6 +84,8 @@ export async function serve(argv: string[]) {
   }
   const log = new Logger(config.logLevel);
   log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl });
+  if (/^https?:\/\/localhost[:/]/.test(config.publicUrl + "/") && !["127.0.0.1", "::1", "localhost"].includes(config.host))
+    log.warn("the public URL is localhost: set --public-url so webhook trigger and image links work from other machines");
   const nod = await startServer(config, { log });
   // --port 0 picks a free port: links then use the real one.
   if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;
