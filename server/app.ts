@@ -5,13 +5,12 @@ import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { openDb, closeDb } from "./db/index.ts";
-import { GroupCommit } from "./db/group-commit.ts";
+import { Writer } from "./db/unit-of-work.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
-import { Presence } from "./realtime/presence.ts";
 import { AgentSockets } from "./realtime/sockets.ts";
 import { InboxSockets } from "./realtime/inbox-socket.ts";
-import { ProcessingIndicators } from "./realtime/processing.ts";
+import { ProcessingIndicators } from "./conversations/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
 import { httpBasics, MAX_BODY } from "./http.ts";
@@ -26,8 +25,8 @@ import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
 import { deliveryRoutes } from "./delivery/index.ts";
 import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
-import { wakeAll as wakeAllDecisionWaits } from "./decisions/waiters.ts";
-
+import { endAllLongPolls } from "./decisions/long-poll.ts";
+import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
 import { openapiDocs } from "./ops/openapi.ts";
 import { VERSION } from "./version.ts";
@@ -36,35 +35,42 @@ export { VERSION };
 
 export interface NodServer {
   ctx: Ctx;
+  live: Live;
   app: ReturnType<typeof buildApp>;
   server: Server<unknown>;
   url: string; // http://127.0.0.1:PORT as reachable from this machine
   stop(): Promise<void>;
 }
 
-export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): Ctx {
+/** The services' context and the live pieces, wired so that committed effects reach the sockets and loops. */
+export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): { ctx: Ctx; live: Live } {
   const log = opts.log ?? new Logger(config.logLevel);
   const db = openDb(config.dataDir);
-  const hub = new Hub();
-  const ctx = {
+  const writer = new Writer(db, (e) => log.error("effects of a committed write failed", { error: e as Error }));
+  const agentSockets = new AgentSockets();
+  const ctx: Ctx = {
     config,
     db,
-    writer: new GroupCommit(db),
+    writer,
     log,
-    hub,
-    presence: new Presence(),
-    agentSockets: new AgentSockets(),
-    inboxSockets: new InboxSockets(),
-    processing: new ProcessingIndicators(hub),
     metrics: new Metrics(),
+    presence: agentSockets,
+    processing: new ProcessingIndicators((frame) => writer.announce(frame)),
     now: opts.now ?? Date.now,
-  } as Omit<Ctx, "delivery"> as Ctx;
-  ctx.delivery = new OutboxDispatcher(ctx);
-  return ctx;
+  };
+  const live: Live = {
+    hub: new Hub(),
+    agentSockets,
+    inboxSockets: new InboxSockets(),
+    dispatcher: new OutboxDispatcher(ctx, agentSockets),
+    scheduler: new TaskScheduler(ctx),
+  };
+  writer.setSink(effectSink(live));
+  return { ctx, live };
 }
 
 /** Every route, grouped by who may call it: public, people, agents. */
-export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
+export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
     new Elysia({ serve: { maxRequestBodySize: MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
@@ -86,9 +92,9 @@ export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
       .use(agentEventRoutes(ctx))
       .use(agentTaskRoutes(ctx))
       // WebSockets: agents (auth frame) and the inbox (session cookie)
-      .use(realtimeRoutes(ctx))
+      .use(realtimeRoutes(ctx, live))
       // operations: /metrics (token), /docs and /docs/json (OpenAPI of every route above)
-      .use(metricsRoutes(ctx))
+      .use(metricsRoutes(ctx, live))
       .use(openapiDocs)
   );
 }
@@ -96,37 +102,36 @@ export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
 /** Opens the database, starts listening and the background loops. */
 export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<NodServer> {
   const web = await webRoutes();
-  const ctx = createContext(config, opts);
-  const app = buildApp(ctx, web);
+  const { ctx, live } = createContext(config, opts);
+  const app = buildApp(ctx, live, web);
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
-  ctx.hub.attach(server);
-  const dispatcher = ctx.delivery as OutboxDispatcher;
-  dispatcher.start();
-  const scheduler = new TaskScheduler(ctx);
-  scheduler.start();
+  live.hub.attach(server);
+  live.dispatcher.start();
+  live.scheduler.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   let stopped = false;
   return {
     ctx,
+    live,
     app,
     server,
     url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await scheduler.stop();
-      await dispatcher.stop();
+      await live.scheduler.stop();
+      await live.dispatcher.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
       // everything else is short); sockets are closed with 1001.
       const drained = server.stop(false);
-      wakeAllDecisionWaits(); // long-polls answer now instead of holding the stop
-      ctx.agentSockets.closeAll();
-      ctx.inboxSockets.closeAll();
+      endAllLongPolls(); // long-polls answer now instead of holding the stop
+      live.agentSockets.closeAll();
+      live.inboxSockets.closeAll();
       await Promise.race([drained, Bun.sleep(3_000)]);
       await app.stop(true);
-      ctx.hub.detach();
+      live.hub.detach();
       ctx.writer.flush();
       closeDb(ctx.db);
     },

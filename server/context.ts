@@ -1,35 +1,31 @@
-// What every service gets: configuration, the database, the logger and the
-// real-time pieces. One per running server; tests make as many as they like.
+// What every service gets: configuration, the database and its write path,
+// the logger, metrics and the clock, plus two live views it may read
+// (presence, the "Thinking…" indicators). One per running server; tests make
+// as many as they like. Sockets, delivery and the scheduler are not here:
+// services reach them only through the effects of a unit of work.
 import type { Config } from "./config.ts";
 import type { Db } from "./db/index.ts";
+import type { Writer } from "./db/unit-of-work.ts";
 import type { Logger } from "./lib/log.ts";
-import type { Hub } from "./realtime/hub.ts";
-import type { Presence } from "./realtime/presence.ts";
-import type { AgentSockets } from "./realtime/sockets.ts";
-import type { InboxSockets } from "./realtime/inbox-socket.ts";
-import type { ProcessingIndicators } from "./realtime/processing.ts";
 import type { Metrics } from "./metrics.ts";
-import type { GroupCommit } from "./db/group-commit.ts";
+import type { ProcessingIndicators } from "./conversations/processing.ts";
 
-/** Pushes outbox rows to agents; the real-time module provides it. */
-export interface Dispatcher {
-  /** Something new is in the outbox for this agent (called after the commit). */
-  wake(agentId: string): void;
+/** Which agents have a socket open (realtime/sockets.ts keeps it). */
+export interface Presence {
+  isOnline(agentId: string): boolean;
+  onlineIds(): string[];
+  onlineCount(): number;
 }
 
 export interface Ctx {
   config: Config;
   db: Db;
-  /** Batches the hot paths' writes into shared commits (db/group-commit.ts). */
-  writer: GroupCommit;
+  /** The one write path: units of work, group commit, effects after commit. */
+  writer: Writer;
   log: Logger;
-  hub: Hub;
-  presence: Presence;
-  agentSockets: AgentSockets;
-  inboxSockets: InboxSockets;
-  processing: ProcessingIndicators;
-  delivery: Dispatcher;
   metrics: Metrics;
+  presence: Presence;
+  processing: ProcessingIndicators;
   /** The current time in ms; tests inject a fake clock to drive the scheduler. */
   now: () => number;
 }

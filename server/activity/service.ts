@@ -1,7 +1,7 @@
 // The activity feed: what agents did and what people answered, newest first.
 import { and, desc, eq, lt, sql } from "drizzle-orm";
-import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { activity } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
@@ -36,9 +36,9 @@ const insertStmt = (db: Db) =>
       .prepare(),
   );
 
-/** Records an entry (call inside the caller's transaction); publish it after the commit. */
+/** Records an entry in the caller's unit of work; open inboxes get it after the commit. */
 export function recordActivity(
-  db: Db,
+  uow: UnitOfWork,
   agentId: string,
   type: ActivityType,
   title: string,
@@ -46,11 +46,10 @@ export function recordActivity(
   taskRunId: string | null = null,
 ): Activity {
   const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, createdAt: isoMs() };
-  insertStmt(db).run(row);
+  insertStmt(uow.db).run(row);
+  uow.toInbox({ type: "activity", activity: publicActivity(row) });
   return row;
 }
-
-export const publishActivity = (ctx: Ctx, a: Activity) => ctx.hub.toInbox({ type: "activity", activity: publicActivity(a) });
 
 export function listActivity(db: Db, opts: { agentId?: string; before?: string; limit: number }) {
   const where = and(

@@ -68,8 +68,10 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
     updatedAt: now,
     lastSeenAt: null,
   };
-  ctx.db.insert(agents).values(agent).run();
-  ctx.hub.toInbox({ type: "agent", agent: publicAgent(ctx, agent) });
+  ctx.writer.now((uow) => {
+    uow.db.insert(agents).values(agent).run();
+    uow.toInbox({ type: "agent", agent: publicAgent(ctx, agent) });
+  });
   ctx.log.info("agent created", { agent: agent.id, name: agent.name });
   return { agent, secret };
 }
@@ -108,24 +110,30 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.avatar !== undefined) patch.avatar = input.avatar;
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
-  const updated = ctx.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
-  ctx.hub.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
-  return updated;
+  return ctx.writer.now((uow) => {
+    const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
+    uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
+    return updated;
+  });
 }
 
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
-  ctx.db.delete(agents).where(eq(agents.id, id)).run();
-  ctx.agentSockets.disconnect(id, 4004, "agent deleted");
-  ctx.hub.toInbox({ type: "agent_deleted", agent_id: id });
+  ctx.writer.now((uow) => {
+    uow.db.delete(agents).where(eq(agents.id, id)).run();
+    uow.closeAgentSockets(id, 4004, "agent deleted");
+    uow.toInbox({ type: "agent_deleted", agent_id: id });
+  });
   ctx.log.info("agent deleted", { agent: id });
 }
 
 export function rotateSecret(ctx: Ctx, id: string): string {
   getAgent(ctx.db, id);
   const secret = newAgentSecret();
-  ctx.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
-  ctx.agentSockets.disconnect(id, 4003, "secret rotated");
+  ctx.writer.now((uow) => {
+    uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
+    uow.closeAgentSockets(id, 4003, "secret rotated");
+  });
   ctx.log.info("agent secret rotated", { agent: id });
   return secret;
 }

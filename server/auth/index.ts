@@ -79,8 +79,7 @@ export function authRoutes(ctx: Ctx) {
       { body: Credentials },
     )
     .post("/logout", ({ request, set }) => {
-      auth.deleteSession(ctx.db, readCookie(request.headers.get("cookie"), auth.SESSION_COOKIE));
-      ctx.inboxSockets.sweep(ctx); // the session's live sockets close now, not at the next sweep
+      auth.deleteSession(ctx, readCookie(request.headers.get("cookie"), auth.SESSION_COOKIE));
       set.headers["set-cookie"] = cookie("", 0);
       set.status = 204;
     });

@@ -5,6 +5,7 @@ import { sha256hex } from "../lib/secrets.ts";
 import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
+import type { Ctx } from "../context.ts";
 import { inTx, type Db } from "../db/index.ts";
 
 export const SESSION_COOKIE = "nod_session";
@@ -84,6 +85,11 @@ export function userForSession(db: Db, token: string | undefined, now = Date.now
   return row.user;
 }
 
-export function deleteSession(db: Db, token: string | undefined) {
-  if (token) db.delete(sessions).where(eq(sessions.tokenHash, sha256hex(token))).run();
+/** Signs a session out; its open inbox sockets close after the commit. */
+export function deleteSession(ctx: Ctx, token: string | undefined) {
+  if (!token) return;
+  ctx.writer.now((uow) => {
+    uow.db.delete(sessions).where(eq(sessions.tokenHash, sha256hex(token))).run();
+    uow.closeSessionSockets(token);
+  });
 }

@@ -40,8 +40,8 @@ export async function agent(argv: string[]): Promise<number> {
   const type = str(flags.type) ?? "interactive";
   if (type !== "interactive" && type !== "approval_only") throw new UsageError("--type: interactive or approval_only");
 
-  // The server's own context (database, logger, hub…), without listening or starting loops.
-  const ctx = createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
+  // The server's own context (database, logger, write path), without listening or starting loops.
+  const { ctx } = createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
   try {
     const { agent, secret } = createAgent(ctx, { name, type, webhook_url: str(flags["webhook-url"]) ?? null, avatar: str(flags.avatar) ?? null }, null);
     if (flags.json) {

@@ -1,14 +1,14 @@
 // Conversations and their messages: agents post into them, people reply.
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { conversations, messages } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
-import { enqueueAgentEvent } from "../delivery/outbox.ts";
 
 export type Conversation = typeof conversations.$inferSelect;
 export type Message = typeof messages.$inferSelect;
@@ -71,20 +71,21 @@ const stmts = (db: Db) =>
 /**
  * The conversation a message goes to: the given one (which must be this
  * agent's, else 404), or the agent's default conversation, made on first use.
- * Returns whether it was created, so the caller can tell the inbox.
+ * A new one is announced to the open inboxes after the commit.
  */
-export function resolveConversation(db: Db, agent: Agent, conversationId: string | null | undefined, now = isoMs()) {
-  const s = stmts(db);
+export function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
+  const s = stmts(uow.db);
   if (conversationId) {
     const c = s.byId.get({ id: conversationId });
     if (!c || c.agentId !== agent.id) throw notFound("conversation");
-    return { conversation: c, created: false };
+    return c;
   }
   const existing = s.defaultFor.get({ agentId: agent.id });
-  if (existing) return { conversation: existing, created: false };
+  if (existing) return existing;
   const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, createdAt: now, updatedAt: now };
-  db.insert(conversations).values(c).run();
-  return { conversation: c, created: true };
+  uow.db.insert(conversations).values(c).run();
+  uow.toInbox({ type: "conversation", conversation: publicConversation(c) });
+  return c;
 }
 
 export interface NewMessage {
@@ -99,8 +100,8 @@ export interface NewMessage {
   senderName?: string | null;
 }
 
-/** Inserts a message and bumps its conversation (inside the caller's transaction). */
-export function insertMessage(db: Db, m: NewMessage, now = isoMs()): Message {
+/** Inserts a message and bumps its conversation, in the caller's unit of work; inboxes get it after the commit. */
+export function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Message {
   const row: Message = {
     id: timeId("msg_"),
     conversationId: m.conversationId,
@@ -115,16 +116,11 @@ export function insertMessage(db: Db, m: NewMessage, now = isoMs()): Message {
     readAt: m.role === "user" ? now : null,
     createdAt: now,
   };
-  const s = stmts(db);
+  const s = stmts(uow.db);
   s.insertMessage.run(row);
   s.touch.run({ id: m.conversationId, now });
+  uow.toInbox({ type: "message", message: publicMessage(row) });
   return row;
-}
-
-/** Tells open inboxes about a new message (and its conversation, when it is new). */
-export function publishMessage(ctx: Ctx, m: Message, newConversation: Conversation | null) {
-  if (newConversation) ctx.hub.toInbox({ type: "conversation", conversation: publicConversation(newConversation) });
-  ctx.hub.toInbox({ type: "message", message: publicMessage(m) });
 }
 
 // ---- people's side ----
@@ -153,22 +149,23 @@ export function listMessages(db: Db, conversationId: string, opts: { before?: st
 
 export function markRead(ctx: Ctx, conversationId: string) {
   const c = getConversation(ctx.db, conversationId);
-  ctx.db
-    .update(messages)
-    .set({ readAt: isoMs() })
-    .where(and(eq(messages.conversationId, conversationId), isNull(messages.readAt)))
-    .run();
-  ctx.hub.toInbox({ type: "conversation_read", agent_id: c.agentId, conversation_id: c.id });
+  ctx.writer.now((uow) => {
+    uow.db
+      .update(messages)
+      .set({ readAt: isoMs() })
+      .where(and(eq(messages.conversationId, conversationId), isNull(messages.readAt)))
+      .run();
+    uow.toInbox({ type: "conversation_read", agent_id: c.agentId, conversation_id: c.id });
+  });
 }
 
 /** A person writes to an agent: stored, and a user_message queued for delivery in the same transaction. */
 export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null) {
   if (agent.type === "approval_only") throw forbidden("this agent is approval-only: it has no chat");
-  const db = ctx.db;
-  const { message, conversation, created } = inTx(db, () => {
-    const { conversation, created } = resolveConversation(db, agent, conversationId);
-    const message = insertMessage(db, { agentId: agent.id, conversationId: conversation.id, role: "user", text, senderName });
-    enqueueAgentEvent(db, agent.id, "user_message", {
+  return ctx.writer.now((uow) => {
+    const conversation = resolveConversation(uow, agent, conversationId);
+    const message = insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "user", text, senderName });
+    uow.toAgent(agent.id, "user_message", {
       text,
       sender_name: senderName,
       conversation_id: conversation.id,
@@ -178,9 +175,6 @@ export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text
       audio_url: null,
       created_at: toApiTime(message.createdAt),
     });
-    return { message, conversation, created };
+    return { message_id: message.id, conversation_id: conversation.id };
   });
-  publishMessage(ctx, message, created ? conversation : null);
-  ctx.delivery.wake(agent.id);
-  return { message_id: message.id, conversation_id: conversation.id };
 }

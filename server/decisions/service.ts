@@ -2,15 +2,15 @@
 // people answer, and the answer goes back to the agent as decision_resolved.
 import { and, desc, eq, lt, ne } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { decisions } from "../db/schema.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
-import { publishActivity, recordActivity } from "../activity/service.ts";
-import { enqueueAgentEvent } from "../delivery/outbox.ts";
-import { notifyDecision } from "./waiters.ts";
+import { recordActivity } from "../activity/service.ts";
+import { createTaskFromProposal } from "../tasks/service.ts";
 
 export type Decision = typeof decisions.$inferSelect;
 export type DecisionKind = Decision["kind"];
@@ -54,8 +54,8 @@ export interface NewDecision {
   proposal?: Decision["proposal"];
 }
 
-/** Stores a request inside the caller's transaction; the caller publishes with publishDecisionCreated. */
-export function insertDecision(db: Db, agent: Agent, input: NewDecision) {
+/** Stores a pending request in the caller's unit of work; inboxes get it after the commit. */
+export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision): Decision {
   const d: Decision = {
     id: timeId("dec_"),
     agentId: agent.id,
@@ -78,14 +78,16 @@ export function insertDecision(db: Db, agent: Agent, input: NewDecision) {
     createdAt: isoMs(),
     resolvedAt: null,
   };
-  db.insert(decisions).values(d).run();
-  const act = recordActivity(db, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
-  return { decision: d, activity: act };
+  uow.db.insert(decisions).values(d).run();
+  uow.toInbox({ type: "decision", decision: publicDecision(d) });
+  recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
+  return d;
 }
 
-export function publishDecision(ctx: Ctx, d: Decision, act: ReturnType<typeof recordActivity>) {
-  ctx.hub.toInbox({ type: d.status === "pending" ? "decision" : "decision_resolved", decision: publicDecision(d) });
-  publishActivity(ctx, act);
+/** A request stopped being pending: the inboxes see it, and long-polls waiting on it answer. */
+function settle(uow: UnitOfWork, d: Decision) {
+  uow.toInbox({ type: "decision_resolved", decision: publicDecision(d) });
+  uow.settled(d.id);
 }
 
 export function getDecision(db: Db, id: string): Decision {
@@ -124,21 +126,12 @@ export interface Response {
   always_allow_pattern?: string | null;
 }
 
-/**
- * Hook run inside the answer's transaction for a task proposal that was
- * approved: it creates the task and returns its id, or throws 400 when the
- * proposal cannot become a task. The tasks module installs it.
- */
-export type ProposalApprover = (ctx: Ctx, agent: Agent, d: Decision) => string;
-let approveProposal: ProposalApprover | null = null;
-export const setProposalApprover = (fn: ProposalApprover) => void (approveProposal = fn);
-
 const VERB: Record<ResolveStatus, string> = { approved: "approved", rejected: "rejected", responded: "answered", dismissed: "dismissed" };
 
-/** A person answers a request. */
+/** A person answers a request; unless dismissed, the agent gets decision_resolved. */
 export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Decision {
-  const db = ctx.db;
-  const result = inTx(db, () => {
+  return ctx.writer.now((uow) => {
+    const db = uow.db;
     const d = getDecision(db, id);
     if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
     if (!FITS[d.kind].includes(r.status))
@@ -151,11 +144,8 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
       alwaysAllow = true;
       pattern = r.always_allow_pattern ?? d.alwaysAllowOptions?.[0]?.pattern ?? null;
     }
-    let taskId: string | null = null;
-    if (d.proposal && r.status === "approved") {
-      if (!approveProposal) throw new Error("no task proposal handler installed");
-      taskId = approveProposal(ctx, agent, d);
-    }
+    // An approved proposal becomes a task in the same transaction (or the answer fails with 400).
+    const taskId = d.proposal && r.status === "approved" ? createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
     const patch = {
       status: r.status,
       note: r.note ?? null,
@@ -166,15 +156,12 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
       taskId,
     } satisfies Partial<Decision>;
     const updated = db.update(decisions).set(patch).where(eq(decisions.id, id)).returning().get()!;
-    const act = recordActivity(db, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId);
+    settle(uow, updated);
+    recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId);
     // A dismissed request tells the agent nothing (as in Nod).
-    if (r.status !== "dismissed") enqueueAgentEvent(db, agent.id, "decision_resolved", resolvedEvent(updated));
-    return { updated, act };
+    if (r.status !== "dismissed") uow.toAgent(agent.id, "decision_resolved", resolvedEvent(updated));
+    return updated;
   });
-  publishDecision(ctx, result.updated, result.act);
-  if (result.updated.status !== "dismissed") ctx.delivery.wake(agent.id);
-  notifyDecision(id);
-  return result.updated;
 }
 
 export function resolvedEvent(d: Decision) {
@@ -195,8 +182,8 @@ export function resolvedEvent(d: Decision) {
 
 /** The agent resolves its own (non-permission) request: status responded, no event back. */
 export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null) {
-  const db = ctx.db;
-  const result = inTx(db, () => {
+  ctx.writer.now((uow) => {
+    const db = uow.db;
     const d = getAgentDecision(db, agent.id, id);
     if (d.kind === "permission") throw badRequest("decision_id: permission requests can only be answered by a person");
     if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
@@ -206,10 +193,8 @@ export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | n
       .where(eq(decisions.id, id))
       .returning()
       .get()!;
-    const act = recordActivity(db, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId);
-    return { updated, act };
+    settle(uow, updated);
+    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId);
   });
-  publishDecision(ctx, result.updated, result.act);
-  notifyDecision(id);
   return { status: "resolved", decision_id: id };
 }

@@ -14,7 +14,8 @@
 // (next_attempt_at): one timer wakes the lanes whose next attempt is due, so
 // retries queued before a restart resume after it.
 import { and, asc, eq, inArray, lt, ne, sql } from "drizzle-orm";
-import type { Ctx, Dispatcher } from "../context.ts";
+import type { Ctx } from "../context.ts";
+import type { AgentSockets } from "../realtime/sockets.ts";
 import type { Db } from "../db/index.ts";
 import { agents, outbox } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
@@ -78,7 +79,7 @@ const q = {
     ),
 };
 
-export class OutboxDispatcher implements Dispatcher {
+export class OutboxDispatcher {
   private lanes = new Map<string, Lane>();
   private inflight = new Set<string>(); // event ids with a webhook POST under way
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -86,7 +87,10 @@ export class OutboxDispatcher implements Dispatcher {
   private stopped = true;
   private abort = new AbortController();
 
-  constructor(private ctx: Ctx) {}
+  constructor(
+    private ctx: Ctx,
+    private sockets: AgentSockets,
+  ) {}
 
   start() {
     this.stopped = false;
@@ -114,7 +118,7 @@ export class OutboxDispatcher implements Dispatcher {
     if (lane?.running) {
       lane.again = true;
       // A webhook POST may be in flight; the socket does not wait for it.
-      if (this.ctx.agentSockets.has(agentId)) this.pushOverSocket(agentId);
+      if (this.sockets.has(agentId)) this.pushOverSocket(agentId);
       return;
     }
     const l: Lane = lane ?? { running: false, again: false, done: Promise.resolve() };
@@ -163,7 +167,7 @@ export class OutboxDispatcher implements Dispatcher {
    * is backed up (a slow reader), the rest waits for its drain event.
    */
   pushOverSocket(agentId: string): boolean {
-    const sockets = this.ctx.agentSockets;
+    const sockets = this.sockets;
     let ws = sockets.newest(agentId);
     if (!ws) return false;
     const db = this.ctx.db;
@@ -297,7 +301,7 @@ export class OutboxDispatcher implements Dispatcher {
       const p = JSON.parse(row.payload) as Record<string, unknown>;
       for (const k of ["message_id", "conversation_id", "decision_id", "task_id", "run_id"]) if (typeof p[k] === "string") ref[k] = p[k];
     } catch {}
-    this.ctx.hub.toInbox({ type: "delivery", event_id: row.id, agent_id: agentId, event_type: row.type, status, via, ...ref, ...(error ? { last_error: error } : {}) });
+    this.ctx.writer.announce({ type: "delivery", event_id: row.id, agent_id: agentId, event_type: row.type, status, via, ...ref, ...(error ? { last_error: error } : {}) });
   }
 
   /** Wakes every offline agent with a webhook whose next attempt is due; sets the timer for the next one. */

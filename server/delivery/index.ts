@@ -66,14 +66,17 @@ export function deliveryRoutes(ctx: Ctx) {
       const row = ctx.db.select().from(outbox).where(eq(outbox.id, params.event_id)).get();
       if (!row) throw notFound("event");
       if (row.status !== "undelivered") throw conflict(`event is ${row.status}, not undelivered`);
-      const updated = ctx.db
-        .update(outbox)
-        .set({ status: "pending", attempts: 0, nextAttemptAt: isoMs(), lastError: row.lastError })
-        .where(and(eq(outbox.id, row.id), eq(outbox.status, "undelivered")))
-        .returning()
-        .get();
+      const updated = ctx.writer.now((uow) => {
+        const row2 = uow.db
+          .update(outbox)
+          .set({ status: "pending", attempts: 0, nextAttemptAt: isoMs(), lastError: row.lastError })
+          .where(and(eq(outbox.id, row.id), eq(outbox.status, "undelivered")))
+          .returning()
+          .get();
+        if (row2) uow.redeliver(row.agentId);
+        return row2;
+      });
       if (!updated) throw conflict("event changed meanwhile");
-      ctx.delivery.wake(row.agentId);
       return publicDelivery(updated);
     });
 }

@@ -4,7 +4,7 @@ import type { Ctx } from "../context.ts";
 import { agentGuard } from "../agents/guard.ts";
 import { selfResolve } from "../decisions/service.ts";
 import { handleAgentEvent } from "./service.ts";
-import { getDecisionForAgent, MAX_WAIT_SECONDS } from "../decisions/wait.ts";
+import { getDecisionForAgent, MAX_WAIT_SECONDS } from "../decisions/long-poll.ts";
 
 export function agentEventRoutes(ctx: Ctx) {
   return new Elysia({ prefix: "/api/agent" })
@@ -14,7 +14,7 @@ export function agentEventRoutes(ctx: Ctx) {
       parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: t.Object({ decision_id: t.String({ minLength: 1, maxLength: 100 }), note: t.Optional(t.Nullable(t.String({ maxLength: 20_000 }))) }),
     })
-    // nod's addition: a request's state, long-polled with ?wait=SECONDS (see decisions/wait.ts).
+    // nod's addition: a request's state, long-polled with ?wait=SECONDS (see decisions/long-poll.ts).
     .get(
       "/decisions/:decision_id",
       ({ agent, params, query, request, server }) => {

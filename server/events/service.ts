@@ -9,11 +9,11 @@ import { prepared } from "../db/prepared.ts";
 import { Validator } from "../lib/validate.ts";
 import { badRequest, forbidden, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
-import { insertMessage, publishMessage, resolveConversation } from "../conversations/service.ts";
-import { insertDecision, publishDecision } from "../decisions/service.ts";
-import { publishActivity, recordActivity } from "../activity/service.ts";
+import { insertMessage, resolveConversation } from "../conversations/service.ts";
+import { insertDecision } from "../decisions/service.ts";
+import { recordActivity } from "../activity/service.ts";
 import { storeImage } from "../media/service.ts";
-import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../realtime/processing.ts";
+import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
 import * as M from "./model.ts";
 
 export type Reply = { status: string; [key: string]: unknown };
@@ -75,10 +75,9 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
   const taskRunId = checkRun(ctx, agent, e.task_run_id);
   // The image is written before the transaction: a failed insert leaves an unreferenced file, never a broken link.
   const imageUrl = e.image_base64 ? await storeImage(ctx, e.image_base64) : null;
-  const db = ctx.db;
-  const { message, conversation, created, act } = await ctx.writer.run(() => {
-    const { conversation, created } = resolveConversation(db, agent, e.conversation_id);
-    const message = insertMessage(db, {
+  return ctx.writer.run((uow) => {
+    const conversation = resolveConversation(uow, agent, e.conversation_id);
+    const message = insertMessage(uow, {
       agentId: agent.id,
       conversationId: conversation.id,
       role: taskRunId && !e.report_title ? "task" : "agent",
@@ -88,20 +87,16 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
       reportDescription: e.report_description,
       taskRunId,
     });
-    const act = recordActivity(db, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
-    return { message, conversation, created, act };
+    recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
+    return { status: "ok", message_id: message.id, conversation_id: conversation.id };
   });
-  publishMessage(ctx, message, created ? conversation : null);
-  publishActivity(ctx, act);
-  return { status: "ok", message_id: message.id, conversation_id: conversation.id };
 }
 
 export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Promise<Reply> {
   const taskRunId = checkRun(ctx, agent, e.task_run_id);
-  const db = ctx.db;
-  const { decision, activity } = await ctx.writer.run(() => {
-    const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
-    return insertDecision(db, agent, {
+  return ctx.writer.run((uow) => {
+    const conversationId = e.conversation_id ? resolveConversation(uow, agent, e.conversation_id).id : null;
+    const decision = insertDecision(uow, agent, {
       kind: e.kind,
       title: e.title,
       description: e.description,
@@ -112,15 +107,13 @@ export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent)
       alwaysAllowLabel: e.always_allow_label,
       alwaysAllowOptions: e.always_allow_options,
     });
+    return { status: "ok", decision_id: decision.id };
   });
-  publishDecision(ctx, decision, activity);
-  return { status: "ok", decision_id: decision.id };
 }
 
 export async function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Promise<Reply> {
   const taskRunId = checkRun(ctx, agent, e.task_run_id);
-  const act = await ctx.writer.run(() => recordActivity(ctx.db, agent.id, "agent_action", e.title, e.text ?? null, taskRunId));
-  publishActivity(ctx, act);
+  const act = await ctx.writer.run((uow) => recordActivity(uow, agent.id, "agent_action", e.title, e.text ?? null, taskRunId));
   ctx.processing.updateText(agent.id, e.title); // while "Thinking…", each alert becomes its text
   return { status: "ok", activity_id: act.id };
 }
@@ -147,24 +140,21 @@ export function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Reply {
 
 export async function lifecycleStatus(ctx: Ctx, agent: Agent, e: M.StatusFrame): Promise<Reply> {
   const details = e.details === undefined || e.details === null ? null : typeof e.details === "string" ? e.details : JSON.stringify(e.details);
-  const act = await ctx.writer.run(() => recordActivity(ctx.db, agent.id, "system", `${agent.name}: ${e.action}`, details));
-  publishActivity(ctx, act);
+  const act = await ctx.writer.run((uow) => recordActivity(uow, agent.id, "system", `${agent.name}: ${e.action}`, details));
   return { status: "ok", activity_id: act.id };
 }
 
 export async function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent): Promise<Reply> {
-  const db = ctx.db;
-  const { decision, activity } = await ctx.writer.run(() => {
-    const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
+  return ctx.writer.run((uow) => {
+    const conversationId = e.conversation_id ? resolveConversation(uow, agent, e.conversation_id).id : null;
     const tz = e.timezone ? ` (${e.timezone})` : "";
-    return insertDecision(db, agent, {
+    const decision = insertDecision(uow, agent, {
       kind: "approval",
       title: e.title,
       description: e.description ?? `Task "${e.task_name}" on schedule ${e.task_schedule}${tz}:\n\n${e.task_prompt}`,
       conversationId,
       proposal: { task_name: e.task_name, task_prompt: e.task_prompt, task_schedule: e.task_schedule, ...(e.timezone ? { timezone: e.timezone } : {}) },
     });
+    return { status: "ok", decision_id: decision.id };
   });
-  publishDecision(ctx, decision, activity);
-  return { status: "ok", decision_id: decision.id };
 }

@@ -6,19 +6,20 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Ctx } from "../context.ts";
 import { HttpError } from "../lib/errors.ts";
 import { INBOX_TOPIC } from "../realtime/hub.ts";
-import { waitingCount } from "../decisions/waiters.ts";
+import { longPollCount } from "../decisions/long-poll.ts";
+import type { Live } from "../effects.ts";
 import { VERSION, COMMIT } from "../version.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 const tokenMatches = (given: string, expected: string) => timingSafeEqual(digest(given), digest(expected));
 
-export function metricsRoutes(ctx: Ctx) {
+export function metricsRoutes(ctx: Ctx, live: Live) {
   const started = Date.now();
   const m = ctx.metrics;
-  m.gauge("nod_agent_sockets_open", "Open, authenticated agent WebSocket connections", () => ctx.agentSockets.count());
-  m.gauge("nod_agents_online", "Agents with at least one open WebSocket", () => ctx.presence.onlineCount());
-  m.gauge("nod_inbox_sockets_open", "Open inbox (/ws/app) WebSocket connections", () => ctx.hub.subscriberCount(INBOX_TOPIC));
-  m.gauge("nod_decision_waits_open", "Agent requests long-polling GET /api/agent/decisions/:id?wait=", () => waitingCount());
+  m.gauge("nod_agent_sockets_open", "Open, authenticated agent WebSocket connections", () => live.agentSockets.count());
+  m.gauge("nod_agents_online", "Agents with at least one open WebSocket", () => live.agentSockets.onlineCount());
+  m.gauge("nod_inbox_sockets_open", "Open inbox (/ws/app) WebSocket connections", () => live.hub.subscriberCount(INBOX_TOPIC));
+  m.gauge("nod_decision_waits_open", "Agent requests long-polling GET /api/agent/decisions/:id?wait=", () => longPollCount());
   m.gauge("nod_uptime_seconds", "Seconds since the server started", () => Math.round((Date.now() - started) / 1000));
 
   return new Elysia({ name: "nod-metrics" }).get(

@@ -29,7 +29,8 @@ import { handleAgentEvent, WS_EVENT_TYPES } from "../events/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { randomHex } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
-import { requeueSocketEvents } from "../delivery/outbox.ts";
+import { requeueSocketEvents } from "../db/outbox.ts";
+import type { Live } from "../effects.ts";
 
 /** Tunable by tests; the documented values are 10 s and one last_seen_at write a minute. */
 export const AGENT_WS = { authTimeoutMs: 10_000, lastSeenEveryMs: 60_000, confirmAfterMs: 1_000, maxUnconfirmed: 1_000 };
@@ -62,6 +63,7 @@ export class AgentConnection {
 
   constructor(
     private ctx: Ctx,
+    private live: Pick<Live, "agentSockets" | "dispatcher">,
     readonly pathAgentId: string,
   ) {}
 
@@ -91,7 +93,7 @@ export class AgentConnection {
 
   /** The socket's send buffer emptied: the events that waited for it follow. */
   drain(_ws: WS) {
-    if (this.state === "open") this.ctx.delivery.wake(this.agentId);
+    if (this.state === "open") this.live.dispatcher.wake(this.agentId);
   }
 
   pong(_ws: WS) {
@@ -169,15 +171,14 @@ export class AgentConnection {
     this.state = "open";
     this.agentId = id;
     this.sessionId = "sess_" + randomHex(12);
-    ctx.agentSockets.add(id, ws);
-    const cameOnline = ctx.presence.add(id);
+    const cameOnline = this.live.agentSockets.add(id, ws);
     this.send(ws, { type: "auth_ok", session_id: this.sessionId, agent_name: check.agent.name });
     this.touch(true);
-    if (cameOnline) ctx.hub.toInbox({ type: "agent_status", agent_id: id, online: true });
+    if (cameOnline) ctx.writer.announce({ type: "agent_status", agent_id: id, online: true });
     ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome: "ok" });
     ctx.log.debug("agent socket authenticated", { agent: id, session: this.sessionId });
     // Everything not yet delivered follows auth_ok, oldest first.
-    ctx.delivery.wake(id);
+    this.live.dispatcher.wake(id);
   }
 
   close(ws: WS, code: number, _reason?: string) {
@@ -186,8 +187,8 @@ export class AgentConnection {
     this.state = "closed";
     if (!wasOpen) return;
     const { ctx } = this;
-    ctx.agentSockets.remove(this.agentId, ws);
-    const wentOffline = ctx.presence.remove(this.agentId);
+    // (The dispatcher may have dropped a dying socket from the set already.)
+    const wentOffline = this.live.agentSockets.remove(this.agentId, ws) || !this.live.agentSockets.isOnline(this.agentId);
     ctx.log.debug("agent socket closed", { agent: this.agentId, session: this.sessionId, code });
     // Died without a clean close: what it may never have received goes out again.
     if (code === 1006 && this.unconfirmed) {
@@ -198,7 +199,7 @@ export class AgentConnection {
         if (n) {
           ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
           ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
-          ctx.delivery.wake(this.agentId);
+          this.live.dispatcher.wake(this.agentId);
         }
       } catch {
         // the database is closing (server shutdown)
@@ -207,7 +208,7 @@ export class AgentConnection {
     if (!wentOffline) return;
     this.touch(true);
     ctx.processing.stopAgent(this.agentId);
-    ctx.hub.toInbox({ type: "agent_status", agent_id: this.agentId, online: false });
+    ctx.writer.announce({ type: "agent_status", agent_id: this.agentId, online: false });
   }
 
   private refuse(ws: WS, code: number, reason: string) {

@@ -1,5 +1,5 @@
 // A person's live inbox socket (/ws/app). It subscribes to the shared inbox
-// topic, so every frame the services publish (hub.toInbox) reaches every open
+// topic, so every frame committed writes declare (uow.toInbox) reaches every open
 // tab, serialized once by Bun. On connect it gets a "hello" snapshot.
 import type { ServerWebSocket } from "bun";
 import type { Ctx } from "../context.ts";
@@ -24,7 +24,11 @@ export class InboxSockets {
   closeAll(code = 1001, reason = "server shutting down") {
     for (const ws of this.open) ws.close(code, reason);
   }
-  /** Closes every socket whose session no longer signs anybody in. */
+  /** Closes the sockets of a session that was signed out. */
+  closeSession(token: string) {
+    for (const ws of this.open) if (ws.data.token === token) ws.close(SESSION_ENDED, "signed out");
+  }
+  /** Closes every socket whose session no longer signs anybody in (expired ones). */
   sweep(ctx: Ctx) {
     const now = ctx.now();
     for (const ws of this.open) {

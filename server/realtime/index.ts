@@ -10,6 +10,7 @@ import { AgentConnection } from "./agent-socket.ts";
 import { InboxConnection } from "./inbox-socket.ts";
 import { readCookie } from "../lib/cookies.ts";
 import { SESSION_COOKIE } from "../auth/service.ts";
+import type { Live } from "../effects.ts";
 
 /**
  * Server-wide WebSocket options. Bun pings a socket that has been silent for
@@ -34,16 +35,16 @@ const json = (status: number, detail: string) =>
 
 const isUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
-export function realtimeRoutes(ctx: Ctx) {
+export function realtimeRoutes(ctx: Ctx, live: Live) {
   // Inbox sockets of signed-out or expired sessions are closed within a minute.
-  const inboxes = ctx.inboxSockets;
+  const inboxes = live.inboxSockets;
   const sweeper = setInterval(() => inboxes.sweep(ctx), SESSION_SWEEP_MS);
   sweeper.unref?.();
   return new Elysia({ name: "nod-realtime" })
     .onStop(() => clearInterval(sweeper))
     .get("/ws/agent/:agent_id", ({ request, server, params }) => {
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
-      if (!server?.upgrade(request, { data: new AgentConnection(ctx, params.agent_id) })) return json(400, "WebSocket upgrade failed");
+      if (!server?.upgrade(request, { data: new AgentConnection(ctx, live, params.agent_id) })) return json(400, "WebSocket upgrade failed");
     })
     .get("/ws/app", ({ request, server }) => {
       const user = personFromRequest(ctx, request);

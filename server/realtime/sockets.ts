@@ -1,6 +1,9 @@
 // The open, authenticated agent sockets, by agent id. The delivery path sends
 // to them directly (so it knows whether a push happened); people's actions
-// (delete agent, rotate secret) close them.
+// (delete agent, rotate secret) close them. An agent is online while it has
+// at least one (in memory: after a restart every agent is offline until it
+// reconnects), so this is also the server's presence.
+import type { Presence } from "../context.ts";
 export interface AgentSocket {
   send(text: string): number; // Bun's ServerWebSocket.send: bytes sent, 0 dropped, -1 backpressure
   close(code?: number, reason?: string): void;
@@ -9,19 +12,32 @@ export interface AgentSocket {
   data?: { pushed?(eventId: string): void };
 }
 
-export class AgentSockets {
+export class AgentSockets implements Presence {
   private byAgent = new Map<string, Set<AgentSocket>>();
 
-  add(agentId: string, ws: AgentSocket) {
+  /** Returns true when this made the agent go online. */
+  add(agentId: string, ws: AgentSocket): boolean {
     let set = this.byAgent.get(agentId);
     if (!set) this.byAgent.set(agentId, (set = new Set()));
     set.add(ws);
+    return set.size === 1;
   }
-  remove(agentId: string, ws: AgentSocket) {
+  /** Returns true when this made the agent go offline. */
+  remove(agentId: string, ws: AgentSocket): boolean {
     const set = this.byAgent.get(agentId);
-    if (!set) return;
-    set.delete(ws);
-    if (set.size === 0) this.byAgent.delete(agentId);
+    if (!set || !set.delete(ws)) return false;
+    if (set.size > 0) return false;
+    this.byAgent.delete(agentId);
+    return true;
+  }
+  isOnline(agentId: string) {
+    return this.byAgent.has(agentId);
+  }
+  onlineIds(): string[] {
+    return [...this.byAgent.keys()];
+  }
+  onlineCount() {
+    return this.byAgent.size;
   }
   /** The most recently authenticated socket of the agent: events go there. */
   newest(agentId: string): AgentSocket | undefined {

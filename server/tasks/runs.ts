@@ -4,19 +4,20 @@
 // through the outbox (task_due / task_trigger) in the run's own transaction.
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { outbox, runContext, taskRuns, tasks } from "../db/schema.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, notFound, tooLarge, tooManyRequests } from "../lib/errors.ts";
 import { RateLimiter } from "../auth/rate-limit.ts";
 import type { Agent } from "../agents/service.ts";
-import { insertMessage, publishMessage, resolveConversation } from "../conversations/service.ts";
-import { publishActivity, recordActivity, type Activity } from "../activity/service.ts";
-import { enqueueAgentEvent, markDelivered } from "../delivery/outbox.ts";
+import { insertMessage, resolveConversation } from "../conversations/service.ts";
+import { recordActivity } from "../activity/service.ts";
+import { markDelivered } from "../db/outbox.ts";
 import { prepared } from "../db/prepared.ts";
 import { TASK_LIMITS } from "./model.ts";
-import { getAgentRun, getAgentTask, getTask, publishRun, publishTask, type Run, type RunTrigger, type Task } from "./service.ts";
+import { getAgentRun, getAgentTask, getTask, runChanged, taskChanged, type Run, type RunTrigger, type Task } from "./service.ts";
 
 // ---- creating and announcing runs ----
 
@@ -29,18 +30,17 @@ const insertRunStmt = (db: Db) =>
   );
 
 /**
- * Creates a run inside the caller's transaction. A due run is announced to the
+ * Creates a run in the caller's unit of work. A due run is announced to the
  * agent: task_due, or task_trigger for a webhook call (with its payload).
- * The caller wakes the dispatcher and publishes after the commit.
  */
-export function insertRun(db: Db, t: Pick<Task, "id" | "agentId" | "name" | "prompt" | "schedule">, trigger: RunTrigger, nowMs: number, payload?: unknown): Run {
+export function insertRun(uow: UnitOfWork, t: Pick<Task, "id" | "agentId" | "name" | "prompt" | "schedule">, trigger: RunTrigger, nowMs: number, payload?: unknown): Run {
   const id = timeId("run_");
   const now = isoMs(nowMs);
   let eventId: string | null = null;
   if (trigger === "event")
-    eventId = enqueueAgentEvent(db, t.agentId, "task_trigger", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, payload });
+    eventId = uow.toAgent(t.agentId, "task_trigger", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, payload }, now);
   else if (trigger !== "agent")
-    eventId = enqueueAgentEvent(db, t.agentId, "task_due", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, schedule: t.schedule });
+    eventId = uow.toAgent(t.agentId, "task_due", { task_id: t.id, run_id: id, task_name: t.name, task_prompt: t.prompt, schedule: t.schedule }, now);
   const run: Run = {
     id,
     taskId: t.id,
@@ -55,7 +55,7 @@ export function insertRun(db: Db, t: Pick<Task, "id" | "agentId" | "name" | "pro
     finishedAt: null,
   };
   // Prepared once per database: the scheduler inserts thousands of these in a burst.
-  insertRunStmt(db).run(
+  insertRunStmt(uow.db).run(
     run.id,
     run.taskId,
     run.agentId,
@@ -66,20 +66,19 @@ export function insertRun(db: Db, t: Pick<Task, "id" | "agentId" | "name" | "pro
     run.createdAt,
     run.startedAt,
   );
+  runChanged(uow, run);
   return run;
 }
 
-/** The agent acted on this run: the event that announced it no longer needs replaying. */
-function markAnnounced(db: Db, run: Run) {
+/** The agent has seen this run (polled, started or completed it): the event that announced it needs no delivery any more. */
+function announcementSeen(db: Db, run: Run) {
   if (run.triggerEventId) markDelivered(db, run.triggerEventId, "poll");
 }
 
 /** A person's "run now": a due run, and task_due to the agent. */
 export function runNow(ctx: Ctx, id: string) {
   const t = getTask(ctx.db, id);
-  const run = inTx(ctx.db, () => insertRun(ctx.db, t, "manual", ctx.now()));
-  ctx.delivery.wake(t.agentId);
-  publishRun(ctx, run);
+  const run = ctx.writer.now((uow) => insertRun(uow, t, "manual", ctx.now()));
   return { run_id: run.id };
 }
 
@@ -95,7 +94,7 @@ function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
   // The agent has now been told of these runs: their events need no replay over a
   // socket nor a webhook POST. The runs stay listed until started or completed.
   const unsent = rows.filter((r) => r.run.triggerEventId);
-  if (unsent.length) inTx(ctx.db, () => unsent.forEach((r) => markAnnounced(ctx.db, r.run)));
+  if (unsent.length) ctx.writer.now((uow) => unsent.forEach((r) => announcementSeen(uow.db, r.run)));
   return rows;
 }
 
@@ -132,25 +131,22 @@ export function pendingTriggers(ctx: Ctx, agent: Agent) {
  */
 export function startRun(ctx: Ctx, agent: Agent, taskId: string) {
   const nowMs = ctx.now();
-  const run = inTx(ctx.db, () => {
-    const t = getAgentTask(ctx.db, agent.id, taskId);
-    const due = ctx.db
+  const run = ctx.writer.now((uow) => {
+    const db = uow.db;
+    const t = getAgentTask(db, agent.id, taskId);
+    const due = db
       .select()
       .from(taskRuns)
       .where(and(eq(taskRuns.taskId, t.id), eq(taskRuns.status, "due")))
       .orderBy(asc(taskRuns.id))
       .limit(1)
       .get();
-    if (!due) return insertRun(ctx.db, t, "agent", nowMs);
-    markAnnounced(ctx.db, due);
-    return ctx.db
-      .update(taskRuns)
-      .set({ status: "running", startedAt: isoMs(nowMs) })
-      .where(eq(taskRuns.id, due.id))
-      .returning()
-      .get()!;
+    if (!due) return insertRun(uow, t, "agent", nowMs);
+    announcementSeen(db, due);
+    const run = db.update(taskRuns).set({ status: "running", startedAt: isoMs(nowMs) }).where(eq(taskRuns.id, due.id)).returning().get()!;
+    runChanged(uow, run);
+    return run;
   });
-  publishRun(ctx, run);
   return { run_id: run.id };
 }
 
@@ -166,8 +162,8 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
     throw tooLarge(`summary: at most ${TASK_LIMITS.summaryBytes / 1024} KiB of markdown`);
   const nowMs = ctx.now();
   const now = isoMs(nowMs);
-  const db = ctx.db;
-  const out = inTx(db, () => {
+  const run = ctx.writer.now((uow) => {
+    const db = uow.db;
     const r = getAgentRun(db, agent.id, runId);
     if (finished(r)) throw conflict(`task run already ${r.status}`);
     const run = db
@@ -176,25 +172,20 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
       .where(eq(taskRuns.id, r.id))
       .returning()
       .get()!;
-    markAnnounced(db, r);
+    announcementSeen(db, r);
     db.delete(runContext).where(eq(runContext.runId, r.id)).run();
     const task = db.update(tasks).set({ lastRunStatus: status }).where(eq(tasks.id, r.taskId)).returning().get()!;
-    let message: ReturnType<typeof insertMessage> | null = null;
-    let newConversation: ReturnType<typeof resolveConversation>["conversation"] | null = null;
     if (agent.type === "interactive") {
-      const { conversation, created } = resolveConversation(db, agent, null, now);
-      message = insertMessage(db, { agentId: agent.id, conversationId: conversation.id, role: "task", text: summary ?? "", reportTitle: task.name, taskRunId: r.id }, now);
-      if (created) newConversation = conversation;
+      const conversation = resolveConversation(uow, agent, null, now);
+      insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "task", text: summary ?? "", reportTitle: task.name, taskRunId: r.id }, now);
     }
-    const act = recordActivity(db, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
-    return { run, task, message, newConversation, act };
+    runChanged(uow, run);
+    taskChanged(uow, ctx, task);
+    recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
+    return run;
   });
-  if (out.message) publishMessage(ctx, out.message, out.newConversation);
-  publishRun(ctx, out.run);
-  publishTask(ctx, out.task);
-  publishActivity(ctx, out.act);
   ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status });
-  return { status, run_id: out.run.id };
+  return { status, run_id: run.id };
 }
 
 // ---- the context scratchpad ----
@@ -202,16 +193,16 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
 export function addContext(ctx: Ctx, agent: Agent, runId: string, text: string) {
   if (Buffer.byteLength(text, "utf8") > TASK_LIMITS.contextBytes) throw tooLarge(`text: at most ${TASK_LIMITS.contextBytes / 1024} KiB per block`);
   const now = isoMs(ctx.now());
-  const blockId = inTx(ctx.db, () => {
-    const r = getAgentRun(ctx.db, agent.id, runId);
+  const blockId = ctx.writer.now(({ db }) => {
+    const r = getAgentRun(db, agent.id, runId);
     if (finished(r)) throw conflict(`task run already ${r.status}: its context was cleared`);
-    const last = ctx.db
+    const last = db
       .select({ max: sql<number | null>`max(${runContext.blockId})` })
       .from(runContext)
       .where(eq(runContext.runId, r.id))
       .get();
     const blockId = (last?.max ?? 0) + 1;
-    ctx.db.insert(runContext).values({ runId: r.id, blockId, text, createdAt: now }).run();
+    db.insert(runContext).values({ runId: r.id, blockId, text, createdAt: now }).run();
     return blockId;
   });
   return { status: "ok", block_id: blockId };
@@ -244,32 +235,31 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
     .map((r) => r.id);
   if (!ids.length) return 0;
   const stale = ctx.db.select().from(taskRuns).where(inArray(taskRuns.id, ids)).all();
-  const done: { run: Run; task: Task; act: Activity }[] = [];
-  inTx(ctx.db, () => {
+  const done = ctx.writer.now((uow) => {
+    const db = uow.db;
+    let n = 0;
     for (const r of stale) {
-      const run = ctx.db
+      const run = db
         .update(taskRuns)
         .set({ status: "failed", summary, startedAt: r.startedAt, finishedAt: now })
         .where(and(eq(taskRuns.id, r.id), inArray(taskRuns.status, ["due", "running"])))
         .returning()
         .get();
       if (!run) continue;
-      ctx.db.delete(runContext).where(eq(runContext.runId, r.id)).run();
+      db.delete(runContext).where(eq(runContext.runId, r.id)).run();
       // An announcement the agent never received is moot now.
-      if (r.triggerEventId) ctx.db.delete(outbox).where(and(eq(outbox.id, r.triggerEventId), ne(outbox.status, "delivered"))).run();
-      const task = ctx.db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
-      const act = recordActivity(ctx.db, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
-      done.push({ run, task, act });
+      if (r.triggerEventId) db.delete(outbox).where(and(eq(outbox.id, r.triggerEventId), ne(outbox.status, "delivered"))).run();
+      const task = db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
+      runChanged(uow, run);
+      taskChanged(uow, ctx, task);
+      recordActivity(uow, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
+      n++;
     }
+    return n;
   });
-  for (const d of done) {
-    publishRun(ctx, d.run);
-    publishTask(ctx, d.task);
-    publishActivity(ctx, d.act);
-  }
-  if (done.length) {
-    ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status: "timed_out" }, done.length);
-    ctx.log.info("task runs timed out", { count: done.length });
+  if (done) {
+    ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status: "timed_out" }, done);
+    ctx.log.info("task runs timed out", { count: done });
   }
   return ids.length;
 }
@@ -308,9 +298,7 @@ export function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unkno
   if (wait > 0) throw tooManyRequests(`too many calls to this trigger (at most ${TRIGGER_RATE.limit} a minute)`, wait);
   limiter.hit(triggerId, nowMs);
   const body = payload();
-  const run = inTx(ctx.db, () => insertRun(ctx.db, t, "event", nowMs, body));
-  ctx.delivery.wake(t.agentId);
-  publishRun(ctx, run);
+  const run = ctx.writer.now((uow) => insertRun(uow, t, "event", nowMs, body));
   ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "event" });
   return { status: "accepted", run_id: run.id };
 }

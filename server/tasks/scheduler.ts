@@ -6,19 +6,18 @@
 // next slot after now — a conditional UPDATE … WHERE next_run_at = <the value
 // read>, so two racing ticks can never both fire the same slot — create the
 // run (status "due", trigger "schedule") and write task_due to the outbox.
-// After the commit the dispatcher is woken. Because the next slot is computed
+// The commit's effects wake the dispatcher. Because the next slot is computed
 // from now, a task whose time passed while the server was down fires once,
 // not once per missed slot.
 //
 // Time comes from ctx.now(), so tests move a fake clock and call tick().
 import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
-import { onTasksChanged, publishRun, publishTask, type Run, type Task } from "./service.ts";
+import { taskChanged, type Task } from "./service.ts";
 import { failStaleRuns, STALE_BATCH, insertRun } from "./runs.ts";
 
 export interface SchedulerOptions {
@@ -39,7 +38,6 @@ export class TaskScheduler {
   private again = false;
   private stopped = true;
   private lastSweep = -Infinity;
-  private unlisten: (() => void) | null = null;
   /** Called after each committed batch with each run's lateness in ms (commit time − slot). */
   observe: ((latenessMs: number[]) => void) | null = null;
   readonly stats = { fired: 0, ticks: 0, busyMs: 0, lastLatenessMs: 0, maxLatenessMs: 0 };
@@ -60,15 +58,12 @@ export class TaskScheduler {
     if (!this.stopped) return;
     this.stopped = false;
     if (!schedulers.has(this.ctx)) schedulers.set(this.ctx, this);
-    this.unlisten = onTasksChanged(this.ctx, () => this.poke());
     void this.tick(); // fires whatever came due while the server was down
   }
 
   async stop() {
     this.stopped = true;
     this.clearTimer();
-    this.unlisten?.();
-    this.unlisten = null;
     if (schedulers.get(this.ctx) === this) schedulers.delete(this.ctx);
     await this.running;
   }
@@ -132,8 +127,8 @@ export class TaskScheduler {
       ),
     );
     const nextCache = new Map<string, number | null>();
-    const fired: { task: Task; run: Run; slot: number }[] = [];
-    inTx(db, () => {
+    const slots: number[] = [];
+    ctx.writer.now((uow) => {
       for (const t of due) {
         let next: number | null = null;
         if (t.triggerType === "scheduled") {
@@ -150,26 +145,19 @@ export class TaskScheduler {
         }
         const nextIso = next === null ? null : isoMs(next);
         if (claim.run(nextIso, now, t.id, t.nextRunAt!).changes !== 1) continue; // someone else fired or changed it
-        const run = insertRun(db, t, "schedule", nowMs);
-        fired.push({ task: { ...t, nextRunAt: nextIso, updatedAt: now }, run, slot: Date.parse(t.nextRunAt!) });
+        insertRun(uow, t, "schedule", nowMs);
+        taskChanged(uow, ctx, { ...t, nextRunAt: nextIso, updatedAt: now } satisfies Task);
+        slots.push(Date.parse(t.nextRunAt!));
       }
     });
     const committed = ctx.now();
-    const lateness: number[] = [];
-    const agents = new Set<string>();
-    for (const f of fired) {
-      agents.add(f.task.agentId);
-      publishRun(ctx, f.run);
-      publishTask(ctx, f.task);
-      lateness.push(Math.max(0, committed - f.slot));
-    }
-    for (const a of agents) ctx.delivery.wake(a);
-    if (fired.length) {
+    const lateness = slots.map((slot) => Math.max(0, committed - slot));
+    if (lateness.length) {
       const s = this.stats;
-      s.fired += fired.length;
+      s.fired += lateness.length;
       s.lastLatenessMs = lateness[lateness.length - 1]!;
       for (const l of lateness) if (l > s.maxLatenessMs) s.maxLatenessMs = l;
-      ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "schedule" }, fired.length);
+      ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "schedule" }, lateness.length);
       ctx.metrics.inc("nod_scheduler_lateness_seconds_sum", "Sum of how late scheduled runs were created after their slot", {}, lateness.reduce((a, b) => a + b, 0) / 1000);
       this.observe?.(lateness);
     }

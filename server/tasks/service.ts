@@ -6,14 +6,13 @@
 // All times come from ctx.now() so that tests can drive the schedule.
 import { and, asc, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
-import { outbox, taskRuns, tasks } from "../db/schema.ts";
+import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
+import { outbox, taskRuns, tasks, type decisions } from "../db/schema.ts";
 import { newTriggerId, timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
-import { setProposalApprover, type Decision } from "../decisions/service.ts";
-import { INBOX_TOPIC } from "../realtime/hub.ts";
 import { describeSchedule, nextSlot, nextSlots, parseRunAt, parseSchedule, type ParsedSchedule } from "./schedule.ts";
 import type { CreateTaskInput, UpdateTaskInput } from "./model.ts";
 
@@ -60,27 +59,10 @@ export function publicRun(r: Run) {
   };
 }
 
-// ---- live frames; skipped when no inbox is open (the scheduler fires thousands at once) ----
+// ---- live frames (after the commit) ----
 
-const inboxOpen = (ctx: Ctx) => ctx.hub.subscriberCount(INBOX_TOPIC) > 0;
-export function publishTask(ctx: Ctx, t: Task) {
-  if (inboxOpen(ctx)) ctx.hub.toInbox({ type: "task", task: publicTask(ctx, t) });
-}
-export function publishRun(ctx: Ctx, r: Run) {
-  if (inboxOpen(ctx)) ctx.hub.toInbox({ type: "task_run", run: publicRun(r) });
-}
-
-// ---- the scheduler's doorbell: services ring it when tasks change ----
-
-const changeListeners = new WeakMap<Ctx, Set<() => void>>();
-/** Registers fn to run whenever tasks change; returns the function that unregisters it. */
-export function onTasksChanged(ctx: Ctx, fn: () => void): () => void {
-  let set = changeListeners.get(ctx);
-  if (!set) changeListeners.set(ctx, (set = new Set()));
-  set.add(fn);
-  return () => void set.delete(fn);
-}
-const tasksChanged = (ctx: Ctx) => changeListeners.get(ctx)?.forEach((fn) => fn());
+export const taskChanged = (uow: UnitOfWork, ctx: Ctx, t: Task) => uow.toInbox({ type: "task", task: publicTask(ctx, t) });
+export const runChanged = (uow: UnitOfWork, r: Run) => uow.toInbox({ type: "task_run", run: publicRun(r) });
 
 // ---- reading ----
 
@@ -217,19 +199,21 @@ function newTaskRow(agentId: string, input: { name: string; prompt: string; enab
 export function createTask(ctx: Ctx, agent: Agent, input: CreateTaskInput): Task {
   const nowMs = ctx.now();
   const row = newTaskRow(agent.id, input, timingFor(input, nowMs), nowMs);
-  ctx.db.insert(tasks).values(row).run();
-  publishTask(ctx, row);
-  tasksChanged(ctx);
+  ctx.writer.now((uow) => {
+    uow.db.insert(tasks).values(row).run();
+    taskChanged(uow, ctx, row);
+    uow.tasksChanged();
+  });
   ctx.log.info("task created", { task: row.id, agent: agent.id, schedule: row.schedule });
   return row;
 }
 
 /**
- * An approved task_proposal becomes a task, inside the approval's transaction.
+ * An approved task_proposal becomes a task, in the approval's unit of work.
  * A schedule nod cannot run fails the approval (400) and the request stays pending.
  */
-export function createTaskFromProposal(ctx: Ctx, agent: Agent, d: Decision): string {
-  const p = d.proposal!;
+export type TaskProposal = NonNullable<(typeof decisions.$inferSelect)["proposal"]>;
+export function createTaskFromProposal(ctx: Ctx, uow: UnitOfWork, agent: Agent, p: TaskProposal): string {
   const nowMs = ctx.now();
   const timing = timingFor({ schedule: p.task_schedule, timezone: p.timezone }, nowMs, {
     schedule: "task_schedule",
@@ -237,16 +221,9 @@ export function createTaskFromProposal(ctx: Ctx, agent: Agent, d: Decision): str
     runAt: "run_at",
   });
   const row = newTaskRow(agent.id, { name: p.task_name, prompt: p.task_prompt }, timing, nowMs, "task_name");
-  ctx.db.insert(tasks).values(row).run();
-  // The approval's transaction commits when the caller returns: announce the
-  // task afterwards, and only if it was committed.
-  queueMicrotask(() => {
-    const t = ctx.db.select().from(tasks).where(eq(tasks.id, row.id)).get();
-    if (!t) return;
-    publishTask(ctx, t);
-    tasksChanged(ctx);
-    ctx.log.info("task created from proposal", { task: t.id, agent: agent.id, decision: d.id });
-  });
+  uow.db.insert(tasks).values(row).run();
+  taskChanged(uow, ctx, row);
+  uow.tasksChanged();
   return row.id;
 }
 
@@ -288,17 +265,20 @@ export function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Task {
     if (input.enabled && !t.enabled && triggerType === "scheduled" && !scheduleChanged)
       patch.nextRunAt = firstRun(parseSchedule(t.schedule, t.timezone), null, nowMs);
   }
-  const updated = ctx.db.update(tasks).set(patch).where(eq(tasks.id, id)).returning().get()!;
-  publishTask(ctx, updated);
-  tasksChanged(ctx);
-  return updated;
+  return ctx.writer.now((uow) => {
+    const updated = uow.db.update(tasks).set(patch).where(eq(tasks.id, id)).returning().get()!;
+    taskChanged(uow, ctx, updated);
+    uow.tasksChanged();
+    return updated;
+  });
 }
 
 export function deleteTask(ctx: Ctx, id: string) {
   const t = getTask(ctx.db, id);
-  inTx(ctx.db, () => {
+  ctx.writer.now((uow) => {
+    const db = uow.db;
     // Events about its runs that have not reached the agent yet would point at nothing.
-    const events = ctx.db
+    const events = db
       .select({ id: taskRuns.triggerEventId })
       .from(taskRuns)
       .where(eq(taskRuns.taskId, id))
@@ -306,13 +286,10 @@ export function deleteTask(ctx: Ctx, id: string) {
       .map((r) => r.id)
       .filter((e): e is string => !!e);
     for (let i = 0; i < events.length; i += 500)
-      ctx.db.delete(outbox).where(and(inArray(outbox.id, events.slice(i, i + 500)), ne(outbox.status, "delivered"))).run();
-    ctx.db.delete(tasks).where(eq(tasks.id, id)).run(); // runs and their context go with it
+      db.delete(outbox).where(and(inArray(outbox.id, events.slice(i, i + 500)), ne(outbox.status, "delivered"))).run();
+    db.delete(tasks).where(eq(tasks.id, id)).run(); // runs and their context go with it
+    uow.toInbox({ type: "task_deleted", task_id: id, agent_id: t.agentId });
+    uow.tasksChanged();
   });
-  if (inboxOpen(ctx)) ctx.hub.toInbox({ type: "task_deleted", task_id: id, agent_id: t.agentId });
-  tasksChanged(ctx);
   ctx.log.info("task deleted", { task: id });
 }
-
-// Approving a task_proposal creates the task inside the approval's transaction.
-setProposalApprover(createTaskFromProposal);

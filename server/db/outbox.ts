@@ -1,13 +1,13 @@
-// The one door for events that must reach an agent. Callers write the event
-// inside the same transaction as the change that caused it, then call
-// ctx.delivery.wake(agentId) after the commit so the dispatcher pushes it.
+// Rows of the outbox: every event that must reach an agent is written here,
+// in the transaction of the change that caused it (UnitOfWork.toAgent), and
+// stays until it is delivered. The dispatcher (delivery/) drains it.
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
-import { prepared } from "../db/prepared.ts";
-import { timeId } from "../lib/ids.ts";
+import { prepared } from "./prepared.ts";
 import { isoMs } from "../lib/time.ts";
-import { outbox } from "../db/schema.ts";
-import type { Db } from "../db/index.ts";
+import { outbox } from "./schema.ts";
+import type { Db } from "./index.ts";
 
+/** What nod sends to agents (the Nod documents' outbound events). */
 export type AgentEventType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
 
 // Prepared once per database: the scheduler enqueues thousands of these a minute.
@@ -21,18 +21,15 @@ const insertStmt = (db: Db) =>
         type: sql.placeholder("type"),
         payload: sql.placeholder("payload"),
         status: "pending",
-        nextAttemptAt: sql.placeholder("now"),
-        createdAt: sql.placeholder("now"),
+        nextAttemptAt: sql.placeholder("at"),
+        createdAt: sql.placeholder("at"),
       })
       .prepare(),
   );
 
-/** Writes an outbox row (inside the caller's transaction); returns the event id (evt_…) carried as event_id and X-Nod-Event-Id. */
-export function enqueueAgentEvent(db: Db, agentId: string, type: AgentEventType, body: Record<string, unknown>): string {
-  const id = timeId("evt_");
-  const payload = JSON.stringify({ type, event_id: id, ...body });
-  insertStmt(db).run({ id, agentId, type, payload, now: isoMs() });
-  return id;
+/** Writes one outbox row inside the caller's transaction (UnitOfWork.toAgent is the way in). */
+export function insertOutboxRow(db: Db, row: { id: string; agentId: string; type: AgentEventType; payload: string; at: string }) {
+  insertStmt(db).run(row);
 }
 
 export type DeliveryChannel = "websocket" | "webhook" | "poll";

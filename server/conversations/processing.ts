@@ -1,8 +1,9 @@
 // The "Thinking…" indicator per agent and conversation. It lives in memory
 // only: it is a live signal, meaningless after a restart. Each start (REST
 // processing_start, WS agent_heartbeat) arms an expiry timer — 30 s and 10 s —
-// and the indicator turns itself off when the timer runs out.
-import type { Hub } from "./hub.ts";
+// and the indicator turns itself off when the timer runs out. Its frames have
+// no write behind them: they go out through Writer.announce.
+import type { InboxFrame } from "../db/unit-of-work.ts";
 
 export const REST_PROCESSING_TTL_MS = 30_000;
 export const HEARTBEAT_TTL_MS = 10_000;
@@ -15,7 +16,7 @@ interface Indicator {
 export class ProcessingIndicators {
   private active = new Map<string, Indicator>();
 
-  constructor(private hub: Hub) {}
+  constructor(private announce: (frame: InboxFrame) => void) {}
 
   private key = (agentId: string, conversationId: string | null) => `${agentId}\u0000${conversationId ?? ""}`;
 
@@ -28,7 +29,7 @@ export class ProcessingIndicators {
     this.active.set(key, { statusText, timer });
     // A heartbeat every second with the same text changes nothing a person sees.
     if (!prev || prev.statusText !== statusText)
-      this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
+      this.announce({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
   }
 
   /** Replaces the text of a running indicator (an alert logged while thinking). */
@@ -37,7 +38,7 @@ export class ProcessingIndicators {
       if (!key.startsWith(agentId + "\u0000")) continue;
       ind.statusText = statusText;
       const conversationId = key.slice(agentId.length + 1) || null;
-      this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
+      this.announce({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: true, status_text: statusText });
     }
   }
 
@@ -47,7 +48,7 @@ export class ProcessingIndicators {
     if (!ind) return;
     clearTimeout(ind.timer);
     this.active.delete(key);
-    this.hub.toInbox({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: false, status_text: null });
+    this.announce({ type: "processing", agent_id: agentId, conversation_id: conversationId, active: false, status_text: null });
   }
 
   /** Turns off every indicator of the agent (its last socket closed). */

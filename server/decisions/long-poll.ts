@@ -1,0 +1,90 @@
+// nod's own addition to the agent API: GET /api/agent/decisions/:decision_id
+// answers the request's state for its agent, and with ?wait=SECONDS holds the
+// answer until the request is settled (or the wait ends). Scripts and hooks
+// (`nod ask`, `nod claude-hook`) wait this way without a WebSocket or webhook.
+//
+// A unit of work that settles a request declares it (uow.settled), and the
+// commit's effects wake the waiters here. Decision ids are unique, so one
+// registry serves every server in the process (tests start several).
+import type { Ctx } from "../context.ts";
+import type { Agent } from "../agents/service.ts";
+import { getAgentDecision, type Decision } from "./service.ts";
+import { toApiTime } from "../lib/time.ts";
+
+export const MAX_WAIT_SECONDS = 60;
+
+const waiters = new Map<string, Set<() => void>>();
+
+/** Wakes everyone waiting on this request (its change is committed). */
+export function settleLongPolls(id: string) {
+  const set = waiters.get(id);
+  if (!set) return;
+  waiters.delete(id);
+  for (const wake of set) wake();
+}
+
+/** Resolves true when settled, false when the time is up or the signal aborts. */
+function waitFor(id: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    let set = waiters.get(id);
+    if (!set) waiters.set(id, (set = new Set()));
+    const done = (woken: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      const s = waiters.get(id);
+      if (s) {
+        s.delete(wake);
+        if (s.size === 0) waiters.delete(id);
+      }
+      resolve(woken);
+    };
+    const wake = () => done(true);
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    signal?.addEventListener("abort", onAbort);
+    set.add(wake);
+  });
+}
+
+/** How many requests are waiting right now (for /metrics). */
+export function longPollCount() {
+  let n = 0;
+  for (const s of waiters.values()) n += s.size;
+  return n;
+}
+
+/** Ends every wait now (the server is stopping: long-polls answer at once and clients poll again). */
+export function endAllLongPolls() {
+  for (const id of [...waiters.keys()]) settleLongPolls(id);
+}
+
+/** The decision as its agent sees it: the decision_resolved fields plus kind, options and times. */
+export function agentDecisionView(d: Decision) {
+  return {
+    decision_id: d.id,
+    kind: d.kind,
+    status: d.status,
+    note: d.note,
+    title: d.title,
+    description: d.description,
+    options: d.options ?? null,
+    conversation_id: d.conversationId,
+    task_run_id: d.taskRunId,
+    always_allow: d.alwaysAllow,
+    always_allow_pattern: d.alwaysAllowPattern,
+    ...(d.proposal ? { task_id: d.taskId } : {}),
+    created_at: toApiTime(d.createdAt),
+    resolved_at: toApiTime(d.resolvedAt),
+  };
+}
+
+/** The agent's decision now, or once it is settled when waitSeconds > 0 and it is pending. */
+export async function getDecisionForAgent(ctx: Ctx, agent: Agent, id: string, waitSeconds = 0, signal?: AbortSignal) {
+  let d = getAgentDecision(ctx.db, agent.id, id);
+  const wait = Math.min(Math.max(0, waitSeconds), MAX_WAIT_SECONDS) * 1000;
+  if (d.status === "pending" && wait > 0) {
+    await waitFor(id, wait, signal);
+    d = getAgentDecision(ctx.db, agent.id, id);
+  }
+  return agentDecisionView(d);
+}

@@ -1,0 +1,31 @@
+// Where committed effects go (see db/unit-of-work.ts): frames to the open
+// inboxes, a wake for each agent with new outbox rows, long-polls of settled
+// requests, sockets to close, the scheduler's doorbell. This is the only
+// place that knows every live piece of the server.
+import type { EffectSink } from "./db/unit-of-work.ts";
+import type { Hub } from "./realtime/hub.ts";
+import type { AgentSockets } from "./realtime/sockets.ts";
+import type { InboxSockets } from "./realtime/inbox-socket.ts";
+import type { OutboxDispatcher } from "./delivery/dispatcher.ts";
+import type { TaskScheduler } from "./tasks/scheduler.ts";
+import { settleLongPolls } from "./decisions/long-poll.ts";
+
+/** The live pieces of one server. */
+export interface Live {
+  hub: Hub;
+  agentSockets: AgentSockets;
+  inboxSockets: InboxSockets;
+  dispatcher: OutboxDispatcher;
+  scheduler: TaskScheduler;
+}
+
+export function effectSink(live: Live): EffectSink {
+  return (e) => {
+    for (const frame of e.inbox) live.hub.toInbox(frame);
+    for (const agentId of e.deliver) live.dispatcher.wake(agentId);
+    for (const id of e.settled) settleLongPolls(id);
+    for (const c of e.closeAgents) live.agentSockets.disconnect(c.agentId, c.code, c.reason);
+    for (const token of e.closeSessions) live.inboxSockets.closeSession(token);
+    if (e.tasksChanged) live.scheduler.poke();
+  };
+}
