@@ -99,7 +99,7 @@ describe("tasks in the browser", async () => {
     const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"ref":"main"}' });
     expect(r.status).toBe(202);
     await page.locator(".run").first().waitFor();
-    await page.getByText("when its trigger URL is called").waitFor();
+    await page.getByText("each time its webhook is called").waitFor();
     await shot(page, "task-event-desktop");
 
     await page.goto(`${server.url}/app/tasks`);

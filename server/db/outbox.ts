@@ -7,8 +7,8 @@ import { isoMs } from "../lib/time.ts";
 import { outbox } from "./schema.ts";
 import type { Db } from "./index.ts";
 
-/** What nod sends to agents (the Nod documents' outbound events). */
-export type AgentEventType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
+/** What nod delivers to agents (the Nod documents' outbound events; what agents send in is an "agent event", events/). */
+export type DeliveryType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
 
 // Prepared once per database: the scheduler enqueues thousands of these a minute.
 const insertStmt = (db: Db) =>
@@ -28,7 +28,7 @@ const insertStmt = (db: Db) =>
   );
 
 /** Writes one outbox row inside the caller's transaction (UnitOfWork.toAgent is the way in). */
-export function insertOutboxRow(db: Db, row: { id: string; agentId: string; type: AgentEventType; payload: string; at: string }) {
+export function insertOutboxRow(db: Db, row: { id: string; agentId: string; type: DeliveryType; payload: string; at: string }) {
   insertStmt(db).run(row);
 }
 

@@ -14,7 +14,7 @@
 import type { Db } from "./index.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
-import { insertOutboxRow, type AgentEventType } from "./outbox.ts";
+import { insertOutboxRow, type DeliveryType } from "./outbox.ts";
 
 /** A frame for every open inbox (/ws/app): a `type` and the object it concerns. */
 export interface InboxFrame {
@@ -51,7 +51,7 @@ export class UnitOfWork {
   }
 
   /** Queues an event for the agent (an outbox row in this transaction); returns its event id (evt_…). */
-  toAgent(agentId: string, type: AgentEventType, body: Record<string, unknown>, at = isoMs()): string {
+  toAgent(agentId: string, type: DeliveryType, body: Record<string, unknown>, at = isoMs()): string {
     const id = timeId("evt_");
     insertOutboxRow(this.db, { id, agentId, type, payload: JSON.stringify({ type, event_id: id, ...body }), at });
     this.effects.deliver.add(agentId);

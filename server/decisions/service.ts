@@ -11,6 +11,7 @@ import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { recordActivity } from "../activity/service.ts";
 import { createTaskFromProposal } from "../tasks/service.ts";
+import { scheduleWords } from "../tasks/schedule.ts";
 
 export type Decision = typeof decisions.$inferSelect;
 export type DecisionKind = Decision["kind"];
@@ -29,7 +30,7 @@ export function publicDecision(d: Decision) {
     allows_always: d.allowsAlways,
     always_allow_label: d.alwaysAllowLabel,
     always_allow_options: d.alwaysAllowOptions ?? null,
-    task_proposal: d.proposal ?? null,
+    task_proposal: d.proposal ? { ...d.proposal, schedule_description: scheduleWords(d.proposal.task_schedule) } : null,
     status: d.status,
     note: d.note,
     always_allow: d.alwaysAllow,

@@ -1,18 +1,12 @@
-// Fan-out to open sockets through Bun's publish/subscribe topics: each frame is
+// Fan-out to open inbox sockets through Bun's publish/subscribe: each frame is
 // serialized once and Bun copies it to every subscriber, no loop over sockets.
-//
-// nod has one shared team inbox: every signed-in person sees every agent, so
-// all inbox sockets subscribe to INBOX_TOPIC. An agent's socket subscribes to
-// agentTopic(id) and receives only its own events.
+// nod has one shared team inbox (every signed-in person sees every agent), so
+// all inbox sockets subscribe to INBOX_TOPIC. Agents' sockets are not here:
+// deliveries go to one socket each (delivery/dispatcher.ts).
 import type { Server } from "bun";
+import type { InboxFrame } from "../db/unit-of-work.ts";
 
 export const INBOX_TOPIC = "inbox";
-export const agentTopic = (agentId: string) => `agent:${agentId}`;
-
-export interface InboxFrame {
-  type: string;
-  [key: string]: unknown;
-}
 
 export class Hub {
   private server: Server<unknown> | null = null;
@@ -28,12 +22,6 @@ export class Hub {
   toInbox(frame: InboxFrame) {
     // With no inbox open there is nobody to serialize for.
     if (this.server && this.server.subscriberCount(INBOX_TOPIC) > 0) this.server.publish(INBOX_TOPIC, JSON.stringify(frame));
-  }
-
-  /** Publishes already-serialized text on a topic; returns false when nobody was listening. */
-  publish(topic: string, text: string): boolean {
-    if (!this.server) return false;
-    return this.server.publish(topic, text) > 0;
   }
 
   subscriberCount(topic: string) {

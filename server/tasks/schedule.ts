@@ -209,3 +209,9 @@ export function describeSchedule(p: ParsedSchedule, runAtMs: number | null): str
   if (p.triggerType === "once") return runAtMs === null ? "once, now" : `once, at ${new Date(runAtMs).toISOString().replace(/\.\d{3}Z$/, "Z")}`;
   return describeCron(p.schedule) ?? `on cron schedule "${p.schedule}"`;
 }
+
+/** A schedule as stored on a task or written in a proposal ("once", "event" or cron), in words. */
+export function scheduleWords(schedule: string, runAt: string | null = null): string {
+  const triggerType = schedule === "once" ? "once" : schedule === "event" ? "event" : "scheduled";
+  return describeSchedule({ schedule, triggerType, timezone: "UTC" }, runAt ? Date.parse(runAt) : null);
+}

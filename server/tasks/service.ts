@@ -13,7 +13,7 @@ import { newTriggerId, timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
-import { describeSchedule, nextSlot, nextSlots, parseRunAt, parseSchedule, type ParsedSchedule } from "./schedule.ts";
+import { describeSchedule, scheduleWords, nextSlot, nextSlots, parseRunAt, parseSchedule, type ParsedSchedule } from "./schedule.ts";
 import type { CreateTaskInput, UpdateTaskInput } from "./model.ts";
 
 export type Task = typeof tasks.$inferSelect;
@@ -30,6 +30,7 @@ export function publicTask(ctx: Ctx, t: Task) {
     name: t.name,
     prompt: t.prompt,
     schedule: t.schedule,
+    schedule_description: scheduleWords(t.schedule, t.triggerType === "once" ? t.runAt : null),
     trigger_type: t.triggerType,
     timezone: t.timezone,
     enabled: t.enabled,

@@ -5,7 +5,6 @@ import { useState } from "preact/hooks";
 import { get, post, qs } from "../api.js";
 import { useFrames, agentName } from "../store.js";
 import { Markdown } from "../markdown.js";
-import { scheduleWords } from "../cron.js";
 import { Time, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const KIND = { approval: "Approval", choice: "Choice", question: "Question", permission: "Permission" };
@@ -33,7 +32,7 @@ function Proposal({ p }) {
   return html`
     <dl class="proposal">
       <dt>Task</dt><dd>${p.task_name}</dd>
-      <dt>When</dt><dd>${scheduleWords({ schedule: p.task_schedule })}${p.timezone ? ` (${p.timezone})` : ""} <code class="small">${p.task_schedule}</code></dd>
+      <dt>When</dt><dd>${p.schedule_description}${p.timezone ? ` (${p.timezone})` : ""} <code class="small">${p.task_schedule}</code></dd>
       <dt>Prompt</dt><dd><${Markdown} text=${p.task_prompt} /></dd>
     </dl>
   `;

@@ -6,7 +6,6 @@ import { get, post, patch, del, qs, ApiError } from "../api.js";
 import { useStore, useFrames, agentName, agentById } from "../store.js";
 import { navigate, useRoute } from "../router.js";
 import { Markdown } from "../markdown.js";
-import { describeCron, scheduleWords } from "../cron.js";
 import { Time, CopyButton, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const upsertTask = (list, t) => (list.some((x) => x.id === t.id) ? list.map((x) => (x.id === t.id ? { ...x, ...t } : x)) : [...list, t]);
@@ -49,7 +48,7 @@ function TaskCard({ t, showAgent, onChange }) {
         <${StatusChip} status=${t.last_run_status} />
       </div>
       ${showAgent && html`<p class="small"><a href=${`/app/agents/${t.agent_id}/tasks`}>${agentName(t.agent_id)}</a></p>`}
-      <p class="schedule">${scheduleWords(t)}${t.timezone && kindOf(t) === "cron" ? html` <span class="muted small">(${t.timezone})</span>` : ""}</p>
+      <p class="schedule">${t.schedule_description}${t.timezone && kindOf(t) === "cron" ? html` <span class="muted small">(${t.timezone})</span>` : ""}</p>
       ${t.next_run_at && t.enabled && html`<${NextRun} t=${t} />`}
       ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
       <${TaskControls} t=${t} onChange=${onChange} />
@@ -145,7 +144,7 @@ export function TaskPage({ id }) {
       ${editing
         ? html`<${TaskForm} initial=${t} agentId=${t.agent_id} onSaved=${(x) => (task.setData({ ...t, ...x }), setEditing(false))} onCancel=${() => setEditing(false)} />`
         : html`<section class="card">
-            <p class="schedule">${scheduleWords(t)} ${kindOf(t) === "cron" && html`<code class="small">${t.schedule}</code>`}${t.timezone ? html` <span class="muted small">${t.timezone}</span>` : ""}</p>
+            <p class="schedule">${t.schedule_description} ${kindOf(t) === "cron" && html`<code class="small">${t.schedule}</code>`}${t.timezone ? html` <span class="muted small">${t.timezone}</span>` : ""}</p>
             ${t.next_run_at && t.enabled && html`<${NextRun} t=${t} />`}
             ${t.trigger_url && html`<${TriggerUrl} url=${t.trigger_url} />`}
             <h2 class="small-h">Prompt</h2>
@@ -227,7 +226,7 @@ function inZone(iso, tz) {
   }
 }
 
-/** Asks the server to check a schedule; falls back to a local description. */
+/** Asks the server to check a schedule and put it in words (the server is the one describer). */
 function usePreview(schedule, timezone, active) {
   const [p, setP] = useState(null);
   useEffect(() => {
@@ -236,13 +235,9 @@ function usePreview(schedule, timezone, active) {
     const timer = setTimeout(async () => {
       try {
         const r = await get(`/api/tasks/preview${qs({ schedule: schedule.trim(), timezone })}`);
-        live && setP({ ok: true, description: r.description, next: r.next_runs || r.next_run_times || r.next || r.runs || [] });
+        live && setP({ ok: true, description: r.description, next: r.next_runs });
       } catch (e) {
-        if (!live) return;
-        if (e.status === 404 || e.status === 405) {
-          const f = schedule.trim().split(/\s+/).length;
-          setP(f === 5 || f === 6 ? { ok: true, description: describeCron(schedule.trim()), next: [] } : { ok: false, error: "a cron expression has 5 fields (or 6 with seconds)" });
-        } else setP({ ok: false, error: e.message });
+        live && setP({ ok: false, error: e.message });
       }
     }, 250);
     return () => ((live = false), clearTimeout(timer));
@@ -297,7 +292,7 @@ export function TaskForm({ initial = null, agentId, onSaved, onCancel }) {
           ${preview === null
             ? ""
             : preview.ok
-              ? html`<p class="ok">✓ ${preview.description || describeCron(cron.trim())}</p>
+              ? html`<p class="ok">✓ ${preview.description}</p>
                   ${preview.next.length > 0 &&
                   html`<p class="small muted">Next runs (${timezone || "UTC"}):</p><ol class="next-runs small">${preview.next.slice(0, 5).map((x) => html`<li><time datetime=${x}>${inZone(x, timezone)}</time></li>`)}</ol>`}`
               : html`<p class="error">✗ ${preview.error}</p>`}
