@@ -15,6 +15,41 @@ function expectLimited(r: Res | { status: number; body: any; headers: any }) {
   expect(Number(retry)).toBeGreaterThan(0);
 }
 
+describe("sign-in limits hold when every attempt arrives at once", async () => {
+  const server = await startTestServer();
+  await owner(server);
+
+  test("100 wrong passwords at once: 10 are checked (401), the rest 429; the right one from there waits too", async () => {
+    const all = await Promise.all(
+      Array.from({ length: 100 }, () => request(server.url, "POST", "/api/auth/login", { body: { username: "alice", password: "wrong password" } })),
+    );
+    expect(all.filter((r) => r.status === 401).length).toBe(10);
+    for (const r of all.filter((r) => r.status !== 401)) expectLimited(r);
+    // that address is limited for alice, even with the right password
+    expectLimited(await request(server.url, "POST", "/api/auth/login", { body: GOOD }));
+    // the owner elsewhere still signs in (a new address gets its one guess)
+    expect((await postFrom(server.url, "127.0.0.2", "/api/auth/login", GOOD)).status).toBe(200);
+  }, 60_000);
+
+  test("100 wrong sign-ins at once from one address across usernames: 30 are checked, the rest 429", async () => {
+    const all = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => postFrom(server.url, "127.0.0.5", "/api/auth/login", { username: `user${i}`, password: "wrong password" })),
+    );
+    expect(all.filter((r) => r.status === 401).length).toBe(30);
+    for (const r of all.filter((r) => r.status !== 401)) expectLimited(r);
+  }, 60_000);
+
+  test("a right password takes back the attempt counted for it", async () => {
+    const wrong = { username: "nobody", password: "wrong password" };
+    const all = await Promise.all(Array.from({ length: 29 }, (_, i) => postFrom(server.url, "127.0.0.6", "/api/auth/login", { ...wrong, username: `nobody${i}` })));
+    expect(all.filter((r) => r.status === 401).length).toBe(29);
+    expect((await postFrom(server.url, "127.0.0.6", "/api/auth/login", GOOD)).status).toBe(200);
+    // the 30th failure from that address is still checked, the 31st is not
+    expect((await postFrom(server.url, "127.0.0.6", "/api/auth/login", wrong)).status).toBe(401);
+    expectLimited(await postFrom(server.url, "127.0.0.6", "/api/auth/login", wrong));
+  }, 60_000);
+});
+
 describe("an Origin must be this server in scheme, host and port", async () => {
   const server = await startTestServer();
   const port = Number(new URL(server.url).port);

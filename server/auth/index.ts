@@ -62,15 +62,20 @@ export function authRoutes(ctx: Ctx) {
           fresh = wait === 0;
         }
         if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
+        // Count the attempt as a failure before the (slow) hash, so attempts
+        // arriving together see each other; a right password takes it back.
+        byUser.hit(userKey);
+        byUserIp.hit(pairKey);
+        byIp.hit(ip);
+        if (fresh) freshGuesses.hit(userKey);
         const user = await auth.checkPassword(ctx.db, body.username, body.password);
         if (!user) {
-          byUser.hit(userKey);
-          byUserIp.hit(pairKey);
-          byIp.hit(ip);
-          if (fresh) freshGuesses.hit(userKey);
           ctx.log.warn("failed sign-in", { username: body.username, ip: address });
           throw unauthorized("wrong username or password");
         }
+        byUser.release(userKey);
+        byIp.release(ip);
+        if (fresh) freshGuesses.release(userKey);
         byUserIp.reset(pairKey);
         known.add(userKey, ip);
         signIn(set, user.id);
