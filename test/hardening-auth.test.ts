@@ -104,3 +104,42 @@ describe("an Origin must be this server in scheme, host and port", async () => {
     });
   }
 });
+
+describe("setup", () => {
+  test("after setup, 50 setups at once are all 409 without hashing a password", async () => {
+    const server = await startTestServer();
+    await owner(server);
+    const hash = spyOn(Bun.password, "hash");
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => request(server.url, "POST", "/api/auth/setup", { body: { username: `mallory${i}`, password: "some long password" } })),
+      );
+      expect(all.map((r) => r.status)).toEqual(Array(50).fill(409));
+      expect(typeof all[0]!.body.detail).toBe("string");
+      expect(hash).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+    }
+  }, 60_000);
+
+  test("setups racing on a fresh server make exactly one owner", async () => {
+    const server = await startTestServer();
+    const all = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => postFrom(server.url, `127.0.0.${20 + i}`, "/api/auth/setup", { username: `owner${i}`, password: "some long password" })),
+    );
+    expect(all.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const winner = all.find((r) => r.status === 201)!.body.user.username;
+    expect((await request(server.url, "GET", "/api/auth/status")).body.setup_required).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      const r = await request(server.url, "POST", "/api/auth/login", { body: { username: `owner${i}`, password: "some long password" } });
+      expect({ i, status: r.status }).toEqual({ i, status: `owner${i}` === winner ? 200 : 401 });
+    }
+  }, 60_000);
+
+  test("setup attempts are limited per address; another address can still set up", async () => {
+    const server = await startTestServer();
+    for (let i = 0; i < 10; i++) expect((await postFrom(server.url, "127.0.0.7", "/api/auth/setup", { username: "alice", password: "short" })).status).toBe(400);
+    expectLimited(await postFrom(server.url, "127.0.0.7", "/api/auth/setup", GOOD));
+    expect((await postFrom(server.url, "127.0.0.8", "/api/auth/setup", GOOD)).status).toBe(201);
+  });
+});
