@@ -6,12 +6,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import path from "node:path";
 import { makeConfig } from "../server/config.ts";
 import { startServer } from "../server/app.ts";
-import { Logger } from "../server/lib/log.ts";
+import { Logger, type LogLevel } from "../server/lib/log.ts";
 import { request, tempDir, withAgent } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
 
 /** An in-process server whose log lines (at `level`) are collected in `lines`. */
-async function serverWithLog(level: "debug" | "info" | "warn") {
+async function serverWithLog(level: LogLevel) {
   const lines: string[] = [];
   const config = makeConfig({ port: 0, host: "127.0.0.1", logLevel: level, dataDir: tempDir() });
   const nod = await startServer(config, { log: new Logger(level, (l) => void lines.push(l)) });
@@ -67,5 +67,43 @@ describe("control characters in log lines", () => {
     expect(line).toBeDefined();
     expect(line).toContain("mallory\\u001b[2J\\u0007\\u202e");
     expect(line).not.toMatch(RAW);
+  });
+});
+
+describe("numeric query parameters are integers", async () => {
+  const server = await serverWithLog("error");
+  const { person, created, agent } = await withAgent(server);
+  const sent = await agent.event({ type: "message", text: "hello" });
+  const decision = await agent.event({ type: "decision", kind: "question", title: "t", description: "d" });
+  const task = await person.post(`/api/agents/${created.id}/tasks`, { name: "t", prompt: "p", schedule: "0 9 * * *" });
+
+  test("every paged list answers 400 naming limit for 1.5, -1, abc and 1e3", async () => {
+    expect(task.status).toBe(201);
+    const lists = [
+      "/api/activity",
+      `/api/agents/${created.id}/activity`,
+      `/api/conversations/${sent.body.conversation_id}/messages`,
+      "/api/decisions",
+      "/api/deliveries",
+      `/api/tasks/${task.body.id}/runs`,
+    ];
+    for (const list of lists) {
+      expect((await person.get(`${list}?limit=2`)).status).toBe(200);
+      for (const bad of ["1.5", "-1", "abc", "1e3", "0"]) {
+        const res = await person.get(`${list}?limit=${bad}`);
+        expect({ list, bad, status: res.status }).toEqual({ list, bad, status: 400 });
+        expect(res.body.detail).toStartWith("limit:");
+      }
+    }
+  });
+
+  test("GET /api/agent/decisions/:id?wait= takes whole seconds only", async () => {
+    const url = `/api/agent/decisions/${decision.body.decision_id}`;
+    expect((await agent.get(`${url}?wait=0`)).status).toBe(200);
+    for (const bad of ["1.5", "-1", "abc", "0.001"]) {
+      const res = await agent.get(`${url}?wait=${bad}`);
+      expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
+      expect(res.body.detail).toStartWith("wait:");
+    }
   });
 });
