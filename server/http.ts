@@ -4,6 +4,7 @@ import { Elysia, type ValidationError } from "elysia";
 import type { Ctx } from "./context.ts";
 import { HttpError, tooLarge } from "./lib/errors.ts";
 import { describeValueError } from "./lib/validate.ts";
+import { checkJsonDepth } from "./lib/json-depth.ts";
 import { checkSameOrigin } from "./auth/guard.ts";
 
 export const MiB = 1024 * 1024;
@@ -64,8 +65,10 @@ export function httpBasics(ctx: Ctx) {
         }
       }
     })
-    .onTransform({ as: "global" }, ({ request, path }) => {
+    .onTransform({ as: "global" }, ({ request, path, body }) => {
       note(request);
+      // Parsed, not yet validated nor stored: refuse JSON nested too deeply first.
+      checkJsonDepth(body);
       if (path.startsWith("/api/") && !path.startsWith("/api/agent/")) checkSameOrigin(ctx, request);
     })
     .onError({ as: "global" }, ({ code, error, request }) => {

@@ -7,8 +7,9 @@ import path from "node:path";
 import { makeConfig } from "../server/config.ts";
 import { startServer } from "../server/app.ts";
 import { Logger, type LogLevel } from "../server/lib/log.ts";
-import { request, tempDir, withAgent } from "./helpers.ts";
+import { eventually, request, tempDir, withAgent } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
+import { connectAgent } from "./ws-helpers.ts";
 
 /** An in-process server whose log lines (at `level`) are collected in `lines`. */
 async function serverWithLog(level: LogLevel) {
@@ -20,25 +21,34 @@ async function serverWithLog(level: LogLevel) {
 }
 
 describe("serve --log-level debug", () => {
-  test("every request is logged and the server keeps answering 2xx and 4xx", async () => {
+  const asked = ["/healthz", "/api/auth/status", "/healthz", "/api/nothing-here", "/api/agents", "/healthz"];
+  const expected = [200, 200, 200, 404, 401, 200];
+
+  test("the server keeps answering 2xx and 4xx, and exits 0 when told to stop", async () => {
     const data = path.join(tempDir(), "data");
     const run = spawnNod(["serve", "--port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "debug"]);
     try {
       const url = (await run.waitForOutput(/listening on (http:\/\/\S+:\d+)/))[1]!;
-      const asked = ["/healthz", "/api/auth/status", "/healthz", "/api/nothing-here", "/api/agents", "/healthz"];
       const statuses: number[] = [];
       for (const p of asked) statuses.push((await request(url, "GET", p)).status);
-      expect(statuses).toEqual([200, 200, 200, 404, 401, 200]);
+      expect(statuses).toEqual(expected);
       run.proc.kill("SIGTERM");
       const res = await run.done;
       expect(res.exitCode).toBe(0); // it ran until told to stop
       expect(res.stderr).not.toContain("TypeError");
-      const logged = res.stderr.split("\n").filter((l) => / DEBUG request /.test(l));
-      expect(logged.map((l) => /path=(\S+)/.exec(l)![1])).toEqual(asked);
-      expect(logged.map((l) => Number(/status=(\d+)/.exec(l)![1]))).toEqual(statuses);
+      expect(res.stderr).toContain(" DEBUG request method=GET path=/healthz status=200");
     } finally {
       run.proc.kill();
     }
+  });
+
+  test("one debug line per request, with its method, path and status", async () => {
+    const server = await serverWithLog("debug");
+    for (const p of asked) await request(server.url, "GET", p + "?q=1");
+    const requests = () => server.lines.filter((l) => / DEBUG request /.test(l));
+    await eventually(() => requests().length >= asked.length, 5000, "a debug line per request");
+    const logged = requests().map((l) => /method=(\S+) path=(\S+) status=(\d+)/.exec(l)!.slice(1));
+    expect(logged).toEqual(asked.map((p, i) => ["GET", p, String(expected[i])]));
   });
 });
 
@@ -105,5 +115,69 @@ describe("numeric query parameters are integers", async () => {
       expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
       expect(res.body.detail).toStartWith("wait:");
     }
+  });
+});
+
+describe("JSON nested deeper than 64 levels", async () => {
+  const server = await serverWithLog("error");
+  const { person, created, agent } = await withAgent(server);
+  const task = await agent.post("/api/agent/tasks", { name: "hook", prompt: "p", schedule: "event" });
+  /** JSON text `depth` levels deep: arrays inside the object `wrap` opens (its own level counts). */
+  const nested = (depth: number, wrap = "") => (wrap ? `{${wrap}` : "") + "[".repeat(depth - (wrap ? 1 : 0)) + "]".repeat(depth - (wrap ? 1 : 0)) + (wrap ? "}" : "");
+  const TOO_DEEP = { detail: "body: JSON nested deeper than 64 levels" };
+
+  test("the public webhook trigger: 100,000 and 65 levels → 400, 60 levels is the payload", async () => {
+    const url = new URL(task.body.trigger_url).pathname;
+    for (const depth of [100_000, 65]) {
+      for (const ct of ["application/json", "text/plain"]) {
+        const res = await request(server.url, "POST", url, { raw: nested(depth, '"a":'), headers: { "content-type": ct } });
+        expect({ depth, ct, status: res.status, body: res.body }).toEqual({ depth, ct, status: 400, body: TOO_DEEP });
+      }
+    }
+    const ok = await request(server.url, "POST", url, { raw: nested(60, '"a":'), headers: { "content-type": "application/json" } });
+    expect(ok.status).toBe(202);
+    const pending = (await agent.get("/api/agent/tasks/triggers/pending")).body;
+    expect(pending).toHaveLength(1);
+    expect(JSON.stringify(pending[0].payload)).toBe(nested(60, '"a":'));
+  });
+
+  test("agent events, with or without a JSON Content-Type: 100,000 and 65 levels → 400, 60 accepted", async () => {
+    const status = '"type":"message","text":"deep","x":'; // extra fields are ignored, whatever their depth up to 64
+    for (const depth of [100_000, 65]) {
+      for (const headers of [{ "content-type": "application/json" }, {}] as Record<string, string>[]) {
+        const res = await request(server.url, "POST", "/api/agent/events", {
+          raw: nested(depth, status),
+          headers: { ...headers, "x-nod-agent-id": created.id, "x-nod-secret": created.secret },
+        });
+        expect({ depth, status: res.status, body: res.body }).toEqual({ depth, status: 400, body: TOO_DEEP });
+      }
+    }
+    const ok = await request(server.url, "POST", "/api/agent/events", {
+      raw: nested(60, status),
+      headers: { "content-type": "application/json", "x-nod-agent-id": created.id, "x-nod-secret": created.secret },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  test("people's routes: 100,000 and 65 levels → 400", async () => {
+    for (const depth of [100_000, 65]) {
+      const res = await request(server.url, "POST", "/api/agents", { raw: nested(depth, '"name":"deep","x":'), headers: { "content-type": "application/json", cookie: person.cookie } });
+      expect({ depth, status: res.status, body: res.body }).toEqual({ depth, status: 400, body: TOO_DEEP });
+    }
+    expect((await person.get("/api/agents")).body.map((a: { name: string }) => a.name)).not.toContain("deep");
+  });
+
+  test("an agent's WebSocket frame: an error frame, and the socket stays open", async () => {
+    const ws = await connectAgent(server, created);
+    for (const depth of [100_000, 65]) {
+      ws.send(nested(depth, '"type":"status","action":"deep","request_id":"d' + depth + '","details":'));
+      const err = await ws.waitFor((f) => f.request_id === "d" + depth);
+      expect(err).toMatchObject({ type: "error", detail: "frame: JSON nested deeper than 64 levels" });
+    }
+    ws.send(nested(60, '"type":"status","action":"fine","request_id":"ok","details":'));
+    expect(await ws.waitFor((f) => f.request_id === "ok")).toMatchObject({ type: "ack" });
+    ws.send({ type: "ping", request_id: "p" });
+    expect(await ws.waitFor("pong")).toMatchObject({ request_id: "p" });
+    await ws.close();
   });
 });
