@@ -14,7 +14,7 @@ import { InboxSockets } from "./realtime/inbox-socket.ts";
 import { ProcessingIndicators } from "./realtime/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
-import { httpBasics, MAX_BODY } from "./http.ts";
+import { httpBasics, BUN_MAX_BODY } from "./http.ts";
 import { authRoutes } from "./auth/index.ts";
 import { agentRoutes } from "./agents/index.ts";
 import { conversationRoutes } from "./conversations/index.ts";
@@ -66,7 +66,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
 /** Every route, grouped by who may call it: public, people, agents. */
 export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY }, websocket: WS_SERVER_OPTIONS })
+    new Elysia({ serve: { maxRequestBodySize: BUN_MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // public
       .get("/healthz", () => ({ status: "ok" }))

@@ -16,9 +16,14 @@ export function bodyLimitFor(path: string): number {
   if (path.startsWith("/api/agent/tasks/runs/")) return 256 * 1024; // 64 KiB summaries, escaped
   return 256 * 1024;
 }
-// Bun refuses anything larger outright (an empty 413); below it, the per-route
-// limits above answer 413 {"detail"} by Content-Length before the body is read.
+// The largest WebSocket frame. HTTP bodies are held to the per-route limits
+// above, all smaller, by nod itself (413 {"detail"}, by Content-Length before
+// anything is read, or by counting a chunked body up to the limit).
 export const MAX_BODY = 16 * MiB;
+// Bun's own limit would answer a bigger body with an empty 413 before nod sees
+// it, so it is set out of reach. Bun does not buffer bodies nobody reads, and
+// nod reads at most a route's limit: memory stays bounded.
+export const BUN_MAX_BODY = Number.MAX_SAFE_INTEGER;
 
 const pathOf = (request: Request) => {
   try {
@@ -43,7 +48,7 @@ export function httpBasics(ctx: Ctx) {
     // No onRequest hook here: with one, Elysia stops handing the /app HTML
     // bundle to Bun's static routes. Sizes are checked before parsing instead.
     .onParse({ as: "global" }, async ({ request }) => {
-      const limit = bodyLimitFor(new URL(request.url).pathname);
+      const limit = Math.min(bodyLimitFor(new URL(request.url).pathname), MAX_BODY);
       const tooBig = () => tooLarge(`request body too large (limit ${Math.round(limit / 1024)} KiB)`);
       const declared = request.headers.get("content-length");
       if (declared !== null) {

@@ -181,3 +181,39 @@ describe("JSON nested deeper than 64 levels", async () => {
     await ws.close();
   });
 });
+
+describe("a body over the server-wide limit", async () => {
+  const server = await serverWithLog("error");
+  const { created } = await withAgent(server);
+  const auth = { "x-nod-agent-id": created.id, "x-nod-secret": created.secret, "content-type": "application/json" };
+  const SIZE = 17 * 1024 * 1024;
+  /** A 17 MiB body sent in 1 MiB chunks without Content-Length (chunked transfer encoding). */
+  const chunked = () => {
+    const chunk = new Uint8Array(1024 * 1024).fill(0x20);
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= SIZE) return c.close();
+        sent += chunk.byteLength;
+        c.enqueue(chunk);
+      },
+    });
+  };
+
+  test("17 MiB with a Content-Length: 413 with a JSON detail", async () => {
+    const res = await fetch(server.url + "/api/agent/events", { method: "POST", headers: auth, body: " ".repeat(SIZE) });
+    expect(res.status).toBe(413);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect((await res.json()).detail).toContain("request body too large");
+  });
+
+  test("17 MiB chunked: 413 with a JSON detail", async () => {
+    const res = await fetch(server.url + "/api/agent/events", { method: "POST", headers: auth, body: chunked(), duplex: "half" } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await res.json()).detail).toContain("request body too large");
+  });
+
+  test("the server answers as before afterwards", async () => {
+    expect((await request(server.url, "GET", "/healthz")).body).toEqual({ status: "ok" });
+  });
+});
