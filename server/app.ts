@@ -4,7 +4,10 @@ import { Elysia } from "elysia";
 import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { openDb, closeDb } from "./db/index.ts";
+import { privateDir } from "./lib/private-files.ts";
 import { GroupCommit } from "./db/group-commit.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
@@ -45,6 +48,9 @@ export interface NodServer {
 export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): Ctx {
   const log = opts.log ?? new Logger(config.logLevel);
   const db = openDb(config.dataDir);
+  // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
+  const media = path.join(config.dataDir, "media");
+  if (existsSync(media)) privateDir(media);
   const hub = new Hub();
   const ctx = {
     config,

@@ -3,12 +3,13 @@
 // nested at most 64 levels, data at rest is private to nod's user, and every
 // refusal (even of a body over the server-wide limit) is {"detail"} JSON.
 import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { makeConfig } from "../server/config.ts";
 import { startServer } from "../server/app.ts";
 import { Logger, type LogLevel } from "../server/lib/log.ts";
-import { eventually, request, tempDir, withAgent } from "./helpers.ts";
-import { spawnNod } from "./cli-util.ts";
+import { AgentClient, eventually, owner, PNG_1x1, request, tempDir, withAgent } from "./helpers.ts";
+import { MAIN, runNod, spawnNod } from "./cli-util.ts";
 import { connectAgent } from "./ws-helpers.ts";
 
 /** An in-process server whose log lines (at `level`) are collected in `lines`. */
@@ -215,5 +216,68 @@ describe("a body over the server-wide limit", async () => {
 
   test("the server answers as before afterwards", async () => {
     expect((await request(server.url, "GET", "/healthz")).body).toEqual({ status: "ok" });
+  });
+});
+
+describe("data at rest is private to nod's user", () => {
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+  /** An old-style data directory: 0755 folders, a world-readable image. */
+  const oldDataDir = () => {
+    const data = path.join(tempDir(), "data");
+    mkdirSync(path.join(data, "media"), { recursive: true, mode: 0o755 });
+    chmodSync(data, 0o755);
+    chmodSync(path.join(data, "media"), 0o755);
+    writeFileSync(path.join(data, "media", "0123456789abcdef0123456789abcdef.png"), Buffer.from(PNG_1x1, "base64"), { mode: 0o644 });
+    return data;
+  };
+  const modesIn = (data: string) => {
+    const files = readdirSync(data).filter((f) => f !== "media");
+    const media = readdirSync(path.join(data, "media"));
+    return {
+      dirs: [mode(data), mode(path.join(data, "media"))],
+      files: Object.fromEntries(files.map((f) => [f, mode(path.join(data, f))])),
+      media: [...new Set(media.map((f) => mode(path.join(data, "media", f))))],
+      images: media.length,
+    };
+  };
+  async function writeImage(url: string) {
+    const person = await owner({ url });
+    const created = await person.createAgent();
+    const res = await new AgentClient(url, created.id, created.secret).event({ type: "message", text: "look", image_base64: PNG_1x1 });
+    expect(res.status).toBe(200);
+  }
+
+  test("nod serve and nod backup under umask 022: folders 0700, database, WAL, images and backup 0600", async () => {
+    const data = oldDataDir();
+    const umask022 = (args: string[]) => ["-c", 'umask 022 && exec "$0" "$@"', process.execPath, "run", MAIN, ...args];
+    const run = spawnNod(umask022(["serve", "--port", "0", "--host", "127.0.0.1", "--data", data]), { bin: "/bin/sh", env: { NOD_LOG_LEVEL: "error" } });
+    try {
+      const url = (await run.waitForOutput(/listening on (http:\/\/\S+:\d+)/))[1]!;
+      await writeImage(url);
+      const file = path.join(tempDir(), "nod-backup.db");
+      const backup = await runNod(umask022(["backup", file, "--data", data]), { bin: "/bin/sh" });
+      expect(backup.exitCode).toBe(0);
+      expect(mode(file)).toBe("600");
+      expect(modesIn(data)).toEqual({ dirs: ["700", "700"], files: { "nod.db": "600", "nod.db-wal": "600", "nod.db-shm": "600" }, media: ["600"], images: 2 });
+    } finally {
+      run.proc.kill("SIGTERM");
+      await run.done;
+    }
+  });
+
+  test("in process too, with umask 022 in effect: the modes are set explicitly", async () => {
+    const before = process.umask(0o022);
+    try {
+      const data = oldDataDir();
+      const nod = await startServer(makeConfig({ port: 0, host: "127.0.0.1", logLevel: "error", dataDir: data }), { log: new Logger("error") });
+      try {
+        await writeImage(nod.url);
+        expect(modesIn(data)).toEqual({ dirs: ["700", "700"], files: { "nod.db": "600", "nod.db-wal": "600", "nod.db-shm": "600" }, media: ["600"], images: 2 });
+      } finally {
+        await nod.stop();
+      }
+    } finally {
+      process.umask(before);
+    }
   });
 });
