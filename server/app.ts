@@ -4,7 +4,10 @@ import { Elysia } from "elysia";
 import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { openDb, closeDb } from "./db/index.ts";
+import { privateDir } from "./lib/private-files.ts";
 import { GroupCommit } from "./db/group-commit.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
@@ -14,7 +17,7 @@ import { InboxSockets } from "./realtime/inbox-socket.ts";
 import { ProcessingIndicators } from "./realtime/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
-import { httpBasics, MAX_BODY } from "./http.ts";
+import { httpBasics, BUN_MAX_BODY } from "./http.ts";
 import { authRoutes } from "./auth/index.ts";
 import { agentRoutes } from "./agents/index.ts";
 import { conversationRoutes } from "./conversations/index.ts";
@@ -45,6 +48,9 @@ export interface NodServer {
 export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): Ctx {
   const log = opts.log ?? new Logger(config.logLevel);
   const db = openDb(config.dataDir);
+  // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
+  const media = path.join(config.dataDir, "media");
+  if (existsSync(media)) privateDir(media);
   const hub = new Hub();
   const ctx = {
     config,
@@ -66,7 +72,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
 /** Every route, grouped by who may call it: public, people, agents. */
 export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY }, websocket: WS_SERVER_OPTIONS })
+    new Elysia({ serve: { maxRequestBodySize: BUN_MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // public
       .get("/healthz", () => ({ status: "ok" }))
