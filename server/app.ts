@@ -4,8 +4,11 @@ import { Elysia } from "elysia";
 import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { openDb, closeDb } from "./db/index.ts";
 import { Writer } from "./db/unit-of-work.ts";
+import { privateDir } from "./lib/private-files.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
 import { AgentSockets } from "./realtime/sockets.ts";
@@ -13,7 +16,7 @@ import { InboxSockets } from "./realtime/inbox-socket.ts";
 import { ProcessingIndicators } from "./conversations/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
-import { httpBasics, MAX_BODY } from "./http.ts";
+import { httpBasics, BUN_MAX_BODY } from "./http.ts";
 import { authRoutes } from "./auth/index.ts";
 import { agentRoutes } from "./agents/index.ts";
 import { conversationRoutes } from "./conversations/index.ts";
@@ -46,6 +49,9 @@ export interface NodServer {
 export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): { ctx: Ctx; live: Live } {
   const log = opts.log ?? new Logger(config.logLevel);
   const db = openDb(config.dataDir);
+  // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
+  const media = path.join(config.dataDir, "media");
+  if (existsSync(media)) privateDir(media);
   const writer = new Writer(db, (e) => log.error("effects of a committed write failed", { error: e as Error }));
   const agentSockets = new AgentSockets();
   const ctx: Ctx = {
@@ -72,7 +78,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
 /** Every route, grouped by who may call it: public, people, agents. */
 export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
-    new Elysia({ serve: { maxRequestBodySize: MAX_BODY }, websocket: WS_SERVER_OPTIONS })
+    new Elysia({ serve: { maxRequestBodySize: BUN_MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // public
       .get("/healthz", () => ({ status: "ok" }))

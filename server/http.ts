@@ -4,6 +4,7 @@ import { Elysia, type ValidationError } from "elysia";
 import type { Ctx } from "./context.ts";
 import { HttpError, tooLarge } from "./lib/errors.ts";
 import { describeValueError } from "./lib/validate.ts";
+import { checkJsonDepth } from "./lib/json-depth.ts";
 import { checkSameOrigin } from "./auth/guard.ts";
 
 export const MiB = 1024 * 1024;
@@ -15,21 +16,39 @@ export function bodyLimitFor(path: string): number {
   if (path.startsWith("/api/agent/tasks/runs/")) return 256 * 1024; // 64 KiB summaries, escaped
   return 256 * 1024;
 }
-// Bun refuses anything larger outright (an empty 413); below it, the per-route
-// limits above answer 413 {"detail"} by Content-Length before the body is read.
+// The largest WebSocket frame. HTTP bodies are held to the per-route limits
+// above, all smaller, by nod itself (413 {"detail"}, by Content-Length before
+// anything is read, or by counting a chunked body up to the limit).
 export const MAX_BODY = 16 * MiB;
+// Bun's own limit would answer a bigger body with an empty 413 before nod sees
+// it, so it is set out of reach. Bun does not buffer bodies nobody reads, and
+// nod reads at most a route's limit: memory stays bounded.
+export const BUN_MAX_BODY = Number.MAX_SAFE_INTEGER;
+
+const pathOf = (request: Request) => {
+  try {
+    return new URL(request.url).pathname;
+  } catch {
+    return undefined;
+  }
+};
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 export function httpBasics(ctx: Ctx) {
-  const started = new WeakMap<Request, number>();
-  const errorStatus = new WeakMap<Request, number>();
+  // For the debug line: what was asked and when, noted while the request is live
+  // (after the response Bun has released it, and reading request.url throws).
+  const started = new WeakMap<Request, { t0: number; method: string; path?: string; status?: number }>();
+  const note = (request: Request) => {
+    if (!ctx.log.enabled("debug") || started.has(request)) return;
+    started.set(request, { t0: performance.now(), method: request.method, path: pathOf(request) });
+  };
   return new Elysia({ name: "nod-http" })
     // No onRequest hook here: with one, Elysia stops handing the /app HTML
     // bundle to Bun's static routes. Sizes are checked before parsing instead.
     .onParse({ as: "global" }, async ({ request }) => {
-      const limit = bodyLimitFor(new URL(request.url).pathname);
+      const limit = Math.min(bodyLimitFor(new URL(request.url).pathname), MAX_BODY);
       const tooBig = () => tooLarge(`request body too large (limit ${Math.round(limit / 1024)} KiB)`);
       const declared = request.headers.get("content-length");
       if (declared !== null) {
@@ -51,24 +70,31 @@ export function httpBasics(ctx: Ctx) {
         }
       }
     })
-    .onTransform({ as: "global" }, ({ request, path }) => {
-      if (ctx.log.enabled("debug")) started.set(request, performance.now());
+    .onTransform({ as: "global" }, ({ request, path, body }) => {
+      note(request);
+      // Parsed, not yet validated nor stored: refuse JSON nested too deeply first.
+      checkJsonDepth(body);
       if (path.startsWith("/api/") && !path.startsWith("/api/agent/")) checkSameOrigin(ctx, request);
     })
     .onError({ as: "global" }, ({ code, error, request }) => {
+      note(request); // a 404 never reached onTransform
       const res = errorResponse(code, error, request);
-      if (started.has(request)) errorStatus.set(request, res.status);
+      const seen = started.get(request);
+      if (seen) seen.status = res.status;
       return res;
     })
     .onAfterResponse({ as: "global" }, ({ request, set }) => {
-      const t0 = started.get(request);
-      if (t0 === undefined) return;
-      ctx.log.debug("request", {
-        method: request.method,
-        path: new URL(request.url).pathname,
-        status: errorStatus.get(request) ?? set.status ?? 200,
-        ms: (performance.now() - t0).toFixed(1),
-      });
+      // Logging is never worth a crash: this hook runs outside any request's error handling.
+      try {
+        const seen = started.get(request);
+        if (!seen) return;
+        ctx.log.debug("request", {
+          method: seen.method,
+          path: seen.path,
+          status: seen.status ?? set.status ?? 200,
+          ms: (performance.now() - seen.t0).toFixed(1),
+        });
+      } catch {}
     });
 
   function errorResponse(code: string | number, error: unknown, request: Request): Response {
@@ -89,7 +115,7 @@ export function httpBasics(ctx: Ctx) {
       }
       const status = (error as { status?: number }).status;
       if (status === 413) return json(413, { detail: "request body too large" });
-      ctx.log.error("unhandled error", { method: request.method, path: new URL(request.url).pathname, error: error as Error });
+      ctx.log.error("unhandled error", { method: request.method, path: pathOf(request), error: error as Error });
       return json(500, { detail: "internal error" });
     }
 }

@@ -41,12 +41,13 @@ Exit status: 0 success, 1 refused or failed, 2 bad usage, 3 timed out.
 `;
 
 type Command = (argv: string[]) => Promise<number | void>;
-export const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }> = {
-  serve: { run: serve, help: SERVE_HELP },
-  user: { run: user, help: USER_HELP },
-  agent: { run: agent, help: AGENT_HELP },
-  backup: { run: backup, help: BACKUP_HELP },
-  migrate: { run: migrateCommand, help: MIGRATE_HELP },
+/** writesData: the command creates files in the data directory (or a backup of it). */
+export const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean; writesData?: boolean }> = {
+  serve: { run: serve, help: SERVE_HELP, writesData: true },
+  user: { run: user, help: USER_HELP, writesData: true },
+  agent: { run: agent, help: AGENT_HELP, writesData: true },
+  backup: { run: backup, help: BACKUP_HELP, writesData: true },
+  migrate: { run: migrateCommand, help: MIGRATE_HELP, writesData: true },
   version: { run: version, help: VERSION_HELP },
   send: { run: send, help: SEND_HELP },
   alert: { run: alert, help: ALERT_HELP },
@@ -81,6 +82,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
     process.stderr.write(`nod: ${what}\nRun 'nod --help' for usage.\n`);
     return 2;
   }
+  // Whatever the umask, nothing nod writes is readable by other users: files SQLite
+  // creates on its own (-wal, -shm, journals) start 0600 too.
+  if (cmd.writesData) process.umask(0o077);
   try {
     return (await cmd.run(rest)) ?? undefined;
   } catch (e) {

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import http from "node:http";
 import { afterAll } from "bun:test";
 import { makeConfig, type Config } from "../server/config.ts";
 import { startServer, type NodServer } from "../server/app.ts";
@@ -114,6 +115,23 @@ export async function withAgent(server: { url: string }, body: Record<string, un
   const person = await owner(server);
   const created = await person.createAgent(body);
   return { person, created, agent: new AgentClient(server.url, created.id, created.secret) };
+}
+
+/** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
+export function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const u = new URL(base);
+  return new Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, path, method: "POST", localAddress, headers: { "content-type": "application/json", ...headers } },
+      (res) => {
+        let d = "";
+        res.on("data", (c) => (d += c));
+        res.on("end", () => resolve({ status: res.statusCode!, body: d ? JSON.parse(d) : null, headers: res.headers }));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 /** Waits until check() returns something truthy, polling every 10 ms. */

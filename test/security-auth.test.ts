@@ -3,27 +3,9 @@
 // username (whatever its case or surrounding spaces), and cross-site requests
 // are refused.
 import { describe, expect, test } from "bun:test";
-import http from "node:http";
-import { owner, request, startTestServer } from "./helpers.ts";
+import { owner, postFrom, request, startTestServer } from "./helpers.ts";
 import { addressKey } from "../server/auth/rate-limit.ts";
 import { connectInbox } from "./ws-helpers.ts";
-
-/** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
-function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const u = new URL(base);
-  return new Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, path, method: "POST", localAddress, headers: { "content-type": "application/json", ...headers } },
-      (res) => {
-        let d = "";
-        res.on("data", (c) => (d += c));
-        res.on("end", () => resolve({ status: res.statusCode!, body: d ? JSON.parse(d) : null, headers: res.headers }));
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
 
 const GOOD = { username: "alice", password: "correct horse battery" };
 

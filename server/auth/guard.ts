@@ -22,7 +22,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
  * Whether a request comes from this server's own pages: its Origin must be
- * this server (the Host it was sent to, or the public URL), and Sec-Fetch-Site
+ * this server in scheme, host and port (the public URL's origin, or the Host
+ * the request was sent to over the scheme it arrived by), and Sec-Fetch-Site
  * must not say cross-site. Requests without Origin (curl, scripts) pass.
  */
 export function isSameOrigin(ctx: Ctx, request: Request): boolean {
@@ -33,12 +34,16 @@ export function isSameOrigin(ctx: Ctx, request: Request): boolean {
   try {
     o = new URL(origin);
   } catch {
-    return false;
+    return false; // "null" (sandboxed frames, file://, some redirects)
   }
   const pub = new URL(ctx.config.publicUrl);
+  if (o.origin === pub.origin) return true;
   // The public URL's own name over another scheme (http:// next to https://) is another origin.
   if (o.hostname === pub.hostname && o.protocol !== pub.protocol) return false;
-  return [request.headers.get("host"), pub.host, new URL(request.url).host].includes(o.host);
+  // Reached directly (not by the public URL): the Origin is the Host over the
+  // scheme this request came by; this server's own pages never send another.
+  const own = new URL(request.url);
+  return o.protocol === own.protocol && [request.headers.get("host"), own.host].includes(o.host);
 }
 
 /** Refuses (403) a state-changing people request sent by another site's page. */

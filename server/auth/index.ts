@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Ctx } from "../context.ts";
 import { readCookie } from "../lib/cookies.ts";
-import { tooManyRequests, unauthorized } from "../lib/errors.ts";
+import { conflict, tooManyRequests, unauthorized } from "../lib/errors.ts";
 import { addressKey, KnownAddresses, RateLimiter } from "./rate-limit.ts";
 import { personFromRequest } from "./guard.ts";
 import * as auth from "./service.ts";
@@ -23,6 +23,10 @@ export function authRoutes(ctx: Ctx) {
   const freshGuesses = new RateLimiter(10, WINDOW);
   const byIp = new RateLimiter(30, WINDOW);
   const known = new KnownAddresses();
+  // Setup while it is open: 10 attempts per address in 15 minutes, and one at
+  // a time (each hashes a password; the first that succeeds closes setup).
+  const setupByIp = new RateLimiter(10, WINDOW);
+  let settingUp = false;
   const secure = ctx.config.publicUrl.startsWith("https:");
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
@@ -37,8 +41,20 @@ export function authRoutes(ctx: Ctx) {
     })
     .post(
       "/setup",
-      async ({ body, set }) => {
-        const user = await auth.setupOwner(ctx.db, body.username, body.password);
+      async ({ body, set, request, server }) => {
+        if (!auth.setupOpen(ctx.db)) throw auth.setupDone(); // before any hashing: setup spam after setup is cheap
+        const ip = addressKey(server?.requestIP(request)?.address ?? "unknown");
+        const wait = setupByIp.retryAfter(ip);
+        if (wait > 0) throw tooManyRequests("too many setup attempts; try again later", wait);
+        setupByIp.hit(ip);
+        if (settingUp) throw conflict("setup is in progress");
+        settingUp = true;
+        let user: auth.User;
+        try {
+          user = await auth.setupOwner(ctx.db, body.username, body.password);
+        } finally {
+          settingUp = false;
+        }
         ctx.log.info("owner account created", { username: user.username });
         signIn(set, user.id);
         set.status = 201;
@@ -62,15 +78,20 @@ export function authRoutes(ctx: Ctx) {
           fresh = wait === 0;
         }
         if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
+        // Count the attempt as a failure before the (slow) hash, so attempts
+        // arriving together see each other; a right password takes it back.
+        byUser.hit(userKey);
+        byUserIp.hit(pairKey);
+        byIp.hit(ip);
+        if (fresh) freshGuesses.hit(userKey);
         const user = await auth.checkPassword(ctx.db, body.username, body.password);
         if (!user) {
-          byUser.hit(userKey);
-          byUserIp.hit(pairKey);
-          byIp.hit(ip);
-          if (fresh) freshGuesses.hit(userKey);
           ctx.log.warn("failed sign-in", { username: body.username, ip: address });
           throw unauthorized("wrong username or password");
         }
+        byUser.release(userKey);
+        byIp.release(ip);
+        if (fresh) freshGuesses.release(userKey);
         byUserIp.reset(pairKey);
         known.add(userKey, ip);
         signIn(set, user.id);

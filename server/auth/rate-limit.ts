@@ -29,6 +29,12 @@ export class RateLimiter {
     return !h || h.resetAt <= now ? 0 : h.count;
   }
 
+  /** Takes back one hit (an attempt counted up front that turned out fine). */
+  release(key: string, now = Date.now()) {
+    const h = this.hits.get(key);
+    if (h && h.resetAt > now && --h.count <= 0) this.hits.delete(key);
+  }
+
   reset(key: string) {
     this.hits.delete(key);
   }

@@ -38,13 +38,19 @@ export async function createUser(db: Db, username: string, password: string): Pr
   return user;
 }
 
-/** Creates the owner while the server has no person yet; 409 afterwards. */
+export const setupDone = () => conflict("setup is already done");
+
+/** Whether the server still waits for its owner (a cheap count: ask before hashing anything). */
+export const setupOpen = (db: Db) => userCount(db) === 0;
+
+/** Creates the owner while the server has no person yet; 409 afterwards, without hashing. */
 export async function setupOwner(db: Db, username: string, password: string): Promise<User> {
+  if (!setupOpen(db)) throw setupDone();
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
   // Check and insert in one transaction so two racing setups cannot both win.
   return inTx(db, () => {
-    if (userCount(db) > 0) throw conflict("setup is already done");
+    if (!setupOpen(db)) throw setupDone();
     const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
     db.insert(users).values(user).run();
     return user;

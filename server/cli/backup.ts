@@ -2,12 +2,13 @@
 // SQLite's VACUUM INTO on a connection of its own reads one snapshot (WAL
 // readers never block the writer, nor it them) and writes a compact copy.
 import { Database } from "bun:sqlite";
-import { existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { DB_FILE } from "../db/index.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { CliFailure } from "./client.ts";
 import { dataDirFrom } from "./serve.ts";
+import { FILE_MODE } from "../lib/private-files.ts";
 
 export const BACKUP_HELP = `Usage: nod backup FILE [--data DIR]
 
@@ -37,11 +38,19 @@ export async function backup(argv: string[]): Promise<number> {
   if (!existsSync(path.dirname(out))) throw new CliFailure(`directory ${path.dirname(out)} does not exist`);
 
   const t0 = performance.now();
+  // The copy holds everything nod knows: it is created empty and private (0600)
+  // first, and VACUUM INTO (which takes an empty file) fills it in place.
+  try {
+    closeSync(openSync(out, "wx", FILE_MODE));
+  } catch (e) {
+    throw new CliFailure(`cannot create ${out}: ${(e as Error).message}`);
+  }
   const db = new Database(source, { readwrite: true, create: false });
   try {
     db.run("PRAGMA busy_timeout = 10000");
     db.run("VACUUM INTO ?", [out]);
   } catch (e) {
+    rmSync(out, { force: true });
     throw new CliFailure(`backup failed: ${(e as Error).message}`);
   } finally {
     db.close();

@@ -1,19 +1,23 @@
 // Opens (and creates) the SQLite database in the data directory, applies the
 // embedded migrations and returns the drizzle handle.
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import * as schema from "./schema.ts";
 import { assetDir } from "../paths.ts";
+import { privateDir, privateFile } from "../lib/private-files.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 export const DB_FILE = "nod.db";
 
 export function openDb(dataDir: string, opts: { migrate?: boolean } = {}): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(path.join(dataDir, DB_FILE), { create: true, strict: true });
+  privateDir(dataDir);
+  const file = path.join(dataDir, DB_FILE);
+  const sqlite = new Database(file, { create: true, strict: true });
+  // SQLite gives the -wal and -shm it creates later the database file's mode:
+  // closing nod.db up first keeps them private too (existing ones are closed up here).
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) privateFile(f);
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL"); // with WAL: a process crash loses no committed transaction; only a power cut may lose the last few
   sqlite.run("PRAGMA busy_timeout = 5000");

@@ -24,7 +24,7 @@ export function agentEventRoutes(ctx: Ctx) {
       },
       {
         query: t.Object({
-          wait: t.Optional(t.Numeric({ minimum: 0, error: "wait: a number of seconds" })),
+          wait: t.Optional(t.Numeric({ minimum: 0, multipleOf: 1, error: "wait: a whole number of seconds" })),
         }),
       },
     );

@@ -1,10 +1,11 @@
 // Images agents send as image_base64: checked by content, stored under
 // <data>/media with an unguessable name, served at <public-url>/media/<name>.
-import { mkdirSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Ctx } from "../context.ts";
 import { randomHex } from "../lib/ids.ts";
 import { badRequest, tooLarge } from "../lib/errors.ts";
+import { FILE_MODE, privateDir } from "../lib/private-files.ts";
 
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 
@@ -36,7 +37,7 @@ export async function storeImage(ctx: Ctx, base64: string): Promise<string> {
   const type = TYPES.find((t) => t.test(bytes));
   if (!type) throw badRequest("image_base64: not a PNG, JPEG, GIF or WebP image");
   const name = `${randomHex(16)}.${type.ext}`;
-  mkdirSync(mediaDir(ctx), { recursive: true });
-  await Bun.write(path.join(mediaDir(ctx), name), bytes);
+  privateDir(mediaDir(ctx));
+  await writeFile(path.join(mediaDir(ctx), name), bytes, { mode: FILE_MODE, flag: "wx" });
   return `${ctx.config.publicUrl}/media/${name}`;
 }

@@ -27,6 +27,7 @@ import { prepared } from "../db/prepared.ts";
 import { checkAgentCredentials, type Agent } from "../agents/service.ts";
 import { handleAgentEvent, WS_EVENT_TYPES } from "../events/service.ts";
 import { HttpError } from "../lib/errors.ts";
+import { nestedDeeperThan, tooDeepDetail } from "../lib/json-depth.ts";
 import { randomHex } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { requeueSocketEvents } from "../db/outbox.ts";
@@ -117,6 +118,7 @@ export class AgentConnection {
     if (!isObject(frame)) return this.send(ws, { type: "error", detail: "expected a JSON object" });
     const rid = frame.request_id;
     const requestId = typeof rid === "string" || typeof rid === "number" ? { request_id: rid } : {};
+    if (nestedDeeperThan(frame)) return this.send(ws, { type: "error", ...requestId, detail: tooDeepDetail("frame"), code: 400 });
     // Frames are handled one after another, so replies and effects keep the order they were sent in.
     const prev = this.chain;
     const run = async () => {
@@ -156,7 +158,7 @@ export class AgentConnection {
       return this.refuse(ws, CLOSE.badAuth, "first message must be a JSON auth message");
     }
     // An auth frame with a secret string is valid even when the secret is empty: that is a wrong secret (4003).
-    if (!isObject(f) || f.type !== "auth" || typeof f.secret !== "string" || (f.agent_id !== undefined && typeof f.agent_id !== "string"))
+    if (!isObject(f) || nestedDeeperThan(f) || f.type !== "auth" || typeof f.secret !== "string" || (f.agent_id !== undefined && typeof f.agent_id !== "string"))
       return this.refuse(ws, CLOSE.badAuth, "first message must be {type:auth, agent_id, secret}");
     const id = (f.agent_id as string | undefined) ?? this.pathAgentId;
     if (id !== this.pathAgentId) return this.refuse(ws, CLOSE.unknownAgent, "agent_id does not match the URL");

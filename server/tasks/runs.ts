@@ -11,6 +11,7 @@ import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, notFound, tooLarge, tooManyRequests } from "../lib/errors.ts";
 import { RateLimiter } from "../auth/rate-limit.ts";
+import { checkJsonDepth } from "../lib/json-depth.ts";
 import type { Agent } from "../agents/service.ts";
 import { insertMessage, resolveConversation } from "../conversations/service.ts";
 import { recordActivity } from "../activity/service.ts";
@@ -278,9 +279,14 @@ export function triggerPayload(contentType: string | null, raw: Uint8Array): unk
   const text = new TextDecoder().decode(raw);
   const ct = (contentType ?? "").toLowerCase();
   if (ct.includes("json") || /^\s*[{[]/.test(text)) {
+    let value: unknown;
     try {
-      return JSON.parse(text);
-    } catch {}
+      value = JSON.parse(text);
+    } catch {
+      return { content_type: contentType || null, body: text };
+    }
+    checkJsonDepth(value); // the payload is stored and handed to the agent's parser as is
+    return value;
   }
   return { content_type: contentType || null, body: text };
 }

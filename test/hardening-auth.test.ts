@@ -1,0 +1,145 @@
+// Sign-in, setup and the cross-site check under hostile use: limits hold when
+// every attempt arrives at once, an Origin must match the server in scheme,
+// host and port, and setup after setup costs no password hashing.
+import { describe, expect, spyOn, test } from "bun:test";
+import { owner, Person, postFrom, request, startTestServer, type Res } from "./helpers.ts";
+import { connectInbox, upgradeStatus } from "./ws-helpers.ts";
+
+const GOOD = { username: "alice", password: "correct horse battery" };
+
+/** Every 429 says why in {"detail"} and when to come back in Retry-After. */
+function expectLimited(r: Res | { status: number; body: any; headers: any }) {
+  expect(r.status).toBe(429);
+  expect(typeof r.body.detail).toBe("string");
+  const retry = r.headers instanceof Headers ? r.headers.get("retry-after") : r.headers["retry-after"];
+  expect(Number(retry)).toBeGreaterThan(0);
+}
+
+describe("sign-in limits hold when every attempt arrives at once", async () => {
+  const server = await startTestServer();
+  await owner(server);
+
+  test("100 wrong passwords at once: 10 are checked (401), the rest 429; the right one from there waits too", async () => {
+    const all = await Promise.all(
+      Array.from({ length: 100 }, () => request(server.url, "POST", "/api/auth/login", { body: { username: "alice", password: "wrong password" } })),
+    );
+    expect(all.filter((r) => r.status === 401).length).toBe(10);
+    for (const r of all.filter((r) => r.status !== 401)) expectLimited(r);
+    // that address is limited for alice, even with the right password
+    expectLimited(await request(server.url, "POST", "/api/auth/login", { body: GOOD }));
+    // the owner elsewhere still signs in (a new address gets its one guess)
+    expect((await postFrom(server.url, "127.0.0.2", "/api/auth/login", GOOD)).status).toBe(200);
+  }, 60_000);
+
+  test("100 wrong sign-ins at once from one address across usernames: 30 are checked, the rest 429", async () => {
+    const all = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => postFrom(server.url, "127.0.0.5", "/api/auth/login", { username: `user${i}`, password: "wrong password" })),
+    );
+    expect(all.filter((r) => r.status === 401).length).toBe(30);
+    for (const r of all.filter((r) => r.status !== 401)) expectLimited(r);
+  }, 60_000);
+
+  test("a right password takes back the attempt counted for it", async () => {
+    const wrong = { username: "nobody", password: "wrong password" };
+    const all = await Promise.all(Array.from({ length: 29 }, (_, i) => postFrom(server.url, "127.0.0.6", "/api/auth/login", { ...wrong, username: `nobody${i}` })));
+    expect(all.filter((r) => r.status === 401).length).toBe(29);
+    expect((await postFrom(server.url, "127.0.0.6", "/api/auth/login", GOOD)).status).toBe(200);
+    // the 30th failure from that address is still checked, the 31st is not
+    expect((await postFrom(server.url, "127.0.0.6", "/api/auth/login", wrong)).status).toBe(401);
+    expectLimited(await postFrom(server.url, "127.0.0.6", "/api/auth/login", wrong));
+  }, 60_000);
+});
+
+describe("an Origin must be this server in scheme, host and port", async () => {
+  const server = await startTestServer();
+  const port = Number(new URL(server.url).port);
+  const alice = await owner(server);
+  const { id } = await alice.createAgent();
+
+  /** A signed-in person's fresh session (logout ends the one it is sent with). */
+  const session = async () => {
+    const p = new Person(server.url);
+    expect((await p.post("/api/auth/login", GOOD)).status).toBe(200);
+    return p.cookie;
+  };
+  type Send = (headers: Record<string, string>) => Promise<number>;
+  const routes: Record<string, Send> = {
+    login: async (h) => (await request(server.url, "POST", "/api/auth/login", { body: GOOD, headers: h })).status,
+    logout: async (h) => (await request(server.url, "POST", "/api/auth/logout", { headers: { cookie: await session(), ...h } })).status,
+    "POST /api/agents": async (h) => (await request(server.url, "POST", "/api/agents", { body: { name: "x" }, headers: { cookie: alice.cookie, ...h } })).status,
+    "PATCH /api/agents/:id": async (h) => (await request(server.url, "PATCH", `/api/agents/${id}`, { body: { name: "y" }, headers: { cookie: alice.cookie, ...h } })).status,
+    "DELETE /api/agents/:id": async (h) => {
+      const { id } = await alice.createAgent();
+      return (await request(server.url, "DELETE", `/api/agents/${id}`, { headers: { cookie: alice.cookie, ...h } })).status;
+    },
+    "/ws/app": async (h) => (await upgradeStatus(server, "/ws/app", { cookie: alice.cookie, ...h })).status,
+  };
+  const allowed: Record<string, number> = { login: 200, logout: 204, "POST /api/agents": 201, "PATCH /api/agents/:id": 200, "DELETE /api/agents/:id": 204 };
+
+  const table: [string, Record<string, string>, "ok" | 403][] = [
+    ["same origin", { origin: `http://127.0.0.1:${port}` }, "ok"],
+    ["same origin by name", { origin: `http://localhost:${port}`, host: `localhost:${port}` }, "ok"],
+    ["https on the same host and port", { origin: `https://127.0.0.1:${port}` }, 403],
+    ["https on the same name and port", { origin: `https://localhost:${port}`, host: `localhost:${port}` }, 403],
+    ["another port", { origin: `http://127.0.0.1:${port + 1}` }, 403],
+    ["another host", { origin: `http://127.0.0.2:${port}` }, 403],
+    ["Origin: null", { origin: "null" }, 403],
+  ];
+
+  for (const [what, headers, expected] of table) {
+    test(`${what} → ${expected}`, async () => {
+      const got: Record<string, number> = {};
+      const want: Record<string, number> = {};
+      for (const [route, send] of Object.entries(routes)) {
+        if (route === "/ws/app" && expected === "ok") continue; // a real socket below
+        got[route] = await send(headers);
+        want[route] = expected === "ok" ? allowed[route]! : 403;
+      }
+      expect(got).toEqual(want);
+      if (expected === "ok") {
+        const sock = await connectInbox(server, alice, headers);
+        expect(sock.hello.user.username).toBe("alice");
+        sock.ws.close();
+      }
+    });
+  }
+});
+
+describe("setup", () => {
+  test("after setup, 50 setups at once are all 409 without hashing a password", async () => {
+    const server = await startTestServer();
+    await owner(server);
+    const hash = spyOn(Bun.password, "hash");
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => request(server.url, "POST", "/api/auth/setup", { body: { username: `mallory${i}`, password: "some long password" } })),
+      );
+      expect(all.map((r) => r.status)).toEqual(Array(50).fill(409));
+      expect(typeof all[0]!.body.detail).toBe("string");
+      expect(hash).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+    }
+  }, 60_000);
+
+  test("setups racing on a fresh server make exactly one owner", async () => {
+    const server = await startTestServer();
+    const all = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => postFrom(server.url, `127.0.0.${20 + i}`, "/api/auth/setup", { username: `owner${i}`, password: "some long password" })),
+    );
+    expect(all.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const winner = all.find((r) => r.status === 201)!.body.user.username;
+    expect((await request(server.url, "GET", "/api/auth/status")).body.setup_required).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      const r = await request(server.url, "POST", "/api/auth/login", { body: { username: `owner${i}`, password: "some long password" } });
+      expect({ i, status: r.status }).toEqual({ i, status: `owner${i}` === winner ? 200 : 401 });
+    }
+  }, 60_000);
+
+  test("setup attempts are limited per address; another address can still set up", async () => {
+    const server = await startTestServer();
+    for (let i = 0; i < 10; i++) expect((await postFrom(server.url, "127.0.0.7", "/api/auth/setup", { username: "alice", password: "short" })).status).toBe(400);
+    expectLimited(await postFrom(server.url, "127.0.0.7", "/api/auth/setup", GOOD));
+    expect((await postFrom(server.url, "127.0.0.8", "/api/auth/setup", GOOD)).status).toBe(201);
+  });
+});
