@@ -1,8 +1,12 @@
 // Hardening of the delivery path and the indicator events:
 // - "Thinking…" events (processing_start/stop, agent_heartbeat, agent_idle)
 //   naming another agent's conversation, or none that exists, answer 404.
-import { describe, expect, test } from "bun:test";
-import { AgentClient, owner, startTestServer } from "./helpers.ts";
+// - An event pushed over a socket whose reader stalled counts as delivered
+//   only once it has left the process: a SIGKILL loses none of them.
+import { afterAll, describe, expect, test } from "bun:test";
+import type { ServerWebSocket } from "bun";
+import { AgentClient, Person, eventually, owner, startTestServer, tempDir } from "./helpers.ts";
+import { spawnNod } from "./cli-util.ts";
 import { connectAgent, connectInbox } from "./ws-helpers.ts";
 
 describe("indicator events check the conversation they name", async () => {
@@ -53,3 +57,117 @@ describe("indicator events check the conversation they name", async () => {
     expect(inbox.all("processing").length).toBeGreaterThan(0);
   });
 });
+
+/**
+ * An agent that stops reading: a separate `bun` process holding an
+ * authenticated agent socket, which prints the message_id of every
+ * user_message it receives. SIGSTOP freezes it (its socket is not read, so
+ * the server's send buffers fill); SIGCONT lets it read on.
+ */
+const STALLED_CLIENT = `
+const ws = new WebSocket(process.env.URL);
+ws.onopen = () => ws.send(JSON.stringify({ type: "auth", agent_id: process.env.AGENT_ID, secret: process.env.SECRET }));
+ws.onmessage = (e) => {
+  const f = JSON.parse(String(e.data));
+  if (f.type === "auth_ok") console.log("auth_ok");
+  else if (f.type === "user_message") console.log("got " + f.message_id);
+};
+ws.onclose = () => { console.log("closed"); process.exit(0); };
+`;
+
+async function stalledClient(server: { url: string }, agent: { id: string; secret: string }) {
+  const proc = Bun.spawn([process.execPath, "-e", STALLED_CLIENT], {
+    env: { ...process.env, URL: `${server.url.replace(/^http/, "ws")}/ws/agent/${agent.id}`, AGENT_ID: agent.id, SECRET: agent.secret },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  afterAll(() => proc.kill("SIGKILL"));
+  let out = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
+  })();
+  await eventually(() => out.includes("auth_ok"), 10_000, "the stalled client's auth_ok");
+  return {
+    stop: () => proc.kill("SIGSTOP"),
+    resume: () => proc.kill("SIGCONT"),
+    /** The message ids it has received so far. */
+    received: () => new Set([...out.matchAll(/^got (\S+)$/gm)].map((m) => m[1]!)),
+    closed: () => out.includes("closed"),
+    done: reading,
+  };
+}
+
+const BIG = "x".repeat(16_000); // few events fill the socket's buffers
+
+describe("an event pushed into a backed-up socket is delivered only once it has left the process", () => {
+  test("in process: the event queued behind a stalled reader stays pending until the socket drains", async () => {
+    const server = await startTestServer();
+    const person = await owner(server);
+    const created = await person.createAgent({ name: "Stalled" });
+    const client = await stalledClient(server, created);
+    client.stop();
+    const socket = () => server.ctx.agentSockets.newest(created.id) as unknown as ServerWebSocket;
+    // Messages until the kernel's buffers are full and Bun holds the rest in memory.
+    const sent: string[] = [];
+    while (socket().getBufferedAmount() === 0) {
+      const r = await person.post(`/api/agents/${created.id}/messages`, { text: BIG });
+      expect(r.status).toBe(201);
+      sent.push(r.body.message_id);
+    }
+    const last = sent.at(-1)!;
+    const status = async (messageId: string) => {
+      const rows = (await person.get(`/api/deliveries?status=delivered&agent_id=${created.id}&limit=200`)).body as { message_id: string }[];
+      return rows.some((d) => d.message_id === messageId) ? "delivered" : "not delivered";
+    };
+    expect(await status(last)).toBe("not delivered"); // it is in nod's memory, not yet on its way
+    client.resume();
+    await eventually(() => sent.every((id) => client.received().has(id)), 10_000, "every message at the client");
+    await eventually(async () => (await status(last)) === "delivered", 5000, "the last message marked delivered after the drain");
+    const pending = (await person.get(`/api/deliveries?agent_id=${created.id}`)).body;
+    expect(pending).toEqual([]);
+  });
+});
+
+test("SIGKILL with a stalled reader: every acknowledged message reaches the agent (old socket or replay)", async () => {
+  const dir = tempDir();
+  const serve = async (port = 0) => {
+    const nod = spawnNod(["serve", "--port", String(port), "--host", "127.0.0.1", "--data", dir, "--log-level", "error"]);
+    const m = await nod.waitForOutput(/listening on http:\/\/[^:]+:(\d+)/);
+    return { nod, port: Number(m[1]), url: `http://127.0.0.1:${m[1]}` };
+  };
+  const first = await serve();
+  const person = new Person(first.url);
+  expect((await person.post("/api/auth/setup", { username: "alice", password: "correct horse battery" })).status).toBe(201);
+  const created = await person.createAgent({ name: "Stalled" });
+  const client = await stalledClient(first, created);
+  client.stop();
+  // Thousands of messages (about 12 MB), four writers at once: far more than the kernel's buffers hold.
+  const acked: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < 3000) {
+        next++;
+        const r = await person.post(`/api/agents/${created.id}/messages`, { text: BIG.slice(0, 4000) });
+        expect(r.status).toBe(201);
+        acked.push(r.body.message_id);
+      }
+    }),
+  );
+  first.nod.proc.kill("SIGKILL");
+  await first.nod.done;
+  client.resume(); // it reads what had left the dead process, then its socket closes
+  await eventually(client.closed, 10_000, "the stalled client's socket to close");
+  const second = await serve(first.port);
+  try {
+    const a = await connectAgent(second, created);
+    const got = () => new Set([...client.received(), ...a.all("user_message").map((f) => f.message_id as string)]);
+    await eventually(() => acked.every((id) => got().has(id)), 15_000, "every acknowledged message").catch(() => {});
+    const missing = acked.filter((id) => !got().has(id));
+    expect({ acked: acked.length, missing: missing.length }).toEqual({ acked: 3000, missing: 0 });
+  } finally {
+    second.nod.proc.kill("SIGTERM");
+    await second.nod.done;
+  }
+}, 60_000);
