@@ -3,11 +3,17 @@
 //   naming another agent's conversation, or none that exists, answer 404.
 // - An event pushed over a socket whose reader stalled counts as delivered
 //   only once it has left the process: a SIGKILL loses none of them.
+// - Hundreds of webhook receivers that never answer do not hold up another
+//   agent's webhook (Bun's fetch connection limit, slots that give way).
 import { afterAll, describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
+import net from "node:net";
 import { AgentClient, Person, eventually, owner, startTestServer, tempDir } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
-import { connectAgent, connectInbox } from "./ws-helpers.ts";
+import { sendUserMessage } from "../server/conversations/service.ts";
+import { getAgent } from "../server/agents/service.ts";
+import { PostSlots, type Slot, type Standing } from "../server/delivery/slots.ts";
+import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
 
 describe("indicator events check the conversation they name", async () => {
   const server = await startTestServer();
@@ -171,3 +177,80 @@ test("SIGKILL with a stalled reader: every acknowledged message reaches the agen
     await second.nod.done;
   }
 }, 60_000);
+
+/** A loopback server that accepts connections and never answers; counts the ones open. */
+async function hungServer() {
+  const open = new Set<net.Socket>();
+  let accepted = 0;
+  const srv = net.createServer((s) => {
+    accepted++;
+    open.add(s);
+    s.on("data", () => {});
+    s.on("error", () => {});
+    s.on("close", () => open.delete(s));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  afterAll(() => {
+    for (const s of open) s.destroy();
+    srv.close();
+  });
+  return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/hook`, open: () => open.size, accepted: () => accepted };
+}
+
+test("300 webhook receivers that never answer do not hold up healthy agents' webhooks", async () => {
+  // No hung POST can time out, nor any retry come, while this test runs: the healthy
+  // events can only arrive if they do not wait behind the hung POSTs.
+  const server = await startTestServer({ webhookTimeoutMs: 600_000, webhookRetryBaseMs: 600_000 });
+  const person = await owner(server);
+  const hung = await hungServer();
+  const broken: string[] = [];
+  for (let i = 0; i < 300; i++) broken.push((await person.createAgent({ name: `Broken ${i}`, webhook_url: hung.url })).id);
+  const hook = await webhookReceiver();
+  const known = await person.createAgent({ name: "Known", webhook_url: hook.url }); // its receiver has answered before
+  const added = await person.createAgent({ name: "New", webhook_url: hook.url }); // never tried yet
+
+  // The messages are sent the way the people API sends them, but in process: this
+  // test shares Bun's fetch connections with the server, and without the fix its
+  // own requests would queue behind the hung ones too.
+  const say = (id: string, text: string) => sendUserMessage(server.ctx, getAgent(server.ctx.db, id), "alice", text).message_id;
+  say(known.id, "earlier");
+  await hook.waitFor(1);
+  for (const id of broken) say(id, "into the void");
+  await eventually(() => hung.accepted() >= 150, 10_000, "the broken receivers to hold their connections");
+  const sent = [say(known.id, "for the known one"), say(added.id, "for the new one")];
+  const got = await hook.waitFor(3, 30_000);
+  expect(got.slice(1).map((r) => r.json.message_id).sort()).toEqual(sent.sort());
+  expect(hung.open()).toBeGreaterThan(0); // the broken ones are still hanging
+  // none of them timed out (their timeout is 10 minutes)
+  const timedOut = ((await person.get("/api/deliveries?limit=200")).body as { last_error: string | null }[]).filter((d) => /no answer within/.test(d.last_error ?? ""));
+  expect(timedOut).toEqual([]);
+}, 60_000);
+
+test("webhook slots: slow POSTs beyond the kept share give way; lanes that answered go first, then untried, then slow", async () => {
+  const slots = new PostSlots(3, 0, 20); // 3 slots, no slow POST keeps its slot while others wait, slow after 20 ms
+  const [a, b, c] = [slots.acquire("untried"), slots.acquire("untried"), slots.acquire("untried")] as Slot[];
+  const order: string[] = [];
+  const wait = (standing: Standing) => Promise.resolve(slots.acquire(standing)).then((s) => (order.push(standing), s));
+  const waiting = [wait("slow"), wait("untried"), wait("answered")];
+  await Bun.sleep(50);
+  expect([a, b, c].map((s) => s!.giveWay.aborted)).toEqual([false, false, false]); // not sent yet: not slow
+  for (const s of [a, b, c]) slots.sent(s!);
+  await eventually(() => a!.giveWay.aborted && b!.giveWay.aborted && c!.giveWay.aborted, 5000, "the slow POSTs to give way");
+  for (const s of [c, b, a]) slots.release(s!);
+  await Promise.all(waiting);
+  expect(order).toEqual(["answered", "untried", "slow"]);
+  expect(slots.inFlight).toBe(3);
+
+  // With a kept share of 1, the oldest slow POST keeps its slot to its own timeout.
+  const kept = new PostSlots(2, 1, 20);
+  const [old, young] = [kept.acquire("untried"), kept.acquire("untried")] as Slot[];
+  kept.sent(old!);
+  await Bun.sleep(30);
+  kept.sent(young!);
+  const waiter = kept.acquire("answered");
+  await eventually(() => young!.giveWay.aborted, 5000, "the younger slow POST to give way");
+  expect(old!.giveWay.aborted).toBe(false);
+  kept.release(young!);
+  await waiter;
+  expect(kept.inFlight).toBe(2);
+});

@@ -10,9 +10,11 @@
 //
 // Each agent has its own lane (at most one webhook POST in flight per agent,
 // oldest event first); lanes never wait on each other, so one slow or dead
-// webhook holds up nobody else. Retry times live in the database
-// (next_attempt_at): one timer wakes the lanes whose next attempt is due, so
-// retries queued before a restart resume after it.
+// webhook holds up nobody else. POSTs in flight over all agents are capped
+// (slots.ts: below Bun's own fetch limit, and hung receivers give way).
+// Retry times live in the database (next_attempt_at): one timer wakes the
+// lanes whose next attempt is due, so retries queued before a restart resume
+// after it.
 import { and, asc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import type { Ctx, Dispatcher } from "../context.ts";
 import type { Db } from "../db/index.ts";
@@ -21,10 +23,9 @@ import type { AgentSocket } from "../realtime/sockets.ts";
 import { prepared } from "../db/prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
+import { PostSlots, SLOW_MS, type Standing } from "./slots.ts";
 
 export const MAX_ATTEMPTS = 3;
-/** Webhook requests in flight at once, over all agents (one per agent at most). */
-const MAX_POSTS = 1024;
 /** Events read and pushed per round when replaying to a socket. */
 const PUSH_BATCH = 200;
 /** How often the due-retry scan runs even when no retry is scheduled (picks up a newly set webhook_url). */
@@ -82,6 +83,8 @@ const q = {
 export class OutboxDispatcher implements Dispatcher {
   private lanes = new Map<string, Lane>();
   private inflight = new Set<string>(); // event ids with a webhook POST under way
+  private slots = new PostSlots(); // webhook POSTs in flight over all agents (slots.ts)
+  private answeredLanes = new Map<string, boolean>(); // by agent: was its last webhook POST answered within SLOW_MS?
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private stopped = true;
@@ -101,10 +104,7 @@ export class OutboxDispatcher implements Dispatcher {
     this.timer = null;
     this.timerAt = Infinity;
     this.abort.abort(); // an interrupted attempt is not recorded: it runs again after a restart
-    for (const w of this.slotWaiters.splice(0)) {
-      this.active++;
-      w();
-    }
+    this.slots.releaseWaiters();
     await Promise.all([...this.lanes.values()].map((l) => l.done));
   }
 
@@ -260,12 +260,13 @@ export class OutboxDispatcher implements Dispatcher {
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */
   private async postOnce(agentId: string, url: string, secret: string, row: Row): Promise<boolean> {
     const { config, db, metrics } = this.ctx;
-    await this.acquireSlot();
+    const slot = await this.slots.acquire(this.standing(agentId, row));
     if (this.stopped) {
-      this.releaseSlot();
+      this.slots.release(slot);
       return false;
     }
     this.inflight.add(row.id);
+    this.slots.sent(slot);
     let result;
     try {
       result = await attemptWebhook({
@@ -278,11 +279,14 @@ export class OutboxDispatcher implements Dispatcher {
         timeoutMs: config.webhookTimeoutMs,
         blockPrivate: config.webhookBlockPrivate,
         signal: this.abort.signal,
+        giveWay: slot.giveWay,
       });
     } finally {
       this.inflight.delete(row.id);
-      this.releaseSlot();
+      this.slots.release(slot);
     }
+    // Whether the receiver answered in time decides the lane's place when it next waits for a slot.
+    this.answeredLanes.set(agentId, Date.now() - slot.sentAt < SLOW_MS);
     if (!result.ok && result.reason === "stopped") return false;
     if (this.stopped) return false; // the database may be closing: the row stays as it was
     const attempts = row.attempts + 1;
@@ -324,21 +328,11 @@ export class OutboxDispatcher implements Dispatcher {
     return false;
   }
 
-  // At most MAX_POSTS webhook requests in flight in all (each holds a connection);
-  // a lane waits for a slot only when that many are out at once.
-  private active = 0;
-  private slotWaiters: (() => void)[] = [];
-  private acquireSlot(): Promise<void> | void {
-    if (this.active < MAX_POSTS) {
-      this.active++;
-      return;
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-  private releaseSlot() {
-    const next = this.slotWaiters.shift();
-    if (next) next(); // the slot passes on
-    else this.active--;
+  /** How the agent's receiver did last time (slots.ts); after a restart, a retry of a timed-out attempt counts as slow. */
+  private standing(agentId: string, row: Row): Standing {
+    const answered = this.answeredLanes.get(agentId);
+    if (answered !== undefined) return answered ? "answered" : "slow";
+    return retryReasonFrom(row.lastError) === "timeout" && row.attempts > 0 ? "slow" : "untried";
   }
 
   /** Tells the inbox an event's outcome (the `delivery` frame). */
