@@ -90,7 +90,7 @@ async function stalledClient(server: { url: string }, agent: { id: string; secre
   afterAll(() => proc.kill("SIGKILL"));
   let out = "";
   const decoder = new TextDecoder();
-  const reading = (async () => {
+  void (async () => {
     for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
   })();
   await eventually(() => out.includes("auth_ok"), 10_000, "the stalled client's auth_ok");
@@ -100,7 +100,6 @@ async function stalledClient(server: { url: string }, agent: { id: string; secre
     /** The message ids it has received so far. */
     received: () => new Set([...out.matchAll(/^got (\S+)$/gm)].map((m) => m[1]!)),
     closed: () => out.includes("closed"),
-    done: reading,
   };
 }
 
