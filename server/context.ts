@@ -5,7 +5,7 @@ import type { Db } from "./db/index.ts";
 import type { Logger } from "./lib/log.ts";
 import type { Hub } from "./realtime/hub.ts";
 import type { Presence } from "./realtime/presence.ts";
-import type { AgentSockets } from "./realtime/sockets.ts";
+import type { AgentSocket, AgentSockets } from "./realtime/sockets.ts";
 import type { InboxSockets } from "./realtime/inbox-socket.ts";
 import type { ProcessingIndicators } from "./realtime/processing.ts";
 import type { Metrics } from "./metrics.ts";
@@ -15,6 +15,10 @@ import type { GroupCommit } from "./db/group-commit.ts";
 export interface Dispatcher {
   /** Something new is in the outbox for this agent (called after the commit). */
   wake(agentId: string): void;
+  /** An agent socket's send buffer drained: events waiting in it may count as delivered now. */
+  drained(agentId: string, ws: AgentSocket): void;
+  /** An agent socket closed: events still in its buffer go elsewhere. */
+  closed(agentId: string, ws: AgentSocket): void;
 }
 
 export interface Ctx {
