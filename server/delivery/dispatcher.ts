@@ -10,21 +10,23 @@
 //
 // Each agent has its own lane (at most one webhook POST in flight per agent,
 // oldest event first); lanes never wait on each other, so one slow or dead
-// webhook holds up nobody else. Retry times live in the database
-// (next_attempt_at): one timer wakes the lanes whose next attempt is due, so
-// retries queued before a restart resume after it.
+// webhook holds up nobody else. POSTs in flight over all agents are capped
+// (slots.ts: below Bun's own fetch limit, and hung receivers give way).
+// Retry times live in the database (next_attempt_at): one timer wakes the
+// lanes whose next attempt is due, so retries queued before a restart resume
+// after it.
 import { and, asc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { AgentSockets } from "../realtime/sockets.ts";
 import type { Db } from "../db/index.ts";
 import { agents, outbox } from "../db/schema.ts";
+import type { AgentSocket } from "../realtime/sockets.ts";
 import { prepared } from "../db/prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
+import { PostSlots, SLOW_MS, type Standing } from "./slots.ts";
 
 export const MAX_ATTEMPTS = 3;
-/** Webhook requests in flight at once, over all agents (one per agent at most). */
-const MAX_POSTS = 1024;
 /** Events read and pushed per round when replaying to a socket. */
 const PUSH_BATCH = 200;
 /** How often the due-retry scan runs even when no retry is scheduled (picks up a newly set webhook_url). */
@@ -82,6 +84,8 @@ const q = {
 export class OutboxDispatcher {
   private lanes = new Map<string, Lane>();
   private inflight = new Set<string>(); // event ids with a webhook POST under way
+  private slots = new PostSlots(); // webhook POSTs in flight over all agents (slots.ts)
+  private answeredLanes = new Map<string, boolean>(); // by agent: was its last webhook POST answered within SLOW_MS?
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private stopped = true;
@@ -104,10 +108,7 @@ export class OutboxDispatcher {
     this.timer = null;
     this.timerAt = Infinity;
     this.abort.abort(); // an interrupted attempt is not recorded: it runs again after a restart
-    for (const w of this.slotWaiters.splice(0)) {
-      this.active++;
-      w();
-    }
+    this.slots.releaseWaiters();
     await Promise.all([...this.lanes.values()].map((l) => l.done));
   }
 
@@ -161,64 +162,115 @@ export class OutboxDispatcher {
   }
 
   /**
-   * Sends every event the agent has not received over its newest socket,
-   * oldest first, and marks each delivered. Returns false when the agent has
-   * no socket that takes frames (then the webhook path runs). When the socket
-   * is backed up (a slow reader), the rest waits for its drain event.
+   * Hands the agent's oldest events it has not received to its newest socket
+   * (up to PUSH_BATCH at once). Returns false when the agent has no socket
+   * that takes frames (then the webhook path runs).
+   *
+   * Handing a frame to the socket is not delivering it: Bun keeps what the
+   * kernel does not take at once in the process's memory (send() returns -1),
+   * and inside a socket's own callbacks every send waits in its cork buffer,
+   * so a crash could still lose it. An event counts as delivered only once
+   * its bytes have left the process: at a check in a later turn of the event
+   * loop (outside any cork) that finds the socket's buffer empty, or else at
+   * the drain that empties it (see confirmFlushed). Until then the row stays
+   * pending in the database: a crash replays it at the next auth, a socket
+   * that closes first lets it go to the webhook or the next socket. A stalled
+   * reader thus holds at most one batch of handed-over events.
    */
   pushOverSocket(agentId: string): boolean {
     const sockets = this.sockets;
-    let ws = sockets.newest(agentId);
-    if (!ws) return false;
-    const db = this.ctx.db;
     for (;;) {
-      const rows = q.undelivered(db).all({ agentId, limit: PUSH_BATCH });
-      const sent: typeof rows = [];
-      let backedUp = false;
-      for (const row of rows) {
-        if (this.inflight.has(row.id)) continue; // its webhook POST decides; the lane comes back to it
-        let n = 0;
-        while (ws && (n = ws.send(row.payload)) === 0) {
-          if (ws.readyState === 1) break; // open but over its backpressure limit: not sent, wait for drain
-          // Dropped: the socket is closing. Try the next one, else fall through to the webhook.
-          this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "failed" });
-          sockets.remove(agentId, ws);
-          ws = sockets.newest(agentId);
-        }
-        if (!ws) break;
-        if (n === 0) {
-          backedUp = true;
-          break;
-        }
-        ws.data?.pushed?.(row.id);
-        sent.push(row);
-        if (n === -1) {
-          backedUp = true; // queued, but the socket is backed up: the rest follows on drain
-          break;
-        }
-      }
-      if (sent.length) {
-        const at = isoMs();
-        db.$client.transaction(() => {
-          for (const row of sent) q.markSocket(db).run({ id: row.id, at });
-        })();
-        this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "delivered" }, sent.length);
-        for (const row of sent) this.announce(agentId, row, "delivered", "websocket");
-      }
+      const ws = sockets.newest(agentId);
       if (!ws) return false;
-      if (backedUp || rows.length < PUSH_BATCH || sent.length === 0) return true;
+      if (this.pushBatch(agentId, ws) !== "closed") return true;
+      // Dropped: the socket is closing. Try the next one, else fall through to the webhook.
+      this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "failed" });
+      sockets.remove(agentId, ws);
     }
+  }
+
+  private pushBatch(agentId: string, ws: AgentSocket): "sent" | "closed" {
+    let handed = this.handed.get(ws);
+    if (!handed) this.handed.set(ws, (handed = new Map()));
+    // Bytes still in memory from earlier frames: adding more would only grow them; the drain brings the rest.
+    if ((ws.getBufferedAmount?.() ?? 0) > 0) return "sent";
+    const rows = q.undelivered(this.ctx.db).all({ agentId, limit: PUSH_BATCH });
+    for (const row of rows) {
+      // Already handed to this socket and waiting to leave the process; or its webhook POST decides (the lane comes back to it).
+      if (handed.has(row.id) || this.inflight.has(row.id)) continue;
+      const n = ws.send(row.payload);
+      if (n === 0) {
+        if (ws.readyState !== 1) return "closed";
+        break; // open but over its backpressure limit: not sent, the drain brings the rest
+      }
+      handed.set(row.id, row);
+      this.checkFlushedSoon(agentId, ws);
+      if (n === -1) break; // buffered in memory: the socket is backed up, the rest follows on drain
+    }
+    return "sent";
+  }
+
+  /** Events handed to each socket whose bytes may not have left the process yet. */
+  private handed = new WeakMap<AgentSocket, Map<string, Pick<Row, "id" | "type" | "payload">>>();
+  private checks = new WeakSet<AgentSocket>();
+
+  /** The socket's send buffer emptied (or shrank): what waited in it may have left. */
+  drained(agentId: string, ws: AgentSocket) {
+    this.checkFlushedSoon(agentId, ws);
+  }
+
+  /** The socket closed: events handed to it but still in memory are pending yet, and go elsewhere. */
+  closed(agentId: string, ws: AgentSocket) {
+    const handed = this.handed.get(ws);
+    this.handed.delete(ws);
+    if (handed?.size) this.wake(agentId);
+  }
+
+  private checkFlushedSoon(agentId: string, ws: AgentSocket) {
+    if (this.checks.has(ws)) return;
+    this.checks.add(ws);
+    setImmediate(() => {
+      this.checks.delete(ws);
+      this.confirmFlushed(agentId, ws);
+    });
+  }
+
+  /**
+   * Runs in its own turn of the event loop, so no cork holds our frames: an
+   * empty buffer means every frame handed to the socket so far is with the
+   * kernel (bytes leave in order). Marks those events delivered and sends the
+   * next batch. A non-empty buffer waits for the socket's drain event.
+   */
+  private confirmFlushed(agentId: string, ws: AgentSocket) {
+    if (this.stopped || ws.readyState !== 1) return;
+    if ((ws.getBufferedAmount?.() ?? 0) > 0) return;
+    const handed = this.handed.get(ws);
+    if (handed?.size) {
+      const rows = [...handed.values()];
+      handed.clear();
+      const db = this.ctx.db;
+      const at = isoMs();
+      const changed = (id: string) => (q.markSocket(db).run({ id, at }) as unknown as { changes: number }).changes > 0;
+      const marked = db.$client.transaction(() => rows.filter((row) => changed(row.id)))();
+      for (const row of rows) ws.data?.pushed?.(row.id);
+      if (marked.length) {
+        this.ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "delivered" }, marked.length);
+        for (const row of marked) this.announce(agentId, row, "delivered", "websocket");
+      }
+    }
+    if (this.sockets.newest(agentId) === ws) this.wake(agentId); // the next batch, if any
   }
 
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */
   private async postOnce(agentId: string, url: string, secret: string, row: Row): Promise<boolean> {
     const { config, db, metrics } = this.ctx;
-    await this.acquireSlot();
+    const slot = await this.slots.acquire(this.standing(agentId, row));
     if (this.stopped) {
-      this.releaseSlot();
+      this.slots.release(slot);
       return false;
     }
     this.inflight.add(row.id);
+    this.slots.sent(slot);
     let result;
     try {
       result = await attemptWebhook({
@@ -231,11 +283,14 @@ export class OutboxDispatcher {
         timeoutMs: config.webhookTimeoutMs,
         blockPrivate: config.webhookBlockPrivate,
         signal: this.abort.signal,
+        giveWay: slot.giveWay,
       });
     } finally {
       this.inflight.delete(row.id);
-      this.releaseSlot();
+      this.slots.release(slot);
     }
+    // Whether the receiver answered in time decides the lane's place when it next waits for a slot.
+    this.answeredLanes.set(agentId, Date.now() - slot.sentAt < SLOW_MS);
     if (!result.ok && result.reason === "stopped") return false;
     if (this.stopped) return false; // the database may be closing: the row stays as it was
     const attempts = row.attempts + 1;
@@ -277,21 +332,11 @@ export class OutboxDispatcher {
     return false;
   }
 
-  // At most MAX_POSTS webhook requests in flight in all (each holds a connection);
-  // a lane waits for a slot only when that many are out at once.
-  private active = 0;
-  private slotWaiters: (() => void)[] = [];
-  private acquireSlot(): Promise<void> | void {
-    if (this.active < MAX_POSTS) {
-      this.active++;
-      return;
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-  private releaseSlot() {
-    const next = this.slotWaiters.shift();
-    if (next) next(); // the slot passes on
-    else this.active--;
+  /** How the agent's receiver did last time (slots.ts); after a restart, a retry of a timed-out attempt counts as slow. */
+  private standing(agentId: string, row: Row): Standing {
+    const answered = this.answeredLanes.get(agentId);
+    if (answered !== undefined) return answered ? "answered" : "slow";
+    return retryReasonFrom(row.lastError) === "timeout" && row.attempts > 0 ? "slow" : "untried";
   }
 
   /** Tells the inbox an event's outcome (the `delivery` frame). */

@@ -20,6 +20,7 @@ export interface Attempt {
   timeoutMs: number;
   blockPrivate: boolean;
   signal: AbortSignal; // the dispatcher's stop signal
+  giveWay?: AbortSignal; // aborted when this POST must free its slot for a waiting one (slots.ts)
 }
 
 export type AttemptResult =
@@ -47,10 +48,11 @@ export async function attemptWebhook(a: Attempt): Promise<AttemptResult> {
     if (a.signal.aborted) return { ok: false, reason: "stopped" };
     if (blocked) return { ok: false, reason: "connection_error", error: blocked, final: true, deliveryId };
   }
-  const timestamp = String(Math.floor(Date.now() / 1000));
+  const sentAt = Date.now();
+  const timestamp = String(Math.floor(sentAt / 1000));
   const timeout = AbortSignal.timeout(a.timeoutMs);
   const headers = webhookHeaders(a, deliveryId, timestamp);
-  const signal = AbortSignal.any([a.signal, timeout]);
+  const signal = AbortSignal.any(a.giveWay ? [a.signal, timeout, a.giveWay] : [a.signal, timeout]);
   try {
     let res: { status: number; statusText: string };
     if (a.blockPrivate) {
@@ -73,6 +75,8 @@ export async function attemptWebhook(a: Attempt): Promise<AttemptResult> {
   } catch (e) {
     if (a.signal.aborted) return { ok: false, reason: "stopped" };
     if (timeout.aborted) return { ok: false, reason: "timeout", error: `no answer within ${Math.round(a.timeoutMs / 1000)} s`, final: false, deliveryId };
+    if (a.giveWay?.aborted)
+      return { ok: false, reason: "timeout", error: `no answer after ${Date.now() - sentAt} ms while other webhooks waited: gave way`, final: false, deliveryId };
     if (e instanceof BlockedAddress) return { ok: false, reason: "connection_error", error: e.message, final: true, deliveryId };
     const err = e as { code?: string; message?: string };
     return { ok: false, reason: "connection_error", error: [err.code, err.message].filter(Boolean).join(": ") || String(e), final: false, deliveryId };

@@ -4,7 +4,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { taskRuns } from "../db/schema.ts";
+import { conversations, taskRuns } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
 import { Validator } from "../lib/validate.ts";
 import { badRequest, forbidden, notFound } from "../lib/errors.ts";
@@ -68,6 +68,23 @@ function checkRun(ctx: Ctx, agent: Agent, runId: string | null | undefined) {
   return runId;
 }
 
+const conversationOwner = (db: Db) =>
+  prepared(db, "events.conversationOwner", (db) =>
+    db.select({ agentId: conversations.agentId }).from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare(),
+  );
+
+/**
+ * A conversation_id an indicator event names must be one of the agent's own
+ * (else 404, as for every foreign id). Heartbeats come every second: one
+ * prepared primary-key lookup, nothing written.
+ */
+function checkConversation(ctx: Ctx, agent: Agent, conversationId: string | null | undefined): string | null {
+  if (!conversationId) return null;
+  const c = conversationOwner(ctx.db).get({ id: conversationId });
+  if (!c || c.agentId !== agent.id) throw notFound("conversation");
+  return conversationId;
+}
+
 export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Promise<Reply> {
   if (agent.type === "approval_only") throw forbidden("approval-only agents cannot send messages");
   const text = e.text ?? "";
@@ -119,22 +136,22 @@ export async function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Promise
 }
 
 export function processingStart(ctx: Ctx, agent: Agent, e: M.ProcessingStartEvent): Reply {
-  ctx.processing.start(agent.id, e.conversation_id ?? null, e.status_text || "Thinking", REST_PROCESSING_TTL_MS);
+  ctx.processing.start(agent.id, checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", REST_PROCESSING_TTL_MS);
   return { status: "ok" };
 }
 
 export function processingStop(ctx: Ctx, agent: Agent, e: M.ProcessingStopEvent): Reply {
-  ctx.processing.stop(agent.id, e.conversation_id ?? null);
+  ctx.processing.stop(agent.id, checkConversation(ctx, agent, e.conversation_id));
   return { status: "ok" };
 }
 
 export function heartbeat(ctx: Ctx, agent: Agent, e: M.HeartbeatFrame): Reply {
-  ctx.processing.start(agent.id, e.conversation_id ?? null, e.status_text || "Thinking", HEARTBEAT_TTL_MS);
+  ctx.processing.start(agent.id, checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", HEARTBEAT_TTL_MS);
   return { status: "ok" };
 }
 
 export function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Reply {
-  ctx.processing.stop(agent.id, e.conversation_id ?? null);
+  ctx.processing.stop(agent.id, checkConversation(ctx, agent, e.conversation_id));
   return { status: "ok" };
 }
 

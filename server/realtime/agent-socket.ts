@@ -8,12 +8,14 @@
 // credentials are not for). `agent_id` may be left out of the frame; the
 // URL's id is used then.
 //
-// Events pushed to a socket count as delivered. If the socket then dies
-// without a clean close (code 1006: the peer vanished, or the idle timeout
-// found it dead), the events pushed to it since its last sign of life (any
-// frame or pong received later than 1 s after the push) go back to the queue
-// and on to the webhook or the next socket: at-least-once, deduplicated by the
-// agent on event_id.
+// Events pushed to a socket count as delivered once their bytes have left the
+// process (the dispatcher checks the socket's buffer; what a slow reader left
+// in memory waits for the drain event, pending in the database meanwhile). If
+// the socket then dies without a clean close (code 1006: the peer vanished, or
+// the idle timeout found it dead), the events pushed to it since its last sign
+// of life (any frame or pong received later than 1 s after the push) go back
+// to the queue and on to the webhook or the next socket: at-least-once,
+// deduplicated by the agent on event_id.
 //
 // Several sockets per agent may be open at once: all stay open, each can send
 // events, and deliveries go to the most recently authenticated one. The agent
@@ -74,7 +76,7 @@ export class AgentConnection {
     }, AGENT_WS.authTimeoutMs);
   }
 
-  /** The dispatcher pushed this event over this socket. */
+  /** An event pushed over this socket has left the process. */
   pushed(eventId: string) {
     const list = (this.unconfirmed ??= []);
     list.push({ id: eventId, at: Date.now() });
@@ -92,9 +94,9 @@ export class AgentConnection {
     else if (i > 0) list.splice(0, i);
   }
 
-  /** The socket's send buffer emptied: the events that waited for it follow. */
-  drain(_ws: WS) {
-    if (this.state === "open") this.live.dispatcher.wake(this.agentId);
+  /** The socket's send buffer drained: what waited in it counts as delivered, and the next events follow. */
+  drain(ws: WS) {
+    if (this.state === "open") this.live.dispatcher.drained(this.agentId, ws);
   }
 
   pong(_ws: WS) {
@@ -191,6 +193,7 @@ export class AgentConnection {
     const { ctx } = this;
     // (The dispatcher may have dropped a dying socket from the set already.)
     const wentOffline = this.live.agentSockets.remove(this.agentId, ws) || !this.live.agentSockets.isOnline(this.agentId);
+    this.live.dispatcher.closed(this.agentId, ws);
     ctx.log.debug("agent socket closed", { agent: this.agentId, session: this.sessionId, code });
     // Died without a clean close: what it may never have received goes out again.
     if (code === 1006 && this.unconfirmed) {

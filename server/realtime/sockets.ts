@@ -8,7 +8,9 @@ export interface AgentSocket {
   send(text: string): number; // Bun's ServerWebSocket.send: bytes sent, 0 dropped, -1 backpressure
   close(code?: number, reason?: string): void;
   readonly readyState?: number; // 1 open
-  /** The connection's state (AgentConnection): told which events were pushed, to re-queue them if the socket dies. */
+  /** Bytes handed to send() that are still in the process's memory (not yet with the kernel). */
+  getBufferedAmount?(): number;
+  /** The connection's state (AgentConnection): told which events left the process, to re-queue them if the socket dies. */
   data?: { pushed?(eventId: string): void };
 }
 
