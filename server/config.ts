@@ -10,6 +10,7 @@ export interface Config {
   logLevel: LogLevel;
   webhookBlockPrivate: boolean;
   webhookRetryBaseMs: number; // retries wait base, base*4 (2 s, 8 s by default)
+  webhookRetryWindowMs: number; // after the three attempts, keep trying until an event is this old (0: three only)
   webhookTimeoutMs: number;
   runTimeoutMs: number; // a run never completed is failed after this
   metricsToken: string | null;
@@ -21,6 +22,7 @@ export const DEFAULTS = {
   dataDir: "./nod-data",
   logLevel: "info" as LogLevel,
   webhookRetryBaseMs: 2000,
+  webhookRetryWindowMs: 24 * 3_600_000,
   webhookTimeoutMs: 30_000,
   runTimeoutMs: 24 * 3_600_000,
 };
@@ -35,6 +37,7 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     logLevel: partial.logLevel ?? DEFAULTS.logLevel,
     webhookBlockPrivate: partial.webhookBlockPrivate ?? false,
     webhookRetryBaseMs: partial.webhookRetryBaseMs ?? DEFAULTS.webhookRetryBaseMs,
+    webhookRetryWindowMs: partial.webhookRetryWindowMs ?? DEFAULTS.webhookRetryWindowMs,
     webhookTimeoutMs: partial.webhookTimeoutMs ?? DEFAULTS.webhookTimeoutMs,
     runTimeoutMs: partial.runTimeoutMs ?? DEFAULTS.runTimeoutMs,
     metricsToken: partial.metricsToken ?? null,

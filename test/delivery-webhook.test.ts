@@ -17,7 +17,7 @@ function drop(s: FrameSocket) {
 }
 
 const BASE = 50; // retry base: attempts at 0, +50 ms, +200 ms
-const server = await startTestServer({ webhookRetryBaseMs: BASE });
+const server = await startTestServer({ webhookRetryBaseMs: BASE, webhookRetryWindowMs: 0 });
 const person = await owner(server);
 
 async function hooked(s: TestServer = server, p = person, name = "Hooked") {
@@ -162,7 +162,7 @@ describe("retries", () => {
 });
 
 test("a slow webhook: timeout is its retry reason", async () => {
-  const s = await startTestServer({ webhookRetryBaseMs: BASE, webhookTimeoutMs: 200 });
+  const s = await startTestServer({ webhookRetryBaseMs: BASE, webhookRetryWindowMs: 0, webhookTimeoutMs: 200 });
   const p = await owner(s);
   const { hook, created } = await hooked(s, p);
   hook.responses.push("hang");
@@ -240,7 +240,7 @@ test("a socket that dies mid-way: what was pushed with no sign of life since goe
 });
 
 test("a restart with a retry queued: the retry is sent after it", async () => {
-  let s = await startTestServer({ webhookRetryBaseMs: 400 });
+  let s = await startTestServer({ webhookRetryBaseMs: 400, webhookRetryWindowMs: 0 });
   const p = await owner(s);
   const hook: WebhookReceiver = await webhookReceiver();
   const created = await p.createAgent({ name: "Restarted", webhook_url: hook.url });

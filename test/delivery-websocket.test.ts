@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { eventually, startTestServer, withAgent } from "./helpers.ts";
 import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
 
-const server = await startTestServer({ webhookRetryBaseMs: 50 });
+const server = await startTestServer({ webhookRetryBaseMs: 50, webhookRetryWindowMs: 0 });
 const { person, created, agent } = await withAgent(server, { name: "Online Agent" });
 
 async function ask(kind: string, extra: Record<string, unknown> = {}, client = agent) {

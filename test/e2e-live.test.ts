@@ -9,7 +9,7 @@ import { launch, openPage, shot, agentSocket } from "./e2e-helpers.ts";
 const T = 30_000;
 
 describe("live inbox", async () => {
-  let server = await startTestServer({ webhookRetryBaseMs: 20 });
+  let server = await startTestServer({ webhookRetryBaseMs: 20, webhookRetryWindowMs: 0 });
   const person = await owner(server);
   // Its webhook points at a closed port: without a socket, nothing reaches it.
   const created = await person.createAgent({ name: "Watcher", webhook_url: "http://127.0.0.1:9/hook" });

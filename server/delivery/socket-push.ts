@@ -1,0 +1,97 @@
+// Handing events to an agent's socket, and knowing when they have left.
+//
+// Handing a frame to the socket is not delivering it: Bun keeps what the
+// kernel does not take at once in the process's memory (send() returns -1),
+// and inside a socket's own callbacks every send waits in its cork buffer,
+// so a crash could still lose it. An event counts as delivered only once its
+// bytes have left the process: at a check in a later turn of the event loop
+// (outside any cork) that finds the socket's buffer empty, or else at the
+// drain that empties it. Until then the row stays pending in the database: a
+// crash replays it at the next auth, a socket that closes first lets it go to
+// the webhook or the next socket. A stalled reader thus holds at most one
+// batch of handed-over events.
+import type { AgentSocket } from "../realtime/sockets.ts";
+import type { Db } from "../db/index.ts";
+import { markSocketDelivered, undeliveredRows, type RowRef } from "./outbox-queries.ts";
+
+/** Events read and handed over per round. */
+export const PUSH_BATCH = 200;
+
+export interface SocketPushHooks {
+  db: () => Db;
+  /** Rows whose webhook POST is under way: that attempt decides, the lane comes back to them. */
+  inflight: Set<string>;
+  /** Rows that reached the agent over this socket (already marked delivered). */
+  delivered(agentId: string, ws: AgentSocket, rows: RowRef[]): void;
+  /** The socket's buffer emptied: the agent's next batch may follow. */
+  flushed(agentId: string, ws: AgentSocket): void;
+}
+
+export class SocketPush {
+  /** Events handed to each socket whose bytes may not have left the process yet. */
+  private handed = new WeakMap<AgentSocket, Map<string, RowRef>>();
+  private checks = new WeakSet<AgentSocket>();
+  stopped = false;
+
+  constructor(private hooks: SocketPushHooks) {}
+
+  /** Hands the agent's oldest undelivered events to the socket; "closed" when the socket dropped them (it is closing). */
+  pushBatch(agentId: string, ws: AgentSocket): "sent" | "closed" {
+    let handed = this.handed.get(ws);
+    if (!handed) this.handed.set(ws, (handed = new Map()));
+    // Bytes still in memory from earlier frames: adding more would only grow them; the drain brings the rest.
+    if ((ws.getBufferedAmount?.() ?? 0) > 0) return "sent";
+    for (const row of undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH)) {
+      if (handed.has(row.id) || this.hooks.inflight.has(row.id)) continue;
+      const n = ws.send(row.payload);
+      if (n === 0) {
+        if (ws.readyState !== 1) return "closed";
+        break; // open but over its backpressure limit: not sent, the drain brings the rest
+      }
+      handed.set(row.id, row);
+      this.checkSoon(agentId, ws);
+      if (n === -1) break; // buffered in memory: the socket is backed up, the rest follows on drain
+    }
+    return "sent";
+  }
+
+  /** The socket's send buffer emptied (or shrank): what waited in it may have left. */
+  drained(agentId: string, ws: AgentSocket) {
+    this.checkSoon(agentId, ws);
+  }
+
+  /** The socket closed; returns whether events handed to it were still in memory (they are pending yet and go elsewhere). */
+  closed(ws: AgentSocket): boolean {
+    const handed = this.handed.get(ws);
+    this.handed.delete(ws);
+    return (handed?.size ?? 0) > 0;
+  }
+
+  private checkSoon(agentId: string, ws: AgentSocket) {
+    if (this.checks.has(ws)) return;
+    this.checks.add(ws);
+    setImmediate(() => {
+      this.checks.delete(ws);
+      this.confirm(agentId, ws);
+    });
+  }
+
+  /**
+   * Runs in its own turn of the event loop, so no cork holds our frames: an
+   * empty buffer means every frame handed to the socket so far is with the
+   * kernel (bytes leave in order). A non-empty buffer waits for the drain.
+   */
+  private confirm(agentId: string, ws: AgentSocket) {
+    if (this.stopped || ws.readyState !== 1) return;
+    if ((ws.getBufferedAmount?.() ?? 0) > 0) return;
+    const handed = this.handed.get(ws);
+    if (handed?.size) {
+      const rows = [...handed.values()];
+      handed.clear();
+      const marked = markSocketDelivered(this.hooks.db(), rows);
+      for (const row of rows) ws.data?.pushed?.(row.id);
+      if (marked.length) this.hooks.delivered(agentId, ws, marked);
+    }
+    this.hooks.flushed(agentId, ws);
+  }
+}
