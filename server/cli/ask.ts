@@ -1,6 +1,6 @@
 // nod ask TITLE — creates a request, waits for a person's answer, prints the note.
 // Exit codes: 0 approved or answered, 1 rejected or dismissed, 3 no answer in time.
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, CliFailure, agentEnv, durationFlag, type DecisionState } from "./client.ts";
 import { parseDuration } from "../lib/time.ts";
 
@@ -44,22 +44,22 @@ export async function ask(argv: string[]): Promise<number> {
   const [title, ...rest] = positional;
   if (!title?.trim()) throw new UsageError("missing TITLE");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]} (quote the title if it has spaces)`);
-  const options = (flags.option as string[] | undefined) ?? [];
-  const kind = str(flags.kind) ?? (options.length ? "choice" : "approval");
+  const options = flags.option ?? [];
+  const kind = flags.kind ?? (options.length ? "choice" : "approval");
   if (!KINDS.includes(kind)) throw new UsageError(`--kind: one of ${KINDS.join(", ")}`);
   if (kind === "choice" && !options.length) throw new UsageError("--kind choice needs at least one --option");
   if (kind !== "choice" && options.length) throw new UsageError(`--option is for --kind choice, not ${kind}`);
-  const timeoutMs = durationFlag("timeout", str(flags.timeout), parseDuration);
+  const timeoutMs = durationFlag("timeout", flags.timeout, parseDuration);
   const api = new AgentApi(agentEnv());
-  const runId = str(flags.run) ?? (process.env.NOD_RUN_ID || undefined);
+  const runId = flags.run ?? (process.env.NOD_RUN_ID || undefined);
 
   const created = await api.event<{ decision_id: string }>({
     type: "decision",
     kind,
     title,
-    description: str(flags.description) ?? "",
+    description: flags.description ?? "",
     ...(options.length ? { options } : {}),
-    ...(flags.conversation ? { conversation_id: str(flags.conversation) } : {}),
+    ...(flags.conversation ? { conversation_id: flags.conversation } : {}),
     ...(runId ? { task_run_id: runId } : {}),
   });
   const id = created.decision_id;

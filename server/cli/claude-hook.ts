@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, CliFailure, agentEnv, durationFlag, readStdinText, type DecisionState } from "./client.ts";
 import { parseDuration } from "../lib/time.ts";
 
@@ -181,8 +181,8 @@ export async function claudeHook(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, { timeout: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (flags.help) return void process.stdout.write(CLAUDE_HOOK_HELP), 0;
   if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]} (the hook input is read from standard input)`);
-  const timeoutMs = durationFlag("timeout", str(flags.timeout), parseDuration) ?? DEFAULT_TIMEOUT_MS;
-  const timeoutText = str(flags.timeout) ?? "10m";
+  const timeoutMs = durationFlag("timeout", flags.timeout, parseDuration) ?? DEFAULT_TIMEOUT_MS;
+  const timeoutText = flags.timeout ?? "10m";
   const env = agentEnv();
 
   let input: HookInput;
