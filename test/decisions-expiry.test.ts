@@ -198,3 +198,33 @@ describe("withdrawal", async () => {
     expect(res.body.detail).toContain("type");
   });
 });
+
+describe("in the inbox (browser)", async () => {
+  const { launch, openPage, shot } = await import("./e2e-helpers.ts");
+  const server = await startTestServer();
+  const { agent } = await withAgent(server, { name: "Fickle" });
+  const browser = await launch();
+  const { page } = await openPage(browser);
+
+  test("a pending card says when it expires; withdrawn and expired requests say so", async () => {
+    await page.goto(server.url + "/app");
+    await page.getByLabel("Username").fill("alice");
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Agents" }).waitFor();
+    const withdrawn = await ask(agent, "approval", { title: "Restart the worker?" });
+    await ask(agent, "question", { title: "Which port?", expires_in: 2 });
+    await page.goto(server.url + "/app/requests");
+    const a = page.getByRole("article", { name: "Request: Restart the worker?" });
+    const q = page.getByRole("article", { name: "Request: Which port?" });
+    await q.getByText("expires").waitFor();
+    expect(await a.getByText("expires").count()).toBe(0);
+
+    expect((await agent.post(`/api/agent/decisions/${withdrawn}/cancel`)).status).toBe(200);
+    await a.getByText("Withdrawn by the agent").waitFor(); // live, without a reload
+    expect(await a.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    await q.getByText("Expired", { exact: true }).waitFor({ timeout: 15_000 });
+    expect(await q.getByLabel("Your answer").count()).toBe(0);
+    await shot(page, "requests-withdrawn-expired");
+  }, 30_000);
+});
