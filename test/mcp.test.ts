@@ -87,6 +87,15 @@ describe("nod mcp", () => {
     expect(list.find((d) => d.title === "Allow: Write(/tmp/x.txt)")).toMatchObject({ status: "cancelled" });
   });
 
+  test("request_permission for AskUserQuestion asks the questions; the answers come back as the tool's input", async () => {
+    const questions = [{ question: "Which region?", header: "Region", options: [{ label: "eu-west", description: "Dublin" }, { label: "us-east", description: "Virginia" }], multiSelect: false }];
+    const asked = call(main.client, "request_permission", { tool_name: "AskUserQuestion", input: { questions } });
+    const d = await pending(person, "Which region?");
+    expect(d).toMatchObject({ kind: "choice", options: ["eu-west", "us-east"] });
+    await person.post(`/api/decisions/${d.id}/respond`, { status: "responded", note: "eu-west" });
+    expect(await asked).toEqual({ behavior: "allow", updatedInput: { questions, answers: { "Which region?": "eu-west" } } });
+  });
+
   test("ask answered in time: the status and the note", async () => {
     const asked = call(main.client, "ask", { title: "Deploy v2?", description: "All green" });
     const d = await pending(person, "Deploy v2?");

@@ -12,7 +12,7 @@
 // the request first, so nobody answers a question no one is waiting for.
 import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, agentEnv, durationFlag, readStdinText } from "./client.ts";
-import { AlwaysAllowStore, askPermission, claudeRule, clip, toolCall, type PermissionOutcome } from "./permissions.ts";
+import { AlwaysAllowStore, askPermission, askQuestions, claudeRule, toolCall, type PermissionOutcome } from "./permissions.ts";
 import { parseDuration } from "../lib/time.ts";
 
 export { alwaysAllowOptions, formatCall, globMatches, patternMatches, toolCall, type ToolCall } from "./permissions.ts";
@@ -139,45 +139,8 @@ export async function claudeHook(argv: string[]): Promise<number> {
   }
 }
 
-interface Question {
-  question: string;
-  header?: string;
-  options?: { label: string; description?: string }[];
-  multiSelect?: boolean;
-}
-
-/** Claude's AskUserQuestion: one choice request per question; the answers go back as the tool's input. */
-async function askUserQuestion(
-  api: AgentApi,
-  input: HookInput,
-  out: HookOutput,
-  opts: { timeoutMs: number; timeoutText: string; signal: AbortSignal },
-): Promise<number> {
-  const raw = input.tool_input?.questions;
-  const questions = (Array.isArray(raw) ? raw : []).filter((q): q is Question => !!q && typeof q === "object" && typeof q.question === "string");
-  if (!questions.length) return out.deny("AskUserQuestion without questions");
-  const answers: Record<string, string> = {};
-  for (const q of questions) {
-    const options = (Array.isArray(q.options) ? q.options : []).filter((o) => o && typeof o.label === "string");
-    const lines = [
-      q.header ? `**${q.header}**` : "",
-      ...options.filter((o) => o.description).map((o) => `- ${o.label}: ${o.description}`),
-      q.multiSelect ? "Several may be chosen: type them in Other, separated by commas." : "",
-    ].filter(Boolean);
-    const d = await api.askAndWait(
-      {
-        type: "decision",
-        kind: "choice",
-        title: clip(q.question, 200),
-        description: clip(lines.join("\n\n"), 19_000),
-        options: options.slice(0, 50).map((o) => clip(o.label, 500)),
-      },
-      opts.timeoutMs,
-      { signal: opts.signal },
-    );
-    if (!d || d.status === "expired" || d.status === "cancelled") return out.deny(`No answer in nod within ${opts.timeoutText}`);
-    if (d.status !== "responded" || !d.note) return out.deny(`The question was dismissed in nod: ${q.question}`);
-    answers[q.question] = d.note;
-  }
-  return out.allow("Answered in nod", { updatedInput: { ...input.tool_input, answers } });
+/** Claude's AskUserQuestion: the questions are asked in nod, the answers go back as the tool's input. */
+async function askUserQuestion(api: AgentApi, input: HookInput, out: HookOutput, opts: { timeoutMs: number; timeoutText: string; signal: AbortSignal }) {
+  const r = await askQuestions(api, input.tool_input, opts);
+  return r.behavior === "allow" ? out.allow("Answered in nod", { updatedInput: r.updatedInput }) : out.deny(r.reason);
 }

@@ -9,7 +9,7 @@ import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sd
 import { z } from "zod";
 import { VERSION } from "../version.ts";
 import { AgentApi, type AgentEnv, type DecisionState } from "./client.ts";
-import { AlwaysAllowStore, askPermission, toolCall } from "./permissions.ts";
+import { AlwaysAllowStore, askPermission, askQuestions, toolCall } from "./permissions.ts";
 
 /** How long ask and check_answer wait by default: under the 60 s tool timeout common MCP clients use. */
 export const DEFAULT_WAIT_S = 50;
@@ -68,6 +68,11 @@ export function buildMcpServer(api: AgentApi, opts: { permissionTimeoutMs: numbe
         (async () => {
           const done = progress(extra);
           try {
+            // Claude's questions to the user (offered only with a permission prompt tool) are asked in nod too.
+            if (args.tool_name === "AskUserQuestion") {
+              const q = await askQuestions(api, args.input, { timeoutMs: opts.permissionTimeoutMs, timeoutText: opts.permissionTimeout, signal: extra.signal });
+              return json(q.behavior === "allow" ? { behavior: "allow", updatedInput: q.updatedInput } : { behavior: "deny", message: q.reason });
+            }
             const o = await askPermission(api, store, toolCall({ tool_name: args.tool_name, tool_input: args.input }), args.input, {
               timeoutMs: opts.permissionTimeoutMs,
               timeoutText: opts.permissionTimeout,

@@ -235,3 +235,49 @@ function permissionOutcome(d: DecisionState | null, store: AlwaysAllowStore, opt
   if (d.status === "rejected") return { behavior: "deny", reason: `Denied in nod${note}` };
   return { behavior: "deny", reason: `The request was dismissed in nod${note}` };
 }
+
+interface Question {
+  question: string;
+  header?: string;
+  options?: { label: string; description?: string }[];
+  multiSelect?: boolean;
+}
+
+/**
+ * Claude's AskUserQuestion: one choice request per question, in turn (people
+ * may type their own answer); the answers go back as the tool's input
+ * (`answers`: question → answer), which Claude reads as the user's.
+ */
+export async function askQuestions(
+  api: AgentApi,
+  toolInput: Record<string, unknown> | undefined,
+  opts: { timeoutMs: number; timeoutText: string; signal?: AbortSignal },
+): Promise<{ behavior: "allow"; updatedInput: Record<string, unknown> } | { behavior: "deny"; reason: string }> {
+  const raw = toolInput?.questions;
+  const questions = (Array.isArray(raw) ? raw : []).filter((q): q is Question => !!q && typeof q === "object" && typeof q.question === "string");
+  if (!questions.length) return { behavior: "deny", reason: "AskUserQuestion without questions" };
+  const answers: Record<string, string> = {};
+  for (const q of questions) {
+    const options = (Array.isArray(q.options) ? q.options : []).filter((o) => o && typeof o.label === "string");
+    const lines = [
+      q.header ? `**${q.header}**` : "",
+      ...options.filter((o) => o.description).map((o) => `- ${o.label}: ${o.description}`),
+      q.multiSelect ? "Several may be chosen: type them in Other, separated by commas." : "",
+    ].filter(Boolean);
+    const d = await api.askAndWait(
+      {
+        type: "decision",
+        kind: "choice",
+        title: clip(q.question, TITLE_MAX),
+        description: clip(lines.join("\n\n"), 19_000),
+        options: options.slice(0, 50).map((o) => clip(o.label, 500)),
+      },
+      opts.timeoutMs,
+      { signal: opts.signal },
+    );
+    if (!d || d.status === "expired" || d.status === "cancelled") return { behavior: "deny", reason: `No answer in nod within ${opts.timeoutText}` };
+    if (d.status !== "responded" || !d.note) return { behavior: "deny", reason: `The question was dismissed in nod: ${q.question}` };
+    answers[q.question] = d.note;
+  }
+  return { behavior: "allow", updatedInput: { ...toolInput, answers } };
+}
