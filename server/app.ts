@@ -28,6 +28,7 @@ import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
 import { deliveryRoutes } from "./delivery/index.ts";
 import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
+import { DecisionExpiry } from "./decisions/expiry.ts";
 import { endAllLongPolls } from "./decisions/long-poll.ts";
 import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
@@ -70,6 +71,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     inboxSockets: new InboxSockets(),
     dispatcher: new OutboxDispatcher(ctx, agentSockets),
     scheduler: new TaskScheduler(ctx),
+    expiry: new DecisionExpiry(ctx),
   };
   writer.setSink(effectSink(live));
   return { ctx, live };
@@ -115,6 +117,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.hub.attach(server);
   live.dispatcher.start();
   live.scheduler.start();
+  live.expiry.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   let stopped = false;
   return {
@@ -127,6 +130,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       if (stopped) return;
       stopped = true;
       await live.scheduler.stop();
+      await live.expiry.stop();
       await live.dispatcher.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,

@@ -1,13 +1,14 @@
 // Where committed effects go (see db/unit-of-work.ts): frames to the open
 // inboxes, a wake for each agent with new outbox rows, long-polls of settled
-// requests, sockets to close, the scheduler's doorbell. This is the only
-// place that knows every live piece of the server.
+// requests, sockets to close, the doorbells of the scheduler and the expiry
+// loop. This is the only place that knows every live piece of the server.
 import type { EffectSink } from "./db/unit-of-work.ts";
 import type { Hub } from "./realtime/hub.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
 import type { InboxSockets } from "./realtime/inbox-socket.ts";
 import type { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import type { TaskScheduler } from "./tasks/scheduler.ts";
+import type { DecisionExpiry } from "./decisions/expiry.ts";
 import { settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
@@ -17,6 +18,7 @@ export interface Live {
   inboxSockets: InboxSockets;
   dispatcher: OutboxDispatcher;
   scheduler: TaskScheduler;
+  expiry: DecisionExpiry;
 }
 
 export function effectSink(live: Live): EffectSink {
@@ -27,5 +29,6 @@ export function effectSink(live: Live): EffectSink {
     for (const c of e.closeAgents) live.agentSockets.disconnect(c.agentId, c.code, c.reason);
     for (const token of e.closeSessions) live.inboxSockets.closeSession(token);
     if (e.tasksChanged) live.scheduler.poke();
+    if (e.expiryChanged) live.expiry.poke();
   };
 }

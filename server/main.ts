@@ -16,6 +16,7 @@ import { alert, ALERT_HELP } from "./cli/alert.ts";
 import { ask, ASK_HELP } from "./cli/ask.ts";
 import { taskOutput, TASK_OUTPUT_HELP } from "./cli/task-output.ts";
 import { claudeHook, CLAUDE_HOOK_HELP } from "./cli/claude-hook.ts";
+import { mcp, MCP_HELP } from "./cli/mcp.ts";
 
 export const HELP = `nod — the inbox between AI agents and the people who work with them
 
@@ -34,7 +35,8 @@ Agent commands (configured by NOD_API_URL, NOD_AGENT_ID, NOD_SECRET):
   alert TITLE [TEXT]    log an entry in the activity feed
   ask TITLE             ask for an approval, a choice or an answer and wait for it
   task-output           complete task run $NOD_RUN_ID with standard input as its summary
-  claude-hook           Claude Code PreToolUse hook: tool calls become permission requests
+  claude-hook           Claude Code hook: tool calls become permission requests
+  mcp                   MCP server (stdio): permission prompts, ask, messages, activity
 
 Run 'nod COMMAND --help' for a command's flags.
 Exit status: 0 success, 1 refused or failed, 2 bad usage, 3 timed out.
@@ -54,6 +56,7 @@ export const COMMANDS: Record<string, { run: Command; help: string; hidden?: boo
   ask: { run: ask, help: ASK_HELP },
   "task-output": { run: taskOutput, help: TASK_OUTPUT_HELP },
   "claude-hook": { run: claudeHook, help: CLAUDE_HOOK_HELP },
+  mcp: { run: mcp, help: MCP_HELP },
   healthcheck: { run: healthcheck, help: HEALTHCHECK_HELP, hidden: true },
 };
 

@@ -5,7 +5,7 @@ import { closeDb } from "../db/index.ts";
 import { createAgent } from "../agents/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { dataDirFrom } from "./serve.ts";
 
 export const AGENT_HELP = `Usage: nod agent create NAME [--type interactive|approval_only] [--webhook-url URL] [--data DIR]
@@ -37,13 +37,13 @@ export async function agent(argv: string[]): Promise<number> {
   if (sub !== "create") throw new UsageError(sub ? `unknown agent command: ${sub}` : "missing agent command (create)");
   if (!name?.trim()) throw new UsageError("missing NAME");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]} (quote the name if it has spaces)`);
-  const type = str(flags.type) ?? "interactive";
+  const type = flags.type ?? "interactive";
   if (type !== "interactive" && type !== "approval_only") throw new UsageError("--type: interactive or approval_only");
 
   // The server's own context (database, logger, write path), without listening or starting loops.
   const { ctx } = createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
   try {
-    const { agent, secret } = createAgent(ctx, { name, type, webhook_url: str(flags["webhook-url"]) ?? null, avatar: str(flags.avatar) ?? null }, null);
+    const { agent, secret } = createAgent(ctx, { name, type, webhook_url: flags["webhook-url"] ?? null, avatar: flags.avatar ?? null }, null);
     if (flags.json) {
       process.stdout.write(
         JSON.stringify({ id: agent.id, name: agent.name, type: agent.type, webhook_url: agent.webhookUrl, secret, webhook_secret: agent.webhookSecret }) + "\n",

@@ -1,5 +1,5 @@
 // nod alert TITLE [TEXT] — an entry in the agent's activity feed.
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, agentEnv } from "./client.ts";
 
 export const ALERT_HELP = `Usage: nod alert TITLE [TEXT]
@@ -22,7 +22,7 @@ export async function alert(argv: string[]): Promise<number> {
   if (!title?.trim()) throw new UsageError("missing TITLE");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]} (quote TEXT if it has spaces)`);
   const api = new AgentApi(agentEnv());
-  const runId = str(flags.run) ?? (process.env.NOD_RUN_ID || undefined);
+  const runId = flags.run ?? (process.env.NOD_RUN_ID || undefined);
   const reply = await api.event({ type: "alert", title, ...(text ? { text } : {}), ...(runId ? { task_run_id: runId } : {}) });
   if (flags.json) process.stdout.write(JSON.stringify(reply) + "\n");
   return 0;

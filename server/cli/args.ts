@@ -1,54 +1,38 @@
-// A small flag parser: --flag value, --flag=value, boolean --flag, and
-// positional arguments. Unknown flags are a usage error (exit code 2).
+// Flags and positional arguments, parsed by node:util's parseArgs (strict:
+// unknown flags are a usage error, exit code 2). Its error messages are
+// reworded into nod's own ("unknown flag: --prot", "--port needs a value").
+import { parseArgs as parseNodeArgs, type ParseArgsOptionsConfig } from "node:util";
+
 export class UsageError extends Error {}
 
-export interface FlagSpec {
-  [name: string]: { type: "string" | "boolean"; multiple?: boolean; short?: string };
-}
+export type FlagSpec = ParseArgsOptionsConfig;
 
-export interface Parsed {
-  flags: Record<string, string | boolean | string[] | undefined>;
-  positional: string[];
-}
-
-export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
-  const flags: Parsed["flags"] = {};
-  const positional: string[] = [];
-  const byShort = new Map(Object.entries(spec).filter(([, s]) => s.short).map(([n, s]) => [s.short!, n]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    let name: string | undefined;
-    let value: string | undefined;
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-      if (eq > 0) value = arg.slice(eq + 1);
-    } else if (/^-[a-zA-Z]$/.test(arg)) {
-      name = byShort.get(arg.slice(1));
-      if (!name) throw new UsageError(`unknown flag: ${arg}`);
-    } else {
-      positional.push(arg);
-      continue;
-    }
-    const s = spec[name];
-    if (!s) throw new UsageError(`unknown flag: --${name}`);
-    if (s.type === "boolean") {
-      if (value !== undefined && !["true", "false"].includes(value)) throw new UsageError(`--${name} takes no value`);
-      flags[name] = value !== "false";
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    }
-    if (s.multiple) ((flags[name] ??= []) as string[]).push(value);
-    else flags[name] = value;
+/** Flags by name (typed by the spec) and the positional arguments (everything after `--` included). */
+export function parseArgs<const O extends FlagSpec>(argv: string[], spec: O) {
+  try {
+    const { values, positionals } = parseNodeArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
+    return { flags: values, positional: positionals };
+  } catch (e) {
+    throw usageError(e);
   }
-  return { flags, positional };
 }
 
-export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+/** node:util's parse errors name the flag in quotes: 'Unknown option '--prot'', 'Option '--port <value>' argument missing'. */
+function usageError(e: unknown): Error {
+  const err = e as { code?: string; message?: string };
+  const quoted = /'(-{0,2}[^' ]+)/.exec(err.message ?? "")?.[1] ?? "";
+  const flag = quoted.startsWith("-") ? quoted : quoted.length === 1 ? `-${quoted}` : `--${quoted}`;
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(`unknown flag: ${flag}`);
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`unexpected argument: ${quoted}`);
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(err.message ?? "")) return new UsageError(`${flag} takes no value`);
+      if (/ambiguous/.test(err.message ?? "")) return new UsageError(`${flag} needs a value (write ${flag}=-X for a value that starts with -)`);
+      return new UsageError(`${flag} needs a value`);
+    default:
+      return e instanceof Error ? e : new Error(String(e));
+  }
+}
+

@@ -1,6 +1,6 @@
 // nod ask TITLE — creates a request, waits for a person's answer, prints the note.
 // Exit codes: 0 approved or answered, 1 rejected or dismissed, 3 no answer in time.
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, CliFailure, agentEnv, durationFlag, type DecisionState } from "./client.ts";
 import { parseDuration } from "../lib/time.ts";
 
@@ -23,7 +23,8 @@ Flags:
   -h, --help        show this help
 
 Exit status: 0 approved or answered, 1 rejected or dismissed (or an error),
-2 bad usage, 3 no answer within --timeout (the request is then closed).
+2 bad usage, 3 no answer within --timeout (the request is then withdrawn; it
+shows as withdrawn in the inbox). Ctrl-C withdraws it too.
 
 ${AGENT_ENV_HELP}`;
 
@@ -44,54 +45,47 @@ export async function ask(argv: string[]): Promise<number> {
   const [title, ...rest] = positional;
   if (!title?.trim()) throw new UsageError("missing TITLE");
   if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]} (quote the title if it has spaces)`);
-  const options = (flags.option as string[] | undefined) ?? [];
-  const kind = str(flags.kind) ?? (options.length ? "choice" : "approval");
+  const options = flags.option ?? [];
+  const kind = flags.kind ?? (options.length ? "choice" : "approval");
   if (!KINDS.includes(kind)) throw new UsageError(`--kind: one of ${KINDS.join(", ")}`);
   if (kind === "choice" && !options.length) throw new UsageError("--kind choice needs at least one --option");
   if (kind !== "choice" && options.length) throw new UsageError(`--option is for --kind choice, not ${kind}`);
-  const timeoutMs = durationFlag("timeout", str(flags.timeout), parseDuration);
+  const timeoutMs = durationFlag("timeout", flags.timeout, parseDuration);
   const api = new AgentApi(agentEnv());
-  const runId = str(flags.run) ?? (process.env.NOD_RUN_ID || undefined);
+  const runId = flags.run ?? (process.env.NOD_RUN_ID || undefined);
 
-  const created = await api.event<{ decision_id: string }>({
-    type: "decision",
-    kind,
-    title,
-    description: str(flags.description) ?? "",
-    ...(options.length ? { options } : {}),
-    ...(flags.conversation ? { conversation_id: str(flags.conversation) } : {}),
-    ...(runId ? { task_run_id: runId } : {}),
-  });
-  const id = created.decision_id;
-
-  // Ctrl-C while waiting: close the request so it does not linger in the inbox.
-  const onSignal = async () => {
-    await api.call("POST", "/api/agent/decisions/resolve", { decision_id: id, note: "The asker stopped waiting." }).catch(() => {});
-    process.exit(130);
-  };
+  // Ctrl-C or SIGTERM while waiting: withdraw the request so it does not linger in the inbox.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let id = "";
   let d: DecisionState | null;
   try {
-    d = await api.waitForDecision(id, timeoutMs);
+    d = await api.askAndWait(
+      {
+        type: "decision",
+        kind,
+        title,
+        description: flags.description ?? "",
+        ...(options.length ? { options } : {}),
+        ...(flags.conversation ? { conversation_id: flags.conversation } : {}),
+        ...(runId ? { task_run_id: runId } : {}),
+      },
+      timeoutMs,
+      { signal: stop.signal, onCreated: (decisionId) => (id = decisionId) },
+    );
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-
-  if (!d) {
-    // Nobody answered in time: close the request — unless a person answered in the same instant.
-    const closed = await api
-      .call("POST", "/api/agent/decisions/resolve", { decision_id: id, note: `No answer within ${flags.timeout}.` })
-      .then(() => true, () => false);
-    if (!closed) {
-      const now = await api.call<DecisionState>("GET", `/api/agent/decisions/${encodeURIComponent(id)}`).catch(() => null);
-      if (now && now.status !== "pending") d = now;
+  if (!d || d.status === "expired" || d.status === "cancelled") {
+    if (stop.signal.aborted) {
+      process.stderr.write(`nod ask: stopped waiting; the request was withdrawn (${id})\n`);
+      return 130;
     }
-    if (!d) {
-      process.stderr.write(`nod ask: no answer within ${flags.timeout} (${id})\n`);
-      return 3;
-    }
+    process.stderr.write(`nod ask: no answer within ${flags.timeout}; the request was withdrawn (${id})\n`);
+    return 3;
   }
   if (flags.json) process.stdout.write(JSON.stringify(d) + "\n");
   else if (d.note) process.stdout.write(d.note.endsWith("\n") ? d.note : d.note + "\n");

@@ -76,36 +76,77 @@ export class AgentApi {
 
   /**
    * Waits for the decision to be resolved, by long-polling
-   * GET /api/agent/decisions/:id?wait=. Returns null when timeoutMs passes first.
-   * Network errors are retried (the server may be restarting) until the deadline.
+   * GET /api/agent/decisions/:id?wait=. Returns null when timeoutMs passes
+   * first, or the signal aborts. Network errors are retried (the server may
+   * be restarting) until the deadline.
    */
-  async waitForDecision(id: string, timeoutMs: number | null): Promise<DecisionState | null> {
+  async waitForDecision(id: string, timeoutMs: number | null, signal?: AbortSignal): Promise<DecisionState | null> {
     const deadline = timeoutMs === null ? Infinity : Date.now() + timeoutMs;
     let failures = 0;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) return null;
+      if (left <= 0 || signal?.aborted) return null;
       const wait = Math.max(1, Math.min(55, Math.ceil(left / 1000)));
       try {
         const d = await this.call<DecisionState>("GET", `/api/agent/decisions/${encodeURIComponent(id)}?wait=${wait}`, undefined, {
-          timeoutMs: (wait + 20) * 1000,
+          timeoutMs: Math.min((wait + 20) * 1000, left + 1000),
+          signal,
         });
         failures = 0;
         if (d.status !== "pending") return d;
       } catch (e) {
+        if (signal?.aborted) return null;
         // A refusal (401, 404) will not get better; a lost connection may.
         if (!(e instanceof CliFailure) || !e.message.startsWith("cannot reach")) throw e;
+        if (Date.now() >= deadline) return null;
         if (++failures > 1000) throw e;
         await Bun.sleep(Math.min(5000, 250 * failures, Math.max(0, deadline - Date.now())));
       }
     }
   }
+
+  /**
+   * Asks (a `decision` event) and waits up to timeoutMs for the answer. When
+   * the time is up or the signal aborts, the request is withdrawn, and null is
+   * returned — unless a person answered in that same instant: then the answer.
+   * With a time limit the request also expires a little after it on the
+   * server, in case this process dies without withdrawing it.
+   */
+  async askAndWait(
+    body: Record<string, unknown>,
+    timeoutMs: number | null,
+    opts: { signal?: AbortSignal; onCreated?: (decisionId: string) => void } = {},
+  ): Promise<DecisionState | null> {
+    const expiresIn = timeoutMs === null ? 0 : Math.ceil(timeoutMs / 1000) + EXPIRY_MARGIN_S;
+    const created = await this.event<{ decision_id: string }>({ ...body, ...(expiresIn && expiresIn <= MAX_EXPIRES_IN ? { expires_in: expiresIn } : {}) });
+    const id = created.decision_id;
+    opts.onCreated?.(id);
+    const d = await this.waitForDecision(id, timeoutMs, opts.signal);
+    return d ?? (await this.withdraw(id));
+  }
+
+  /** Withdraws a pending request; null once withdrawn, or the state it reached first (answered, expired). */
+  async withdraw(id: string): Promise<DecisionState | null> {
+    const path = `/api/agent/decisions/${encodeURIComponent(id)}`;
+    try {
+      await this.call("POST", `${path}/cancel`, undefined, { timeoutMs: 10_000 });
+      return null;
+    } catch (e) {
+      if (!(e instanceof CliFailure) || !/: 409 /.test(e.message)) return null; // nod unreachable: the request expires on its own
+      const now = await this.call<DecisionState>("GET", path, undefined, { timeoutMs: 10_000 }).catch(() => null);
+      return now && now.status !== "pending" ? now : null;
+    }
+  }
 }
+
+/** A request asked with a time limit expires this long after it on the server (a backstop: the asker withdraws it first). */
+const EXPIRY_MARGIN_S = 30;
+const MAX_EXPIRES_IN = 604_800;
 
 export interface DecisionState {
   decision_id: string;
   kind: string;
-  status: "pending" | "approved" | "rejected" | "responded" | "dismissed";
+  status: "pending" | "approved" | "rejected" | "responded" | "dismissed" | "expired" | "cancelled";
   note: string | null;
   title: string;
   always_allow: boolean;

@@ -1,5 +1,5 @@
 // nod send [TEXT] — the agent sends a chat message (TEXT, or standard input).
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, agentEnv, readStdinText } from "./client.ts";
 
 export const SEND_HELP = `Usage: nod send [TEXT] [--conversation ID]
@@ -27,11 +27,11 @@ export async function send(argv: string[]): Promise<number> {
   const api = new AgentApi(agentEnv());
   let text = positional[0] ?? (await readStdinText()).replace(/\s+$/, "");
   if (!text.trim()) throw new UsageError("nothing to send: give TEXT or pipe the message in");
-  const runId = str(flags.run) ?? (process.env.NOD_RUN_ID || undefined);
+  const runId = flags.run ?? (process.env.NOD_RUN_ID || undefined);
   const reply = await api.event({
     type: "message",
     text,
-    ...(flags.conversation ? { conversation_id: str(flags.conversation) } : {}),
+    ...(flags.conversation ? { conversation_id: flags.conversation } : {}),
     ...(runId ? { task_run_id: runId } : {}),
   });
   if (flags.json) process.stdout.write(JSON.stringify(reply) + "\n");

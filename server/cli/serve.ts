@@ -3,7 +3,7 @@ import { makeConfig, DEFAULTS, type Config } from "../config.ts";
 import { LOG_LEVELS, Logger, type LogLevel } from "../lib/log.ts";
 import { parseDuration } from "../lib/time.ts";
 import { startServer, VERSION } from "../app.ts";
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import path from "node:path";
 
 export const SERVE_HELP = `Usage: nod serve [flags]
@@ -53,28 +53,28 @@ export function serveConfig(argv: string[]): Config | "help" {
   const { flags, positional } = parseArgs(argv, SERVE_FLAGS);
   if (flags.help) return "help";
   if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
-  const portText = str(flags.port) ?? env("NOD_PORT");
+  const portText = flags.port ?? env("NOD_PORT");
   const port = portText === undefined ? DEFAULTS.port : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port number: ${portText}`);
-  const logLevel = (str(flags["log-level"]) ?? env("NOD_LOG_LEVEL") ?? "info") as LogLevel;
+  const logLevel = (flags["log-level"] ?? env("NOD_LOG_LEVEL") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level: one of ${LOG_LEVELS.join(", ")}`);
-  const publicUrl = str(flags["public-url"]) ?? env("NOD_PUBLIC_URL");
+  const publicUrl = flags["public-url"] ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
   return makeConfig({
     port,
-    host: str(flags.host) ?? env("NOD_HOST") ?? DEFAULTS.host,
+    host: flags.host ?? env("NOD_HOST") ?? DEFAULTS.host,
     dataDir: dataDirFrom(flags),
     publicUrl,
     logLevel,
     webhookBlockPrivate: Boolean(flags["webhook-block-private"]) || (blockEnv !== undefined && !["0", "false"].includes(blockEnv)),
-    webhookRetryBaseMs: duration("webhook-retry-base", str(flags["webhook-retry-base"]) ?? env("NOD_WEBHOOK_RETRY_BASE")),
-    runTimeoutMs: duration("run-timeout", str(flags["run-timeout"]) ?? env("NOD_RUN_TIMEOUT")),
-    metricsToken: str(flags["metrics-token"]) ?? env("NOD_METRICS_TOKEN") ?? null,
+    webhookRetryBaseMs: duration("webhook-retry-base", flags["webhook-retry-base"] ?? env("NOD_WEBHOOK_RETRY_BASE")),
+    runTimeoutMs: duration("run-timeout", flags["run-timeout"] ?? env("NOD_RUN_TIMEOUT")),
+    metricsToken: flags["metrics-token"] ?? env("NOD_METRICS_TOKEN") ?? null,
   });
 }
 
-export const dataDirFrom = (flags: Record<string, unknown>) => path.resolve(str(flags.data) ?? env("NOD_DATA_DIR") ?? DEFAULTS.dataDir);
+export const dataDirFrom = (flags: { data?: string }) => path.resolve(flags.data ?? env("NOD_DATA_DIR") ?? DEFAULTS.dataDir);
 
 export async function serve(argv: string[]) {
   const config = serveConfig(argv);

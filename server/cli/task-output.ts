@@ -1,5 +1,5 @@
 // nod task-output — completes the task run $NOD_RUN_ID with standard input as its summary.
-import { parseArgs, str, UsageError } from "./args.ts";
+import { parseArgs, UsageError } from "./args.ts";
 import { AGENT_ENV_HELP, AgentApi, agentEnv, readStdinText } from "./client.ts";
 
 export const TASK_OUTPUT_HELP = `Usage: nod task-output [--run ID] [--failed]
@@ -20,7 +20,7 @@ export async function taskOutput(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv, { run: { type: "string" }, failed: { type: "boolean" }, help: { type: "boolean", short: "h" } });
   if (flags.help) return void process.stdout.write(TASK_OUTPUT_HELP), 0;
   if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]} (the summary is read from standard input)`);
-  const runId = str(flags.run) ?? (process.env.NOD_RUN_ID?.trim() || undefined);
+  const runId = flags.run ?? (process.env.NOD_RUN_ID?.trim() || undefined);
   if (!runId) throw new UsageError("no run: set NOD_RUN_ID or pass --run ID");
   const api = new AgentApi(agentEnv());
   const summary = (await readStdinText()).replace(/\s+$/, "");

@@ -4,6 +4,7 @@
 // Ids are prefixed, time-ordered strings (see lib/ids.ts), so "newest first"
 // and `?before=ID` paging are plain comparisons on the primary key.
 // Times are ISO 8601 UTC strings with a trailing Z.
+import { sql } from "drizzle-orm";
 import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable("users", {
@@ -87,7 +88,8 @@ export const decisions = sqliteTable(
     alwaysAllowOptions: text("always_allow_options", { mode: "json" }).$type<{ pattern: string; label: string }[] | null>(),
     // A task proposal is an approval whose approval creates this task.
     proposal: text("proposal", { mode: "json" }).$type<{ task_name: string; task_prompt: string; task_schedule: string; timezone?: string } | null>(),
-    status: text("status", { enum: ["pending", "approved", "rejected", "responded", "dismissed"] }).notNull().default("pending"),
+    // expired: nobody answered by expires_at; cancelled: the agent withdrew it.
+    status: text("status", { enum: ["pending", "approved", "rejected", "responded", "dismissed", "expired", "cancelled"] }).notNull().default("pending"),
     note: text("note"),
     alwaysAllow: integer("always_allow", { mode: "boolean" }).notNull().default(false),
     alwaysAllowPattern: text("always_allow_pattern"),
@@ -95,8 +97,14 @@ export const decisions = sqliteTable(
     taskId: text("task_id"), // the task an approved proposal created
     createdAt: text("created_at").notNull(),
     resolvedAt: text("resolved_at"),
+    expiresAt: text("expires_at"), // set by the agent's expires_in; the expiry loop (decisions/expiry.ts) acts on it
   },
-  (t) => [index("decisions_status").on(t.status, t.id), index("decisions_agent").on(t.agentId, t.id)],
+  (t) => [
+    index("decisions_status").on(t.status, t.id),
+    index("decisions_agent").on(t.agentId, t.id),
+    // The expiry loop's due list: only pending requests with a due time are in it.
+    index("decisions_expiry").on(t.expiresAt).where(sql`status = 'pending' AND expires_at IS NOT NULL`),
+  ],
 );
 
 export const activity = sqliteTable(

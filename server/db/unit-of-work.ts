@@ -36,11 +36,13 @@ export interface Effects {
   closeSessions: string[];
   /** Tasks were created, changed or deleted: the scheduler looks again. */
   tasksChanged: boolean;
+  /** A request with a due time (expires_at) was created: the expiry loop looks again. */
+  expiryChanged: boolean;
 }
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false });
+const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false });
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -77,6 +79,10 @@ export class UnitOfWork {
 
   tasksChanged() {
     this.effects.tasksChanged = true;
+  }
+
+  expiryChanged() {
+    this.effects.expiryChanged = true;
   }
 }
 
@@ -192,4 +198,5 @@ function mergeInto(into: Effects, e: Effects) {
   for (const c of e.closeAgents) into.closeAgents.push(c);
   for (const s of e.closeSessions) into.closeSessions.push(s);
   into.tasksChanged ||= e.tasksChanged;
+  into.expiryChanged ||= e.expiryChanged;
 }

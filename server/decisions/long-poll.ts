@@ -75,6 +75,7 @@ export function agentDecisionView(d: Decision) {
     ...(d.proposal ? { task_id: d.taskId } : {}),
     created_at: toApiTime(d.createdAt),
     resolved_at: toApiTime(d.resolvedAt),
+    expires_at: toApiTime(d.expiresAt),
   };
 }
 

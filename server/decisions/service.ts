@@ -39,6 +39,7 @@ export function publicDecision(d: Decision) {
     task_id: d.taskId,
     created_at: toApiTime(d.createdAt),
     resolved_at: toApiTime(d.resolvedAt),
+    expires_at: toApiTime(d.expiresAt),
   };
 }
 
@@ -53,6 +54,8 @@ export interface NewDecision {
   alwaysAllowLabel?: string | null;
   alwaysAllowOptions?: { pattern: string; label: string }[] | null;
   proposal?: Decision["proposal"];
+  /** When it expires unanswered (stored time), from the agent's expires_in. */
+  expiresAt?: string | null;
 }
 
 /** Stores a pending request in the caller's unit of work; inboxes get it after the commit. */
@@ -78,17 +81,28 @@ export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision
     taskId: null,
     createdAt: isoMs(),
     resolvedAt: null,
+    expiresAt: input.expiresAt ?? null,
   };
   uow.db.insert(decisions).values(d).run();
+  if (d.expiresAt) uow.expiryChanged();
   uow.toInbox({ type: "decision", decision: publicDecision(d) });
   recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
   return d;
 }
 
 /** A request stopped being pending: the inboxes see it, and long-polls waiting on it answer. */
-function settle(uow: UnitOfWork, d: Decision) {
+export function settle(uow: UnitOfWork, d: Decision) {
   uow.toInbox({ type: "decision_resolved", decision: publicDecision(d) });
   uow.settled(d.id);
+}
+
+/**
+ * Still pending but its expires_at has passed: nobody may answer it any more.
+ * The expiry loop marks it expired within moments (and tells the agent).
+ */
+export function checkAnswerable(d: Decision, nowMs: number) {
+  if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
+  if (d.expiresAt && Date.parse(d.expiresAt) <= nowMs) throw conflict("decision already expired");
 }
 
 export function getDecision(db: Db, id: string): Decision {
@@ -134,7 +148,7 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
   return ctx.writer.now((uow) => {
     const db = uow.db;
     const d = getDecision(db, id);
-    if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
+    checkAnswerable(d, ctx.now());
     if (!FITS[d.kind].includes(r.status))
       throw badRequest(`status: '${r.status}' does not fit a ${d.kind} request (use ${FITS[d.kind].join(", ")})`);
     let alwaysAllow = false;
@@ -187,7 +201,7 @@ export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | n
     const db = uow.db;
     const d = getAgentDecision(db, agent.id, id);
     if (d.kind === "permission") throw badRequest("decision_id: permission requests can only be answered by a person");
-    if (d.status !== "pending") throw conflict(`decision already ${d.status}`);
+    checkAnswerable(d, ctx.now());
     const updated = db
       .update(decisions)
       .set({ status: "responded", note, resolvedBy: "agent", resolvedAt: isoMs() })

@@ -5,6 +5,7 @@ import { agentGuard } from "../agents/guard.ts";
 import { selfResolve } from "../decisions/service.ts";
 import { handleAgentEvent } from "./service.ts";
 import { getDecisionForAgent, MAX_WAIT_SECONDS } from "../decisions/long-poll.ts";
+import { cancelDecision } from "../decisions/cancel.ts";
 
 export function agentEventRoutes(ctx: Ctx) {
   return new Elysia({ prefix: "/api/agent" })
@@ -14,6 +15,8 @@ export function agentEventRoutes(ctx: Ctx) {
       parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: t.Object({ decision_id: t.String({ minLength: 1, maxLength: 100 }), note: t.Optional(t.Nullable(t.String({ maxLength: 20_000 }))) }),
     })
+    // nod's addition: the agent withdraws its own pending request (decisions/cancel.ts).
+    .post("/decisions/:decision_id/cancel", ({ agent, params }) => cancelDecision(ctx, agent, params.decision_id))
     // nod's addition: a request's state, long-polled with ?wait=SECONDS (see decisions/long-poll.ts).
     .get(
       "/decisions/:decision_id",

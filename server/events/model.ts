@@ -6,6 +6,8 @@ const Id = T.String({ minLength: 1, maxLength: 100 });
 const OptId = T.Optional(T.Union([Id, T.Null()]));
 const Text = (max: number) => T.String({ maxLength: max });
 
+export const MAX_EXPIRES_IN = 604_800; // a week
+
 export const LIMITS = { text: 100_000, title: 500, description: 20_000, option: 500, options: 50, statusText: 500 };
 
 export const MessageEvent = T.Object({
@@ -33,6 +35,10 @@ export const DecisionEvent = T.Object({
   allows_always: T.Optional(T.Boolean()),
   always_allow_label: T.Optional(T.Union([Text(LIMITS.option), T.Null()])),
   always_allow_options: T.Optional(T.Union([T.Array(AlwaysAllowOption, { maxItems: LIMITS.options }), T.Null()])),
+  // nod's addition: still pending after this many seconds, the request expires (decisions/expiry.ts).
+  expires_in: T.Optional(
+    T.Union([T.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN }), T.Null()], { error: `expires_in: whole seconds, 1 to ${MAX_EXPIRES_IN}` }),
+  ),
 });
 
 export const AlertEvent = T.Object({
@@ -68,6 +74,8 @@ export const HeartbeatFrame = T.Object({
   status_text: T.Optional(T.Union([Text(LIMITS.statusText), T.Null()])),
 });
 export const IdleFrame = T.Object({ type: T.Literal("agent_idle"), conversation_id: OptId });
+// nod's addition: the agent withdraws its own pending request.
+export const DecisionCancelFrame = T.Object({ type: T.Literal("decision_cancel"), decision_id: Id });
 export const StatusFrame = T.Object({
   type: T.Literal("status"),
   action: T.String({ minLength: 1, maxLength: LIMITS.title }),
@@ -83,3 +91,4 @@ export type TaskProposalEvent = Static<typeof TaskProposalEvent>;
 export type HeartbeatFrame = Static<typeof HeartbeatFrame>;
 export type IdleFrame = Static<typeof IdleFrame>;
 export type StatusFrame = Static<typeof StatusFrame>;
+export type DecisionCancelFrame = Static<typeof DecisionCancelFrame>;

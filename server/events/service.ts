@@ -6,11 +6,13 @@ import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { conversations, taskRuns } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
+import { isoMs } from "../lib/time.ts";
 import { Validator } from "../lib/validate.ts";
 import { badRequest, forbidden, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { insertMessage, resolveConversation } from "../conversations/service.ts";
 import { insertDecision } from "../decisions/service.ts";
+import { cancelDecision } from "../decisions/cancel.ts";
 import { recordActivity } from "../activity/service.ts";
 import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
@@ -28,10 +30,11 @@ const V = {
   agent_heartbeat: new Validator(M.HeartbeatFrame),
   agent_idle: new Validator(M.IdleFrame),
   status: new Validator(M.StatusFrame),
+  decision_cancel: new Validator(M.DecisionCancelFrame),
 };
 
 export const REST_EVENT_TYPES = ["message", "decision", "alert", "processing_start", "processing_stop", "task_proposal"] as const;
-export const WS_EVENT_TYPES = [...REST_EVENT_TYPES, "agent_heartbeat", "agent_idle", "status"] as const;
+export const WS_EVENT_TYPES = [...REST_EVENT_TYPES, "agent_heartbeat", "agent_idle", "status", "decision_cancel"] as const;
 type EventType = (typeof WS_EVENT_TYPES)[number];
 
 /** Validates and handles one event; `allowed` is the set the channel accepts. */
@@ -52,6 +55,7 @@ export async function handleAgentEvent(ctx: Ctx, agent: Agent, body: unknown, al
     case "agent_heartbeat": return heartbeat(ctx, agent, V.agent_heartbeat.parse(body));
     case "agent_idle": return idle(ctx, agent, V.agent_idle.parse(body));
     case "status": return lifecycleStatus(ctx, agent, V.status.parse(body));
+    case "decision_cancel": return cancelDecision(ctx, agent, V.decision_cancel.parse(body).decision_id);
   }
 }
 
@@ -123,6 +127,7 @@ export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent)
       allowsAlways: e.kind === "permission" && (e.allows_always ?? Boolean(e.always_allow_options?.length)),
       alwaysAllowLabel: e.always_allow_label,
       alwaysAllowOptions: e.always_allow_options,
+      expiresAt: e.expires_in ? isoMs(ctx.now() + e.expires_in * 1000) : null,
     });
     return { status: "ok", decision_id: decision.id };
   });

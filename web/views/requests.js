@@ -8,7 +8,7 @@ import { Markdown } from "../markdown.js";
 import { Time, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const KIND = { approval: "Approval", choice: "Choice", question: "Question", permission: "Permission" };
-const OUTCOME = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed" };
+const OUTCOME = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed", expired: "Expired", cancelled: "Withdrawn" };
 
 export function DecisionCard({ d, showAgent = false, onChange }) {
   const pending = d.status === "pending";
@@ -19,6 +19,7 @@ export function DecisionCard({ d, showAgent = false, onChange }) {
         <span class="chip">${kind}</span>
         ${showAgent && html`<a class="small" href=${`/app/agents/${d.agent_id}/requests`}>${agentName(d.agent_id)}</a>`}
         <span class="muted small"><${Time} iso=${d.created_at} /></span>
+        ${pending && d.expires_at && html`<span class="muted small">expires <${Time} iso=${d.expires_at} /></span>`}
       </header>
       <h3 class="decision-title">${d.title}</h3>
       ${d.description && html`<${Markdown} text=${d.description} />`}
