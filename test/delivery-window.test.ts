@@ -3,7 +3,10 @@
 // old; 0 keeps the three attempts only. An event is undelivered only once the
 // window has passed.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eventually, owner, startTestServer } from "./helpers.ts";
+import { eventually, owner, startTestServer, tempDir } from "./helpers.ts";
+import { serveConfig } from "../server/cli/serve.ts";
+import { UsageError } from "../server/cli/args.ts";
+import type { Config } from "../server/config.ts";
 import { webhookReceiver } from "./ws-helpers.ts";
 import { DOCUMENTED_ATTEMPTS, MAX_GAP_MS, nextAttemptAt } from "../server/delivery/retry-policy.ts";
 
@@ -64,5 +67,21 @@ describe("a receiver that is down for longer than the three attempts", () => {
     expect(rows[0]!.attempts).toBeGreaterThan(DOCUMENTED_ATTEMPTS); // it went on past the three
     const last = hook.received.at(-1)!;
     expect(last.at - Date.parse(rows[0]!.created_at)).toBeGreaterThanOrEqual(1500 - 50); // the last one as the window closed
+  });
+});
+
+describe("--webhook-retry-window", () => {
+  test("defaults to 24h; takes 0 (three attempts only) and durations, by flag or NOD_WEBHOOK_RETRY_WINDOW; anything else is bad usage", () => {
+    const cfg = (argv: string[]) => serveConfig(["--data", tempDir(), ...argv]) as Config;
+    expect(cfg([]).webhookRetryWindowMs).toBe(24 * 3_600_000);
+    expect(cfg(["--webhook-retry-window", "0"]).webhookRetryWindowMs).toBe(0);
+    expect(cfg(["--webhook-retry-window", "2h"]).webhookRetryWindowMs).toBe(7_200_000);
+    process.env.NOD_WEBHOOK_RETRY_WINDOW = "30m";
+    try {
+      expect(cfg([]).webhookRetryWindowMs).toBe(1_800_000);
+    } finally {
+      delete process.env.NOD_WEBHOOK_RETRY_WINDOW;
+    }
+    expect(() => cfg(["--webhook-retry-window", "forever"])).toThrow(UsageError);
   });
 });

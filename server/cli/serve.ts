@@ -21,6 +21,9 @@ Flags (each also read from its environment variable):
                          (NOD_WEBHOOK_BLOCK_PRIVATE=1)
   --webhook-retry-base D base wait between webhook attempts: D, then 4×D
                          (NOD_WEBHOOK_RETRY_BASE, default 2s)
+  --webhook-retry-window D  after those three attempts, keep trying with growing
+                         gaps until an event is D old; 0: three attempts only
+                         (NOD_WEBHOOK_RETRY_WINDOW, default 24h)
   --run-timeout D        fail task runs not completed within D (NOD_RUN_TIMEOUT, default 24h)
   --metrics-token TOKEN  enable /metrics, readable with "Authorization: Bearer TOKEN"
                          (NOD_METRICS_TOKEN)
@@ -35,6 +38,7 @@ export const SERVE_FLAGS = {
   "log-level": { type: "string" },
   "webhook-block-private": { type: "boolean" },
   "webhook-retry-base": { type: "string" },
+  "webhook-retry-window": { type: "string" },
   "run-timeout": { type: "string" },
   "metrics-token": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -42,10 +46,10 @@ export const SERVE_FLAGS = {
 
 const env = (name: string) => process.env[name] || undefined;
 
-function duration(flag: string, text: string | undefined): number | undefined {
+function duration(flag: string, text: string | undefined, zeroOk = false): number | undefined {
   if (text === undefined) return undefined;
   const ms = parseDuration(text);
-  if (ms === null || ms <= 0) throw new UsageError(`--${flag}: not a duration like 30s, 10m or 1h: ${text}`);
+  if (ms === null || ms < 0 || (ms === 0 && !zeroOk)) throw new UsageError(`--${flag}: not a duration like 30s, 10m or 1h: ${text}`);
   return ms;
 }
 
@@ -69,6 +73,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     logLevel,
     webhookBlockPrivate: Boolean(flags["webhook-block-private"]) || (blockEnv !== undefined && !["0", "false"].includes(blockEnv)),
     webhookRetryBaseMs: duration("webhook-retry-base", flags["webhook-retry-base"] ?? env("NOD_WEBHOOK_RETRY_BASE")),
+    webhookRetryWindowMs: duration("webhook-retry-window", flags["webhook-retry-window"] ?? env("NOD_WEBHOOK_RETRY_WINDOW"), true),
     runTimeoutMs: duration("run-timeout", flags["run-timeout"] ?? env("NOD_RUN_TIMEOUT")),
     metricsToken: flags["metrics-token"] ?? env("NOD_METRICS_TOKEN") ?? null,
   });
