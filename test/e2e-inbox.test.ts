@@ -172,10 +172,10 @@ describe("inbox in the browser", async () => {
     await shot(page, "requests-desktop");
 
     const c = page.getByRole("article", { name: "Request: Which environment?" });
-    await c.getByRole("button", { name: "Staging" }).waitFor();
+    await c.getByRole("group", { name: "Options from the agent" }).getByRole("radio", { name: "Staging" }).waitFor();
     await c.getByRole("button", { name: "Other…" }).click();
     await c.getByLabel("Other answer").fill("Both, staging first");
-    await c.getByRole("button", { name: "Send" }).click();
+    await c.getByRole("button", { name: "Send", exact: true }).click();
     await c.getByText("Answered by alice").waitFor();
 
     const q = page.getByRole("article", { name: "Request: When should I run the migration?" });
@@ -184,7 +184,7 @@ describe("inbox in the browser", async () => {
     await q.getByText("Answered by alice").waitFor();
 
     const p = page.getByRole("article", { name: "Request: Allow: Bash(npm install stripe)" });
-    await p.getByRole("radio", { name: /All npm installs/ }).check();
+    await p.getByRole("radio", { name: "Bash(npm install *)" }).check();
     await p.getByRole("button", { name: "Always allow" }).click();
     await p.getByText("Always allowed").waitFor();
 
