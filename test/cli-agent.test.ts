@@ -26,14 +26,15 @@ describe("agent commands", async () => {
       expect(now.status).toBe(200);
       expect(now.body).toMatchObject({ decision_id: id, kind: "approval", status: "pending", note: null, title: "Poll me" });
 
-      const t0 = performance.now();
-      const waiting = agent.get(`/api/agent/decisions/${id}?wait=30`);
-      await Bun.sleep(100);
+      // The longest wait there is (60 s, beyond the test's timeout): only the answer can end it in time.
+      let settled = false;
+      const waiting = agent.get(`/api/agent/decisions/${id}?wait=60`).finally(() => (settled = true));
+      await Bun.sleep(100); // give the poll time to start waiting (if it has not, it answers "approved" at once: the same outcome)
+      expect(settled).toBe(false); // still waiting while the request is pending
       expect((await person.post(`/api/decisions/${id}/respond`, { status: "approved", note: "fine" })).status).toBe(200);
       const answered = await waiting;
       expect(answered.status).toBe(200);
       expect(answered.body).toMatchObject({ decision_id: id, status: "approved", note: "fine", always_allow: false });
-      expect(performance.now() - t0).toBeLessThan(5000);
     });
 
     test("a wait with no answer ends with the request still pending", async () => {
@@ -95,11 +96,10 @@ describe("agent commands", async () => {
     });
 
     test("no answer within --timeout: exit 3, and the request is closed", async () => {
-      const t0 = performance.now();
+      // (Without --timeout it would wait the default 10 m, far beyond the test's timeout.)
       const res = await runNod(["ask", "Anyone there?", "--kind", "question", "--timeout", "1s"], { env });
       expect(res.exitCode).toBe(3);
       expect(res.stderr).toContain("no answer within 1s");
-      expect(performance.now() - t0).toBeLessThan(8000);
       const all = await person.get(`/api/decisions?agent_id=${created.id}`);
       const d = (all.body as any[]).find((x) => x.title === "Anyone there?");
       expect(d.status).not.toBe("pending");

@@ -111,7 +111,8 @@ describe("inbox in the browser", async () => {
     expect(await box.inputValue()).toBe("first line\nsecond line");
     await box.press("Enter");
     await page.locator(".bubble.user", { hasText: "second line" }).waitFor();
-    expect(await box.inputValue()).toBe("");
+    // The live frame can draw the bubble before the send has returned and cleared the box: wait for that too.
+    await eventually(async () => (await box.inputValue()) === "", 8000, "the composer to be cleared after sending");
     const msgs = (await person.get(`/api/conversations/${(await person.get(`/api/agents/${agentId}/conversations`)).body[0].id}/messages`)).body;
     expect(msgs.at(-1).text).toBe("first line\nsecond line");
     expect((await agentSock().next((f) => f.type === "user_message" && f.text === "first line\nsecond line")).sender_name).toBe("alice");
