@@ -1,10 +1,13 @@
 // The agent commands (ask, send, alert, task-output, claude-hook) against a
 // live server, with a person answering through the people's API.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AgentClient, eventually, Person, startTestServer, tempDir, withAgent } from "./helpers.ts";
 import { agentEnvFor, runNod, spawnNod } from "./cli-util.ts";
+
+// This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 describe("agent commands", async () => {
   const server = await startTestServer();

@@ -2,11 +2,14 @@
 // lock the owner out from another, guessing stays limited per address and per
 // username (whatever its case or surrounding spaces), and cross-site requests
 // are refused.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import http from "node:http";
 import { AgentClient, owner, request, startTestServer } from "./helpers.ts";
 import { addressKey } from "../server/auth/rate-limit.ts";
 import { connectInbox } from "./ws-helpers.ts";
+
+// This file hashes a password for each of many sign-in attempts: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
 function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {

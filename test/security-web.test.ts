@@ -3,8 +3,11 @@
 // crash the page: deep nesting and unclosed markers render, losing nothing.
 // How fast they render is measured in bench/adversarial.ts, not asserted here
 // (a busy machine would make any bound flaky).
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Markdown, plain, safeUrl } from "../web/markdown.js";
+
+// This file renders 100,000-character texts: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 /** The text the tree shows: every string in it, in order (iteratively: the tree may be deep). */
 function textOf(root: unknown) {

@@ -1,11 +1,14 @@
 // The scheduler, driven through an injected clock (no real waits of minutes),
 // plus one real 6-field cron firing every second, and a restart after a due
 // time passed while the server was down.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { outbox, taskRuns, tasks } from "../server/db/schema.ts";
 import { schedulerFor, TaskScheduler } from "../server/tasks/scheduler.ts";
 import { eventually, startTestServer, withAgent, type TestServer } from "./helpers.ts";
+
+// This file waits for a real per-second cron: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 const runsOf = (server: TestServer, taskId: string) =>
   server.ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId)).orderBy(taskRuns.id).all();
