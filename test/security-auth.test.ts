@@ -77,7 +77,7 @@ describe("sign-in rate limits", async () => {
     for (let i = 0; i < 32; i++) statuses.push((await postFrom(server.url, "127.0.0.4", "/api/auth/login", { username: `user${i}`, password: "wrong password" })).status);
     expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
-  });
+  }, 60_000); // 30 argon2id verifications one after another: about 8 s on an idle 2-core machine, 20 s and more on a busy one
 });
 
 describe("cross-site requests", async () => {
