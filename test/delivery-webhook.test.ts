@@ -2,10 +2,13 @@
 // giving up (undelivered → replayed over the socket), timeouts, blocked
 // private destinations, fall-through when the socket drops, restarts, and
 // per-agent independence.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { AgentClient, eventually, owner, startTestServer, type TestServer } from "./helpers.ts";
 import { connectAgent, connectInbox, verifySignature, webhookReceiver, type FrameSocket, type WebhookReceiver } from "./ws-helpers.ts";
 import { AGENT_WS } from "../server/realtime/agent-socket.ts";
+
+// This file starts several servers (each with an owner whose password is hashed): a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 const confirmWas = AGENT_WS.confirmAfterMs;
 AGENT_WS.confirmAfterMs = 50; // 1 s in production
