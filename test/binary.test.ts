@@ -1,10 +1,13 @@
 // The one-file binary: built once per test run (bun run build), copied into an
 // empty directory and run from there, with nothing beside it.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { copyFileSync, existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AgentClient, owner, request, tempDir } from "./helpers.ts";
 import { spawnNod, type NodProcess } from "./cli-util.ts";
+
+// This file builds and runs the compiled binary: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 const ROOT = path.resolve(import.meta.dir, "..");
 

@@ -1,10 +1,13 @@
 // The agent commands (ask, send, alert, task-output, claude-hook) against a
 // live server, with a person answering through the people's API.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { AgentClient, eventually, Person, startTestServer, tempDir, withAgent } from "./helpers.ts";
 import { agentEnvFor, runNod, spawnNod } from "./cli-util.ts";
+
+// This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 describe("agent commands", async () => {
   const server = await startTestServer();
@@ -26,14 +29,15 @@ describe("agent commands", async () => {
       expect(now.status).toBe(200);
       expect(now.body).toMatchObject({ decision_id: id, kind: "approval", status: "pending", note: null, title: "Poll me" });
 
-      const t0 = performance.now();
-      const waiting = agent.get(`/api/agent/decisions/${id}?wait=30`);
-      await Bun.sleep(100);
+      // The longest wait there is (60 s, beyond the test's timeout): only the answer can end it in time.
+      let settled = false;
+      const waiting = agent.get(`/api/agent/decisions/${id}?wait=60`).finally(() => (settled = true));
+      await Bun.sleep(100); // give the poll time to start waiting (if it has not, it answers "approved" at once: the same outcome)
+      expect(settled).toBe(false); // still waiting while the request is pending
       expect((await person.post(`/api/decisions/${id}/respond`, { status: "approved", note: "fine" })).status).toBe(200);
       const answered = await waiting;
       expect(answered.status).toBe(200);
       expect(answered.body).toMatchObject({ decision_id: id, status: "approved", note: "fine", always_allow: false });
-      expect(performance.now() - t0).toBeLessThan(5000);
     });
 
     test("a wait with no answer ends with the request still pending", async () => {
@@ -95,11 +99,10 @@ describe("agent commands", async () => {
     });
 
     test("no answer within --timeout: exit 3, and the request is closed", async () => {
-      const t0 = performance.now();
+      // (Without --timeout it would wait the default 10 m, far beyond the test's timeout.)
       const res = await runNod(["ask", "Anyone there?", "--kind", "question", "--timeout", "1s"], { env });
       expect(res.exitCode).toBe(3);
       expect(res.stderr).toContain("no answer within 1s");
-      expect(performance.now() - t0).toBeLessThan(8000);
       const all = await person.get(`/api/decisions?agent_id=${created.id}`);
       const d = (all.body as any[]).find((x) => x.title === "Anyone there?");
       expect(d.status).not.toBe("pending");
@@ -162,7 +165,6 @@ describe("agent commands", async () => {
   describe("nod task-output", () => {
     test("completes $NOD_RUN_ID with stdin as the summary", async () => {
       const task = await person.post(`/api/agents/${created.id}/tasks`, { name: "Report", prompt: "Write the report", schedule: "0 9 * * *" });
-      if (task.status === 404) return console.warn("skipped: the tasks routes are not there yet");
       expect(task.status).toBe(201);
       const run = await person.post(`/api/tasks/${task.body.id}/run`);
       expect(run.status).toBe(201);

@@ -1,12 +1,15 @@
 // The server-side commands, run as separate processes from the checkout:
 // help and usage errors, version, serve (ready line, SIGTERM), user add,
 // agent create, backup while the server writes, migrate.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { AgentClient, Person, request, startTestServer, tempDir, withAgent } from "./helpers.ts";
 import { runNod, spawnNod } from "./cli-util.ts";
+
+// This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
+setDefaultTimeout(20_000);
 
 describe("nod: help, usage and version", () => {
   test("--help lists every command; COMMAND --help shows its flags", async () => {

@@ -57,9 +57,9 @@ describe("handshake", () => {
     AGENT_WS.authTimeoutMs = 200; // 10 s in production
     try {
       const s = await openAgentSocket(server, created.id);
-      const t0 = Date.now();
-      expect((await s.closed).code).toBe(4001);
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+      // Closed by the timer (its reason says so) after the socket had opened and sent nothing.
+      expect(await s.closed).toEqual({ code: 4001, reason: expect.stringContaining("no auth message within") });
+      expect(s.frames).toEqual([]);
     } finally {
       AGENT_WS.authTimeoutMs = was;
     }

@@ -53,12 +53,11 @@ describe("hostile input", async () => {
 });
 
 describe("claude-hook patterns", () => {
-  test("many-star patterns against long commands match in linear time, with the same answers", () => {
+  // How fast is measured in bench/adversarial.ts; a backtracking matcher would not finish here at all.
+  test("many-star patterns against long commands give the right answers", () => {
     const call = { tool: "Bash", arg: "a".repeat(50_000) };
-    const t0 = performance.now();
     expect(patternMatches("Bash(" + "*a".repeat(40) + "*b)", call)).toBe(false);
     expect(patternMatches("Bash(" + "a*".repeat(40) + ")", call)).toBe(true);
-    expect(performance.now() - t0).toBeLessThan(500);
     expect(patternMatches("Bash(npm install *)", { tool: "Bash", arg: "npm install left-pad" })).toBe(true);
     expect(patternMatches("Bash(npm install *)", { tool: "Bash", arg: "npm installx" })).toBe(false);
     expect(patternMatches("Bash(npm *test)", { tool: "Bash", arg: "npm run test" })).toBe(true);

@@ -132,11 +132,20 @@ describe("API.md: the people side", async () => {
 
   describe("conversations, messages, requests, activity", () => {
     const agent = () => new AgentClient(server.url, s.agent.id, s.agent.secret);
-    test("(the agent writes and asks)", async () => {
-      s.agentMsg = (await agent().event({ type: "message", text: "Build is green", report_title: "Build", report_description: "CI" })).body;
+    // Setup for the rows below, checked so a failure here is not blamed on them.
+    test("the agent writes, asks and alerts: each event is accepted with its ids", async () => {
+      const msg = await agent().event({ type: "message", text: "Build is green", report_title: "Build", report_description: "CI" });
+      expect(msg.status).toBe(200);
+      expect(msg.body).toEqual({ status: "ok", message_id: expect.stringMatching(/^msg_/), conversation_id: expect.stringMatching(/^conv_/) });
+      s.agentMsg = msg.body;
       s.conv = s.agentMsg.conversation_id;
-      s.dec = (await agent().event({ type: "decision", title: "Deploy?", description: "Build #42", kind: "choice", options: ["now", "later"] })).body.decision_id;
-      await agent().event({ type: "alert", title: "Running: npm test", text: "in /app" });
+      const dec = await agent().event({ type: "decision", title: "Deploy?", description: "Build #42", kind: "choice", options: ["now", "later"] });
+      expect(dec.status).toBe(200);
+      expect(dec.body).toEqual({ status: "ok", decision_id: expect.stringMatching(/^dec_/) });
+      s.dec = dec.body.decision_id;
+      const alert = await agent().event({ type: "alert", title: "Running: npm test", text: "in /app" });
+      expect(alert.status).toBe(200);
+      expect(alert.body).toEqual({ status: "ok", activity_id: expect.stringMatching(/^act_/) });
     });
     runRows([
       {
@@ -247,12 +256,24 @@ describe("API.md: the people side", async () => {
   });
 
   describe("paging: ?limit default 50, at most 200, ?before", () => {
-    test("(61 messages and 61 activity entries)", async () => {
+    // Setup for the rows below, checked so a failure here is not blamed on them.
+    test("61 requests (61 activity entries) and 61 messages are accepted, each with its own id", async () => {
       const a = new AgentClient(server.url, s.gate.id, s.gate.secret);
       s.gateDec = [];
-      for (let i = 0; i < 61; i++) s.gateDec.push((await a.event({ type: "decision", title: `Q${i}`, description: "", kind: "approval" })).body.decision_id);
+      for (let i = 0; i < 61; i++) {
+        const r = await a.event({ type: "decision", title: `Q${i}`, description: "", kind: "approval" });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        s.gateDec.push(r.body.decision_id);
+      }
       const b = new AgentClient(server.url, s.agent.id, s.agent.secret);
-      for (let i = 0; i < 61; i++) await b.event({ type: "message", text: `m${i}`, conversation_id: s.conv });
+      const msgs: string[] = [];
+      for (let i = 0; i < 61; i++) {
+        const r = await b.event({ type: "message", text: `m${i}`, conversation_id: s.conv });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(r.body.conversation_id).toBe(s.conv);
+        msgs.push(r.body.message_id);
+      }
+      for (const ids of [s.gateDec, msgs]) expect(new Set(ids).size).toBe(61);
     });
     runRows([
       { name: "messages: 50 by default, the newest, oldest first", method: "GET", path: (s) => `/api/conversations/${s.conv}/messages`, status: 200, list: true, check: (b) => (expect(b).toHaveLength(50), expect(b.at(-1).text).toBe("m60"), expect(b[0].text).toBe("m11")) },

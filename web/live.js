@@ -2,6 +2,7 @@
 // exponential backoff; after each (re)connect the "hello" frame is passed on
 // as a "resync" so open views refetch whatever they may have missed.
 import { setState, state, emitFrame, refreshAgentsSoon, agentName, procKey } from "./store.js";
+import { clean } from "./text.js";
 
 let ws = null;
 let wanted = false;
@@ -121,7 +122,7 @@ export async function askNotifications() {
 function notify(title, body, path) {
   if (!document.hidden || !notificationsAllowed()) return;
   try {
-    const n = new Notification(String(title).slice(0, 100), { body: String(body || "").slice(0, 200), tag: path });
+    const n = new Notification(clean(title).slice(0, 100), { body: clean(body).slice(0, 200), tag: path });
     n.onclick = () => {
       window.focus();
       history.pushState(null, "", path);

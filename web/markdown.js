@@ -3,11 +3,14 @@
 // headings, paragraphs (single newlines become line breaks), bold, italic,
 // strike-through, inline code, fenced code blocks, lists (nested by indent),
 // block quotes, tables, rules and links (http and https only, rel=noopener).
+// Invisible formatting characters (bidi overrides…) are dropped first, and a
+// link whose text names another place than its target shows the real target.
 import { h } from "preact";
+import { clean } from "./text.js";
 
 /** @param {{ text: string | null | undefined, class?: string }} props */
 export function Markdown({ text, class: cls }) {
-  return h("div", { class: cls ? `md ${cls}` : "md" }, blocks(String(text ?? "")));
+  return h("div", { class: cls ? `md ${cls}` : "md" }, blocks(clean(text)));
 }
 
 /** Only absolute http(s) URLs are ever used as link targets. */
@@ -133,7 +136,8 @@ function blocks(src, depth = 0) {
 const INLINE =
   /\\([\\`*_{}\[\]()#+\-.!~>|])|(`+)([^`]|[^`][\s\S]{0,2000}?[^`])\2(?!`)|\*\*(?=\S)([\s\S]{0,1000}?\S)\*\*|(?<![\w_])__(?=\S)([\s\S]{0,1000}?\S)__(?![\w_])|\*(?=[^\s*])([\s\S]{0,1000}?[^\s*])\*|(?<![\w_])_(?=[^\s_])([\s\S]{0,1000}?[^\s_])_(?![\w_])|~~(?=\S)([\s\S]{0,1000}?\S)~~|\[([^\]\n]{0,1000})\]\(\s{0,10}<?([^)\s>]{0,2048})>?(?:\s{1,10}["'][^"'\n]{0,1000}["'])?\s{0,10}\)|(https?:\/\/[^\s<>"']{0,2048}[^\s<>"'.,;:!?)\]}*_~])|(\n)/g;
 
-function inline(text) {
+// In a link's text, a bare URL is text: an <a> inside an <a> is not HTML.
+function inline(text, inLink = false) {
   const out = [];
   let last = 0;
   let m;
@@ -143,15 +147,18 @@ function inline(text) {
     const k = out.length;
     if (m[1] !== undefined) out.push(m[1]);
     else if (m[2] !== undefined) out.push(h("code", { key: k }, m[3].replace(/^ (.*) $/, "$1")));
-    else if (m[4] !== undefined || m[5] !== undefined) out.push(h("strong", { key: k }, inline(m[4] ?? m[5])));
-    else if (m[6] !== undefined || m[7] !== undefined) out.push(h("em", { key: k }, inline(m[6] ?? m[7])));
-    else if (m[8] !== undefined) out.push(h("del", { key: k }, inline(m[8])));
-    else if (m[9] !== undefined) {
+    else if (m[4] !== undefined || m[5] !== undefined) out.push(h("strong", { key: k }, inline(m[4] ?? m[5], inLink)));
+    else if (m[6] !== undefined || m[7] !== undefined) out.push(h("em", { key: k }, inline(m[6] ?? m[7], inLink)));
+    else if (m[8] !== undefined) out.push(h("del", { key: k }, inline(m[8], inLink)));
+    else if (m[9] !== undefined && !inLink) {
       const href = safeUrl(m[10]);
       const label = m[9] || m[10];
-      out.push(href ? link(k, href, inline(label)) : m[0]);
+      if (!href) out.push(m[0]);
+      // "[https://good.example](https://evil.example)": the words stay as text, the link shows where it goes.
+      else if (namesOtherPlace(label, href)) out.push(`${label} (`, link(k, href, href), ")");
+      else out.push(link(k, href, inline(label, true)));
     } else if (m[11] !== undefined) {
-      const href = safeUrl(m[11]);
+      const href = !inLink && safeUrl(m[11]);
       out.push(href ? link(k, href, m[11]) : m[11]);
     } else if (m[12] !== undefined) out.push(h("br", { key: k }));
     last = re.lastIndex;
@@ -161,11 +168,27 @@ function inline(text) {
   return out;
 }
 
+// Words in a link's text that name a place: a URL with a scheme, or a host name (good.example, www.x.org).
+const PLACE = /[a-z][\w+.-]*:\/\/[^\s<>"'()[\]]+|(?:[\p{L}\p{N}-]+\.)+\p{L}{2,}(?![\p{L}\p{N}-])/giu;
+const hostOf = (s) => {
+  try {
+    return new URL(/^[a-z][\w+.-]*:\/\//i.test(s) ? s : `https://${s}`).hostname.replace(/^www\./, "");
+  } catch {
+    return null; // not a URL the browser could go to: not the target either
+  }
+};
+
+/** The link's text names a place (URL or host) other than the host it goes to. */
+export function namesOtherPlace(label, href) {
+  const target = hostOf(href);
+  return [...label.matchAll(PLACE)].some((m) => hostOf(m[0].replace(/[*_~`]+$/, "")) !== target);
+}
+
 const link = (key, href, children) => h("a", { key, href, target: "_blank", rel: "noopener noreferrer nofollow" }, children);
 
 /** Plain text preview of markdown (for lists, titles and notifications). */
 export function plain(text, max = 140) {
-  const s = String(text ?? "")
+  const s = clean(text)
     .replace(/```[\s\S]*?(```|$)/g, " [code] ")
     .replace(/[*_`~#>]+/g, "")
     .replace(/\[([^\]]{0,1000})\]\([^)]{0,2048}\)/g, "$1")

@@ -3,6 +3,7 @@ import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { get, qs } from "../api.js";
 import { useFrames, agentName } from "../store.js";
+import { clean } from "../text.js";
 import { Time, ErrorText, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const ICON = { decision_created: "?", decision_resolved: "✓", agent_message: "✉", agent_action: "▸", system: "i" };
@@ -39,8 +40,8 @@ export function ActivityList({ agentId, showAgent = false }) {
         (a) => html`<li key=${a.id} class="act act-${a.type}">
           <span class="act-icon" aria-hidden="true">${ICON[a.type] || "•"}</span>
           <div class="act-body">
-            <div class="act-title">${a.title}</div>
-            ${a.text && html`<div class="act-text muted">${a.text}</div>`}
+            <div class="act-title">${clean(a.title)}</div>
+            ${a.text && html`<div class="act-text muted">${clean(a.text)}</div>`}
             <div class="small muted">
               <span class="sr-only">${LABEL[a.type] || a.type}, </span>
               ${showAgent && html`<a href=${`/app/agents/${a.agent_id}/activity`}>${agentName(a.agent_id)}</a> · `}

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { get, post, qs } from "../api.js";
 import { useStore, useFrames, procKey } from "../store.js";
 import { Markdown, safeUrl } from "../markdown.js";
+import { clean } from "../text.js";
 import { Time, ErrorText, useAction, Loading } from "./common.js";
 import { DecisionCard, upsert } from "./requests.js";
 
@@ -166,16 +167,16 @@ function Bubble({ m, agent }) {
     return html`
       <article class="bubble task" aria-label="Task result">
         <div class="bubble-meta"><span class="chip">Task result</span> <${Time} iso=${m.created_at} /></div>
-        ${m.report_title && html`<h3>${m.report_title}</h3>`}
+        ${m.report_title && html`<h3>${clean(m.report_title)}</h3>`}
         <${Markdown} text=${m.text} />
       </article>`;
   }
   return html`
     <div class=${`bubble ${mine ? "user" : "agent"}`}>
       ${m.report_title
-        ? html`<button type="button" class="report" onClick=${() => setOpen(true)} aria-label=${`Open report: ${m.report_title}`}>
+        ? html`<button type="button" class="report" onClick=${() => setOpen(true)} aria-label=${`Open report: ${clean(m.report_title)}`}>
             <span class="report-icon" aria-hidden="true">▤</span>
-            <span><strong>${m.report_title}</strong>${m.report_description && html`<br /><span class="muted small">${m.report_description}</span>`}</span>
+            <span><strong>${clean(m.report_title)}</strong>${m.report_description && html`<br /><span class="muted small">${clean(m.report_description)}</span>`}</span>
           </button>`
         : m.text && html`<${Markdown} text=${m.text} />`}
       ${img && html`<a href=${img} target="_blank" rel="noopener noreferrer"><img class="msg-img" src=${img} alt=${`Image from ${mine ? m.sender_name || "you" : agent.name}`} loading="lazy" /></a>`}
@@ -210,7 +211,7 @@ function Report({ m, onClose }) {
   return html`
     <dialog ref=${ref} class="report-full" aria-labelledby=${`rep-${m.id}`} onClose=${onClose} onCancel=${(e) => (e.preventDefault(), onClose())}>
       <div class="report-bar">
-        <h2 id=${`rep-${m.id}`}>${m.report_title}</h2>
+        <h2 id=${`rep-${m.id}`}>${clean(m.report_title)}</h2>
         <button type="button" onClick=${onClose} aria-label="Close report" autofocus>Close</button>
       </div>
       <div class="report-body">

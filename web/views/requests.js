@@ -1,10 +1,13 @@
 // Requests ("decisions"): one card per request, answerable in place, in the
-// chat and on the Requests pages.
+// chat and on the Requests pages. The text an agent chose (title, options,
+// always-allow labels) is shown as the agent's words, never as the name of a
+// button that answers: those say what they do (Allow, Always allow, Deny…).
 import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { get, post, qs } from "../api.js";
 import { useFrames, agentName } from "../store.js";
 import { Markdown } from "../markdown.js";
+import { clean, reveal } from "../text.js";
 import { Time, ErrorText, useAction, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const KIND = { approval: "Approval", choice: "Choice", question: "Question", permission: "Permission" };
@@ -13,15 +16,16 @@ const OUTCOME = { approved: "Approved", rejected: "Rejected", responded: "Answer
 export function DecisionCard({ d, showAgent = false, onChange }) {
   const pending = d.status === "pending";
   const kind = d.task_proposal ? "Task proposal" : KIND[d.kind] || d.kind;
+  const title = clean(d.title);
   return html`
-    <article class="card decision ${pending ? "pending" : "resolved"} kind-${d.kind}" aria-label=${`Request: ${d.title}`}>
+    <article class="card decision ${pending ? "pending" : "resolved"} kind-${d.kind}" aria-label=${`Request: ${title}`}>
       <header class="decision-head">
         <span class="chip">${kind}</span>
         ${showAgent && html`<a class="small" href=${`/app/agents/${d.agent_id}/requests`}>${agentName(d.agent_id)}</a>`}
         <span class="muted small"><${Time} iso=${d.created_at} /></span>
         ${pending && d.expires_at && html`<span class="muted small">expires <${Time} iso=${d.expires_at} /></span>`}
       </header>
-      <h3 class="decision-title">${d.title}</h3>
+      <h3 class="decision-title" dir="auto">${title}</h3>
       ${d.description && html`<${Markdown} text=${d.description} />`}
       ${d.task_proposal && html`<${Proposal} p=${d.task_proposal} />`}
       ${pending ? html`<${Answer} d=${d} onChange=${onChange} />` : html`<${Outcome} d=${d} />`}
@@ -32,7 +36,7 @@ export function DecisionCard({ d, showAgent = false, onChange }) {
 function Proposal({ p }) {
   return html`
     <dl class="proposal">
-      <dt>Task</dt><dd>${p.task_name}</dd>
+      <dt>Task</dt><dd><bdi>${clean(p.task_name)}</bdi></dd>
       <dt>When</dt><dd>${p.schedule_description}${p.timezone ? ` (${p.timezone})` : ""} <code class="small">${p.task_schedule}</code></dd>
       <dt>Prompt</dt><dd><${Markdown} text=${p.task_prompt} /></dd>
     </dl>
@@ -45,7 +49,7 @@ function Outcome({ d }) {
     <p class="outcome outcome-${d.status}" role="status">
       <strong>${OUTCOME[d.status] || d.status}</strong>${who ? ` by ${who}` : ""}
       ${d.resolved_at && html` · <${Time} iso=${d.resolved_at} />`}
-      ${d.always_allow && html`<br />Always allowed${d.always_allow_pattern ? html`: <code>${d.always_allow_pattern}</code>` : ""}`}
+      ${d.always_allow && html`<br />Always allowed${d.always_allow_pattern ? html`: <code>${reveal(d.always_allow_pattern)}</code>` : ""}`}
       ${d.note && html`<br /><span class="note">“${d.note}”</span>`}
       ${d.task_id && html`<br /><a href=${`/app/tasks/${d.task_id}`}>Open the task</a>`}
     </p>
@@ -55,6 +59,7 @@ function Outcome({ d }) {
 function Answer({ d, onChange }) {
   const [note, setNote] = useState("");
   const [other, setOther] = useState(null); // null: hidden; string: the "Other" text
+  const [picked, setPicked] = useState(null); // index of the chosen option
   const opts = d.always_allow_options || [];
   const [pattern, setPattern] = useState(opts[0]?.pattern ?? "");
   const { run, busy, error } = useAction(async (body) => {
@@ -76,9 +81,23 @@ function Answer({ d, onChange }) {
         ${dismiss}
       </div>`;
   } else if (d.kind === "choice") {
+    // The options are the agent's words: picked from a group of radios, then
+    // sent with a fixed button, so an option called "Dismiss" is no Dismiss.
+    const options = d.options || [];
     body = html`
-      <div class="row actions options">
-        ${(d.options || []).map((o) => html`<button type="button" disabled=${busy} onClick=${() => send("responded", { note: o })}>${o}</button>`)}
+      ${options.length > 0 &&
+      html`<fieldset class="choices">
+        <legend>Options from the agent</legend>
+        ${options.map(
+          (o, i) => html`<label class="radio">
+            <input type="radio" name=${`opt-${id}`} checked=${picked === i} onChange=${() => setPicked(i)} />
+            <bdi>${clean(o)}</bdi>
+          </label>`,
+        )}
+      </fieldset>`}
+      <div class="row actions">
+        ${options.length > 0 &&
+        html`<button type="button" class="primary" disabled=${busy || picked === null} onClick=${() => send("responded", { note: options[picked] })}>Send choice</button>`}
         <button type="button" aria-expanded=${other !== null} disabled=${busy} onClick=${() => setOther(other === null ? "" : null)}>Other…</button>
         ${dismiss}
       </div>
@@ -96,29 +115,54 @@ function Answer({ d, onChange }) {
   } else {
     const always = d.allows_always || opts.length > 0;
     body = html`
-      ${always &&
-      opts.length > 1 &&
-      html`<fieldset class="patterns">
-        <legend>Always allow</legend>
-        ${opts.map(
-          (o, i) => html`<label class="radio">
-            <input type="radio" name=${`pat-${id}`} value=${o.pattern} checked=${pattern === o.pattern} onChange=${() => setPattern(o.pattern)} />
-            <span>${o.label || o.pattern} <code class="small">${o.pattern}</code></span>
-          </label>`,
-        )}
-      </fieldset>`}
-      ${always && opts.length === 1 && html`<p class="small muted">Always allow covers <code>${opts[0].pattern}</code>${opts[0].label ? ` (${opts[0].label})` : ""}</p>`}
+      ${always && html`<${AlwaysScope} d=${d} opts=${opts} pattern=${pattern} setPattern=${setPattern} />`}
       <div class="row actions">
         <button type="button" class="primary" disabled=${busy} onClick=${() => send("approved")}>Allow</button>
         ${always &&
-        html`<button type="button" disabled=${busy} onClick=${() => send("approved", { always_allow: true, ...(pattern ? { always_allow_pattern: pattern } : {}) })}>
-          ${d.always_allow_label || "Always allow"}
+        html`<button type="button" aria-describedby=${`scope-${id}`} disabled=${busy} onClick=${() => send("approved", { always_allow: true, ...(pattern ? { always_allow_pattern: pattern } : {}) })}>
+          Always allow
         </button>`}
         <button type="button" class="danger" disabled=${busy} onClick=${() => send("rejected")}>Deny</button>
         ${dismiss}
       </div>`;
   }
   return html`<div class="answer">${body}<${ErrorText} error=${error} /></div>`;
+}
+
+/** The agent's words, quoted and isolated (right-to-left text cannot reorder what is around it). */
+const Words = ({ text }) => html`<span class="agent-words">“<bdi>${clean(text)}</bdi>”</span>`;
+
+/**
+ * What "Always allow" would cover: each pattern shown as itself (monospace,
+ * invisible characters spelled out) and named by itself; the agent's label
+ * only describes it.
+ */
+function AlwaysScope({ d, opts, pattern, setPattern }) {
+  const id = d.id;
+  const said = d.always_allow_label && html`<p class="small muted">The agent's label for always allowing: <${Words} text=${d.always_allow_label} /></p>`;
+  if (opts.length > 1)
+    return html`<fieldset class="patterns" id=${`scope-${id}`}>
+      <legend>Always allow covers</legend>
+      ${opts.map(
+        (o, i) => html`<div class="pattern-option">
+          <label class="radio">
+            <input type="radio" name=${`pat-${id}`} value=${o.pattern} checked=${pattern === o.pattern} onChange=${() => setPattern(o.pattern)} aria-describedby=${o.label ? `pat-${id}-${i}` : undefined} />
+            <code>${reveal(o.pattern)}</code>
+          </label>
+          ${o.label && html`<span id=${`pat-${id}-${i}`} class="small muted"><${Words} text=${o.label} /></span>`}
+        </div>`,
+      )}
+      ${said}
+    </fieldset>`;
+  return html`<div class="patterns" id=${`scope-${id}`}>
+    <p>
+      ${opts.length
+        ? html`Always allow covers <code>${reveal(opts[0].pattern)}</code>`
+        : "Always allow: the agent gave no pattern, so it decides what this covers."}
+    </p>
+    ${opts[0]?.label && html`<p class="small muted">The agent's label for this pattern: <${Words} text=${opts[0].label} /></p>`}
+    ${said}
+  </div>`;
 }
 
 /** Merges a decision into a list (newest first), replacing one with the same id. */
