@@ -103,6 +103,12 @@ export function agentCounts(db: Db) {
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
 }
 
+/** Every agent as the inbox lists them: with its pending requests and unread messages. */
+export function listAgentsWithCounts(ctx: Ctx) {
+  const counts = agentCounts(ctx.db);
+  return listAgents(ctx.db).map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
+}
+
 export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   getAgent(ctx.db, id);
   const patch: Partial<Agent> = { updatedAt: isoMs() };

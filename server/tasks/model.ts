@@ -49,6 +49,8 @@ export const ContextBody = t.Object({
   run_id: t.Optional(t.Nullable(t.String({ maxLength: 100 }))), // optional; the path decides
 });
 
+export const TaskListQuery = t.Object({ agent_id: t.Optional(t.String({ maxLength: 100 })) });
+
 export const PreviewQuery = t.Object({
   schedule: t.String({ minLength: 1, maxLength: TASK_LIMITS.schedule, error: "schedule: required" }),
   timezone: t.Optional(t.String({ maxLength: TASK_LIMITS.timezone })),

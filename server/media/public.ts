@@ -1,4 +1,4 @@
-// GET /media/:name — public, like the hosted service's storage URLs: the name is the secret.
+// Public: GET /media/:name, like the hosted service's storage URLs: the name is the secret.
 import { Elysia } from "elysia";
 import path from "node:path";
 import type { Ctx } from "../context.ts";
