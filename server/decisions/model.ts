@@ -1,6 +1,7 @@
 // The shapes of the routes about requests ("decisions"), for people and agents.
 import { t } from "elysia";
 import { PagingQuery } from "../lib/paging.ts";
+import { OrNull, Time } from "../lib/schemas.ts";
 
 export const DecisionListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("pending"), t.Literal("resolved")], { error: "status: 'pending' or 'resolved'" })),
@@ -27,3 +28,62 @@ export const SelfResolveBody = t.Object({
 export const LongPollQuery = t.Object({
   wait: t.Optional(t.Numeric({ minimum: 0, multipleOf: 1, error: "wait: a whole number of seconds" })),
 });
+
+const Kind = t.Union([t.Literal("approval"), t.Literal("choice"), t.Literal("question"), t.Literal("permission")]);
+const Status = t.Union([t.Literal("pending"), t.Literal("approved"), t.Literal("rejected"), t.Literal("responded"), t.Literal("dismissed")]);
+const AlwaysAllowOption = t.Object({ pattern: t.String(), label: t.String() });
+
+/** A request as people see it (also in the inbox's live frames). */
+export const DecisionView = t.Object({
+  id: t.String(),
+  agent_id: t.String(),
+  conversation_id: OrNull(t.String()),
+  task_run_id: OrNull(t.String()),
+  kind: Kind,
+  title: t.String(),
+  description: t.String(),
+  options: OrNull(t.Array(t.String())),
+  allows_always: t.Boolean(),
+  always_allow_label: OrNull(t.String()),
+  always_allow_options: OrNull(t.Array(AlwaysAllowOption)),
+  task_proposal: OrNull(
+    t.Object(
+      {
+        task_name: t.String(),
+        task_prompt: t.String(),
+        task_schedule: t.String(),
+        timezone: t.Optional(t.String()),
+        schedule_description: t.String({ description: "The schedule in words" }),
+      },
+      { description: "A task_proposal: approving it creates this task" },
+    ),
+  ),
+  status: Status,
+  note: OrNull(t.String()),
+  always_allow: t.Boolean(),
+  always_allow_pattern: OrNull(t.String()),
+  resolved_by: OrNull(t.String({ description: 'A username, or "agent" when the agent resolved it' })),
+  task_id: OrNull(t.String({ description: "The task an approved proposal created" })),
+  created_at: Time,
+  resolved_at: OrNull(Time),
+});
+
+/** A request as its agent sees it: the decision_resolved fields plus kind, options and times. */
+export const AgentDecisionView = t.Object({
+  decision_id: t.String(),
+  kind: Kind,
+  status: Status,
+  note: OrNull(t.String()),
+  title: t.String(),
+  description: t.String(),
+  options: OrNull(t.Array(t.String())),
+  conversation_id: OrNull(t.String()),
+  task_run_id: OrNull(t.String()),
+  always_allow: t.Boolean(),
+  always_allow_pattern: OrNull(t.String()),
+  task_id: t.Optional(OrNull(t.String({ description: "Only for a task proposal: the task its approval created" }))),
+  created_at: Time,
+  resolved_at: OrNull(Time),
+});
+
+export const SelfResolved = t.Object({ status: t.Literal("resolved"), decision_id: t.String() });
