@@ -6,15 +6,19 @@ import type { Db } from "../db/index.ts";
 import { outbox } from "../db/schema.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, notFound } from "../lib/errors.ts";
+import type { Static } from "elysia";
+import type { DeliveryView } from "./model.ts";
 
 type Row = typeof outbox.$inferSelect;
 export type DeliveryStatus = Row["status"];
 
-export function publicDelivery(r: Row) {
-  let refs: Record<string, unknown> = {};
+const REFS = ["message_id", "conversation_id", "decision_id", "task_id", "run_id"] as const;
+
+export function publicDelivery(r: Row): Static<typeof DeliveryView> {
+  const refs: Partial<Record<(typeof REFS)[number], string>> = {};
   try {
     const p = JSON.parse(r.payload) as Record<string, unknown>;
-    for (const k of ["message_id", "conversation_id", "decision_id", "task_id", "run_id"]) if (typeof p[k] === "string") refs[k] = p[k];
+    for (const k of REFS) if (typeof p[k] === "string") refs[k] = p[k];
   } catch {}
   return {
     event_id: r.id,
