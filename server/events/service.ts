@@ -16,7 +16,7 @@ import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
 import * as M from "./model.ts";
 
-export type Reply = { status: string; [key: string]: unknown };
+export type Reply = M.EventReply;
 
 const V = {
   message: new Validator(M.MessageEvent),
