@@ -1,6 +1,6 @@
 // The app factory: builds the context, the Elysia app with every route, and
 // the background loops. `nod serve` and the tests both start servers here.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
@@ -17,22 +17,26 @@ import { ProcessingIndicators } from "./conversations/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import { Metrics } from "./metrics.ts";
 import { httpBasics, BUN_MAX_BODY } from "./http.ts";
-import { authRoutes } from "./auth/index.ts";
-import { agentRoutes } from "./agents/index.ts";
-import { conversationRoutes } from "./conversations/index.ts";
-import { decisionRoutes } from "./decisions/index.ts";
-import { activityRoutes } from "./activity/index.ts";
-import { agentEventRoutes } from "./events/index.ts";
-import { mediaRoutes } from "./media/index.ts";
+import { authRoutes } from "./auth/public.ts";
+import { mediaRoutes } from "./media/public.ts";
+import { taskTriggerRoutes } from "./tasks/trigger.ts";
+import { peopleAgentRoutes } from "./agents/people.ts";
+import { peopleConversationRoutes } from "./conversations/people.ts";
+import { peopleDecisionRoutes } from "./decisions/people.ts";
+import { peopleActivityRoutes } from "./activity/people.ts";
+import { peopleDeliveryRoutes } from "./delivery/people.ts";
+import { peopleTaskRoutes } from "./tasks/people.ts";
+import { agentEventRoutes } from "./events/agent.ts";
+import { agentDecisionRoutes } from "./decisions/agent.ts";
+import { agentTaskRoutes } from "./tasks/agent.ts";
 import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
-import { deliveryRoutes } from "./delivery/index.ts";
-import { agentTaskRoutes, peopleTaskRoutes, webhookTriggerRoutes } from "./tasks/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
 import { DecisionExpiry } from "./decisions/expiry.ts";
 import { endAllLongPolls } from "./decisions/long-poll.ts";
 import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
 import { openapiDocs } from "./ops/openapi.ts";
+import { PUBLIC } from "./lib/schemas.ts";
 import { VERSION } from "./version.ts";
 import { webRoutes } from "./web.ts";
 export { VERSION };
@@ -77,33 +81,40 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
   return { ctx, live };
 }
 
-/** Every route, grouped by who may call it: public, people, agents. */
+const Health = t.Object({ status: t.Literal("ok") });
+
+/**
+ * Every route, grouped by who may call it. Each feature folder holds its own
+ * routes (public.ts, people.ts, agent.ts) with full paths, so a grep for a
+ * path finds its file.
+ */
 export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof webRoutes>>) {
   return (
     new Elysia({ serve: { maxRequestBodySize: BUN_MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
-      // public
-      .get("/healthz", () => ({ status: "ok" }))
-      .get("/", ({ redirect }) => redirect("/app"))
-      .use(web)
-      .use(mediaRoutes(ctx))
-      .use(authRoutes(ctx))
-      .use(webhookTriggerRoutes(ctx))
-      // people (session cookie)
-      .use(agentRoutes(ctx))
-      .use(conversationRoutes(ctx))
-      .use(decisionRoutes(ctx))
-      .use(activityRoutes(ctx))
-      .use(deliveryRoutes(ctx))
-      .use(peopleTaskRoutes(ctx))
-      // agents (X-Nod-Agent-Id + X-Nod-Secret)
-      .use(agentEventRoutes(ctx))
-      .use(agentTaskRoutes(ctx))
-      // WebSockets: agents (auth frame) and the inbox (session cookie)
-      .use(realtimeRoutes(ctx, live))
-      // operations: /metrics (token), /docs and /docs/json (OpenAPI of every route above)
-      .use(metricsRoutes(ctx, live))
-      .use(openapiDocs)
+      // ---- public: anyone ----
+      .get("/healthz", () => ({ status: "ok" as const }), { response: { 200: Health }, detail: { ...PUBLIC, summary: "The server is up" } })
+      .get("/", ({ redirect }) => redirect("/app"), { detail: { hide: true } })
+      .use(web) //                            /app, /app/* (the inbox's page and its files)
+      .use(mediaRoutes(ctx)) //               /media/:name
+      .use(authRoutes(ctx)) //                /api/auth/status, setup, login, logout
+      .use(taskTriggerRoutes(ctx)) //         /webhook/:trigger_id
+      // ---- people: a session cookie (auth/guard.ts) ----
+      .use(peopleAgentRoutes(ctx)) //         /api/agents, /api/agents/:id, /api/agents/:id/secret
+      .use(peopleConversationRoutes(ctx)) //  /api/agents/:id/conversations, /api/agents/:id/messages, /api/conversations/:id/…
+      .use(peopleDecisionRoutes(ctx)) //      /api/decisions, /api/decisions/:id, /api/decisions/:id/respond
+      .use(peopleActivityRoutes(ctx)) //      /api/activity, /api/agents/:id/activity
+      .use(peopleDeliveryRoutes(ctx)) //      /api/deliveries, /api/deliveries/:event_id/retry
+      .use(peopleTaskRoutes(ctx)) //          /api/tasks…, /api/agents/:id/tasks
+      // ---- agents: X-Nod-Agent-Id + X-Nod-Secret (agents/guard.ts) ----
+      .use(agentEventRoutes(ctx)) //          /api/agent/events
+      .use(agentDecisionRoutes(ctx)) //       /api/agent/decisions/resolve, /api/agent/decisions/:decision_id
+      .use(agentTaskRoutes(ctx)) //           /api/agent/tasks…
+      // ---- sockets: agents (an auth frame), the inbox (a session cookie) ----
+      .use(realtimeRoutes(ctx, live)) //      /ws/agent/:agent_id, /ws/app
+      // ---- operations ----
+      .use(metricsRoutes(ctx, live)) //       /metrics (a bearer token)
+      .use(openapiDocs) //                    /docs, /docs/json (every route above)
   );
 }
 

@@ -104,6 +104,8 @@ export function httpBasics(ctx: Ctx) {
       if (error instanceof HttpError) return json(error.status, { detail: error.detail }, error.headers);
       switch (code) {
         case "VALIDATION":
+          // An answer that does not fit its route's response schema is nod's bug, not the client's.
+          if ((error as ValidationError).type === "response") break;
           return json(400, { detail: describeValueError((error as ValidationError).valueError, (error as ValidationError).value) });
         case "PARSE":
           return json(400, { detail: "body: invalid JSON" });

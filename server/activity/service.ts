@@ -6,11 +6,13 @@ import { activity } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
+import type { Static } from "elysia";
+import type { ActivityView } from "./model.ts";
 
 export type Activity = typeof activity.$inferSelect;
 export type ActivityType = Activity["type"];
 
-export const publicActivity = (a: Activity) => ({
+export const publicActivity = (a: Activity): Static<typeof ActivityView> => ({
   id: a.id,
   agent_id: a.agentId,
   type: a.type,

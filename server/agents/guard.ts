@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import type { Ctx } from "../context.ts";
 import { unauthorized } from "../lib/errors.ts";
+import { models, AGENTS } from "../lib/schemas.ts";
 import { checkAgentCredentials } from "./service.ts";
 
 export const agentGuard = (ctx: Ctx) =>
@@ -13,3 +14,6 @@ export const agentGuard = (ctx: Ctx) =>
     if (!check.ok) throw unauthorized("invalid agent id or secret");
     return { agent: check.agent };
   });
+
+/** A feature's agent routes start here: credentials required, and documented as such. */
+export const forAgents = (ctx: Ctx) => new Elysia({ detail: AGENTS }).use(models).use(agentGuard(ctx));

@@ -7,6 +7,8 @@ import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
+import type { Static } from "elysia";
+import type { AgentListItem, AgentView } from "./model.ts";
 
 export type Agent = typeof agents.$inferSelect;
 export type AgentType = Agent["type"];
@@ -19,7 +21,7 @@ export interface AgentInput {
 }
 
 /** The agent as people see it. The webhook signing secret only on a single agent, never in lists. */
-export function publicAgent(ctx: Ctx, a: Agent, withWebhookSecret = false) {
+export function publicAgent(ctx: Ctx, a: Agent, withWebhookSecret = false): Static<typeof AgentView> {
   return {
     id: a.id,
     name: a.name,
@@ -101,6 +103,12 @@ export function agentCounts(db: Db) {
       .map((r) => [r.id, r.n]),
   );
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
+}
+
+/** Every agent as the inbox lists them: with its pending requests and unread messages. */
+export function listAgentsWithCounts(ctx: Ctx): Static<typeof AgentListItem>[] {
+  const counts = agentCounts(ctx.db);
+  return listAgents(ctx.db).map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
 }
 
 export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {

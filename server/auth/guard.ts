@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import type { Ctx } from "../context.ts";
 import { readCookie } from "../lib/cookies.ts";
 import { forbidden, unauthorized } from "../lib/errors.ts";
+import { models, PEOPLE } from "../lib/schemas.ts";
 import { SESSION_COOKIE, userForSession, type User } from "./service.ts";
 
 export function personFromRequest(ctx: Ctx, request: Request): User | null {
@@ -17,6 +18,9 @@ export const personGuard = (ctx: Ctx) =>
     if (!user) throw unauthorized("sign in first");
     return { user };
   });
+
+/** A feature's people routes start here: a session required, and documented as such. */
+export const forPeople = (ctx: Ctx) => new Elysia({ detail: PEOPLE }).use(models).use(personGuard(ctx));
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

@@ -7,12 +7,14 @@ import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
 import type { Ctx } from "../context.ts";
 import { inTx, type Db } from "../db/index.ts";
+import type { Static } from "elysia";
+import type { UserView } from "./model.ts";
 
 export const SESSION_COOKIE = "nod_session";
 export const SESSION_TTL_MS = 30 * 86_400_000;
 
 export type User = typeof users.$inferSelect;
-export const publicUser = (u: User) => ({ id: u.id, username: u.username, created_at: iso(Date.parse(u.createdAt)) });
+export const publicUser = (u: User): Static<typeof UserView> => ({ id: u.id, username: u.username, created_at: iso(Date.parse(u.createdAt)) });
 
 export const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -9,11 +9,13 @@ import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
+import type { Static } from "elysia";
+import type { ConversationView, MessageView, SentMessage } from "./model.ts";
 
 export type Conversation = typeof conversations.$inferSelect;
 export type Message = typeof messages.$inferSelect;
 
-export const publicConversation = (c: Conversation) => ({
+export const publicConversation = (c: Conversation): Static<typeof ConversationView> => ({
   id: c.id,
   agent_id: c.agentId,
   title: c.title,
@@ -22,7 +24,7 @@ export const publicConversation = (c: Conversation) => ({
   updated_at: toApiTime(c.updatedAt),
 });
 
-export const publicMessage = (m: Message) => ({
+export const publicMessage = (m: Message): Static<typeof MessageView> => ({
   id: m.id,
   conversation_id: m.conversationId,
   agent_id: m.agentId,
@@ -160,7 +162,7 @@ export function markRead(ctx: Ctx, conversationId: string) {
 }
 
 /** A person writes to an agent: stored, and a user_message queued for delivery in the same transaction. */
-export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null) {
+export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null): Static<typeof SentMessage> {
   if (agent.type === "approval_only") throw forbidden("this agent is approval-only: it has no chat");
   return ctx.writer.now((uow) => {
     const conversation = resolveConversation(uow, agent, conversationId);

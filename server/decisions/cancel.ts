@@ -26,5 +26,5 @@ export function cancelDecision(ctx: Ctx, agent: Agent, id: string) {
     settle(uow, updated);
     recordActivity(uow, agent.id, "decision_resolved", `${agent.name} withdrew: ${d.title}`, null, d.taskRunId);
   });
-  return { status: "cancelled", decision_id: id };
+  return { status: "cancelled" as const, decision_id: id };
 }

@@ -10,6 +10,8 @@ import type { Ctx } from "../context.ts";
 import type { Agent } from "../agents/service.ts";
 import { getAgentDecision, type Decision } from "./service.ts";
 import { toApiTime } from "../lib/time.ts";
+import type { Static } from "elysia";
+import type { AgentDecisionView } from "./model.ts";
 
 export const MAX_WAIT_SECONDS = 60;
 
@@ -59,7 +61,7 @@ export function endAllLongPolls() {
 }
 
 /** The decision as its agent sees it: the decision_resolved fields plus kind, options and times. */
-export function agentDecisionView(d: Decision) {
+export function agentDecisionView(d: Decision): Static<typeof AgentDecisionView> {
   return {
     decision_id: d.id,
     kind: d.kind,
@@ -80,7 +82,7 @@ export function agentDecisionView(d: Decision) {
 }
 
 /** The agent's decision now, or once it is settled when waitSeconds > 0 and it is pending. */
-export async function getDecisionForAgent(ctx: Ctx, agent: Agent, id: string, waitSeconds = 0, signal?: AbortSignal) {
+export async function getDecisionForAgent(ctx: Ctx, agent: Agent, id: string, waitSeconds = 0, signal?: AbortSignal): Promise<Static<typeof AgentDecisionView>> {
   let d = getAgentDecision(ctx.db, agent.id, id);
   const wait = Math.min(Math.max(0, waitSeconds), MAX_WAIT_SECONDS) * 1000;
   if (d.status === "pending" && wait > 0) {

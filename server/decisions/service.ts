@@ -12,12 +12,14 @@ import type { Agent } from "../agents/service.ts";
 import { recordActivity } from "../activity/service.ts";
 import { createTaskFromProposal } from "../tasks/service.ts";
 import { scheduleWords } from "../tasks/schedule.ts";
+import type { Static } from "elysia";
+import type { DecisionView, SelfResolved } from "./model.ts";
 
 export type Decision = typeof decisions.$inferSelect;
 export type DecisionKind = Decision["kind"];
 export type ResolveStatus = "approved" | "rejected" | "responded" | "dismissed";
 
-export function publicDecision(d: Decision) {
+export function publicDecision(d: Decision): Static<typeof DecisionView> {
   return {
     id: d.id,
     agent_id: d.agentId,
@@ -196,7 +198,7 @@ export function resolvedEvent(d: Decision) {
 }
 
 /** The agent resolves its own (non-permission) request: status responded, no event back. */
-export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null) {
+export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null): Static<typeof SelfResolved> {
   ctx.writer.now((uow) => {
     const db = uow.db;
     const d = getAgentDecision(db, agent.id, id);

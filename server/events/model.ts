@@ -67,6 +67,18 @@ export const TaskProposalEvent = T.Object({
   conversation_id: OptId,
 });
 
+/** What POST /api/agent/events takes: one of these, told apart by `type`. */
+export const REST_EVENTS = [MessageEvent, DecisionEvent, AlertEvent, ProcessingStartEvent, ProcessingStopEvent, TaskProposalEvent];
+
+/** The answer to an event (REST, and the WebSocket's ack): "ok" and the ids of what it made. */
+export const EventReply = T.Object({
+  status: T.Literal("ok"),
+  message_id: T.Optional(T.String()),
+  conversation_id: T.Optional(T.String()),
+  decision_id: T.Optional(T.String()),
+  activity_id: T.Optional(T.String()),
+});
+
 // WebSocket-only frames.
 export const HeartbeatFrame = T.Object({
   type: T.Literal("agent_heartbeat"),
@@ -82,6 +94,7 @@ export const StatusFrame = T.Object({
   details: T.Optional(T.Unknown()),
 });
 
+export type EventReply = Static<typeof EventReply>;
 export type MessageEvent = Static<typeof MessageEvent>;
 export type DecisionEvent = Static<typeof DecisionEvent>;
 export type AlertEvent = Static<typeof AlertEvent>;

@@ -18,7 +18,8 @@ import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
 import * as M from "./model.ts";
 
-export type Reply = { status: string; [key: string]: unknown };
+/** What an event is answered with: the REST body, and over the socket the ack's fields. */
+export type Reply = M.EventReply | { status: "cancelled"; decision_id: string };
 
 const V = {
   message: new Validator(M.MessageEvent),

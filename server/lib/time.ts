@@ -2,7 +2,11 @@
 export const iso = (d: Date | number = Date.now()) => new Date(d).toISOString().replace(/\.\d{3}Z$/, "Z");
 // Stored times keep milliseconds so that ordering within a second is right.
 export const isoMs = (d: Date | number = Date.now()) => new Date(d).toISOString();
-export const toApiTime = (s: string | null | undefined) => (s ? s.replace(/\.\d{3}Z$/, "Z") : null);
+export function toApiTime(s: string): string;
+export function toApiTime(s: string | null | undefined): string | null;
+export function toApiTime(s: string | null | undefined) {
+  return s ? s.replace(/\.\d{3}Z$/, "Z") : null;
+}
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -5,7 +5,6 @@
 import type { AnyElysia } from "elysia";
 import { toOpenAPISchema } from "@elysiajs/openapi";
 import { VERSION } from "../version.ts";
-import * as events from "../events/model.ts";
 
 const DESCRIPTION = `nod is a self-hosted inbox between AI agents and people.
 
@@ -22,32 +21,10 @@ paged lists take \`?limit=\` (1–200, default 50) and \`?before=ID\`. Times are
 
 Real-time: agents connect to \`/ws/agent\`, the inbox to \`/ws/app\` (WebSocket; not listed here).`;
 
-/** Routes whose success is not 200 (set in their handlers, so the generator cannot see it). */
-const SUCCESS: Record<string, { code: string; description: string }> = {
-  "post /api/auth/setup": { code: "201", description: "Created: the owner, signed in" },
-  "post /api/auth/logout": { code: "204", description: "Signed out" },
-  "post /api/agents": { code: "201", description: "Created (the secret is shown only now)" },
-  "delete /api/agents/{id}": { code: "204", description: "Deleted" },
-  "post /api/agents/{id}/messages": { code: "201", description: "Sent" },
-  "post /api/conversations/{id}/read": { code: "204", description: "Marked read" },
-  "post /api/agents/{id}/tasks": { code: "201", description: "Created" },
-  "delete /api/tasks/{id}": { code: "204", description: "Deleted" },
-  "post /api/tasks/{id}/run": { code: "201", description: "A due run was created" },
-  "post /webhook/{trigger_id}": { code: "202", description: "Accepted: a run was created" },
-};
-
 type Doc = ReturnType<typeof toOpenAPISchema> & { paths: Record<string, Record<string, any>> };
-
-const REST_EVENTS = [events.MessageEvent, events.DecisionEvent, events.AlertEvent, events.ProcessingStartEvent, events.ProcessingStopEvent, events.TaskProposalEvent];
 
 /** TypeBox schemas are JSON Schema already; this drops TypeBox's symbol keys. */
 const plain = (schema: unknown) => JSON.parse(JSON.stringify(schema));
-
-function tagFor(path: string) {
-  if (path.startsWith("/api/agent/") || path.startsWith("/webhook/")) return "agent";
-  if (path.startsWith("/api/")) return "people";
-  return "server";
-}
 
 const toOpenApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}").replace(/(.)\/$/, "$1");
 
@@ -60,9 +37,27 @@ function clean(v: any): any {
   return out;
 }
 
+const ERROR_TEXT: Record<string, string> = {
+  "400": "Bad input: the detail names the field",
+  "401": "Not signed in, or wrong agent credentials",
+  "403": "Refused (another site's page, or not allowed for this agent)",
+  "404": "Not found (another agent's id looks the same)",
+  "409": "Conflicts with the current state",
+  "413": "Too large",
+  "429": "Too many attempts: see Retry-After",
+};
+
+/**
+ * The OpenAPI document, from the routes' own schemas: each route declares its
+ * request (body, query) and its answers (`response`: the success with its
+ * code, the errors as the shared Error schema) and its tags and security (the
+ * group it belongs to; lib/schemas.ts). Only what the generator cannot know is
+ * filled in here, the same for every route.
+ */
 export function buildSpec(app: AnyElysia) {
   const generated = clean(
-    toOpenAPISchema(app, { paths: [/^\/docs/, "/metrics", "/", /^\/ws\//], staticFile: true }, undefined, undefined, "3.1.0"),
+    // Hidden routes (detail.hide: /, /app, /docs, /metrics) stay out, and so do the WebSockets.
+    toOpenAPISchema(app, { paths: [/^\/ws\//], staticFile: true }, undefined, undefined, "3.1.0"),
   ) as Doc;
   // The generator leaves a body's content empty when a global onParse hook is
   // present (ours checks sizes); every body nod reads is JSON, so fill it in.
@@ -77,37 +72,16 @@ export function buildSpec(app: AnyElysia) {
       const body = bodies.get(`${method} ${openapiPath}`);
       if (op.requestBody && body && !Object.keys(op.requestBody.content ?? {}).length)
         op.requestBody = { required: true, content: { "application/json": { schema: clean(plain(body)) } } };
-      const tag = tagFor(path);
-      op.tags = op.tags?.length ? op.tags : [tag];
-      if (tag === "agent" && path.startsWith("/api/agent/")) op.security = [{ agentId: [], agentSecret: [] }];
-      else if (tag === "people" && !path.startsWith("/api/auth/")) op.security = [{ session: [] }];
-      op.responses ??= {};
-      const success = SUCCESS[`${method} ${openapiPath}`];
-      if (success) {
-        delete op.responses["200"];
-        op.responses[success.code] = { description: success.description };
+      for (const [code, res] of Object.entries((op.responses ?? {}) as Record<string, any>)) {
+        // A 204 has no body: the generator writes t.Void() as a bogus content entry.
+        if (res.content && !Object.values(res.content).some((c: any) => c && typeof c === "object" && "schema" in c)) delete res.content;
+        if (ERROR_TEXT[code] && res.content?.["application/json"]?.schema?.$ref === "#/components/schemas/Error") res.description = ERROR_TEXT[code];
       }
-      if (!Object.keys(op.responses).length) op.responses["200"] = { description: "OK" };
-      for (const [code, text] of [["400", "Bad input (the detail names the field)"], ["401", "Not authenticated"], ["404", "Not found"]] as const)
-        if (op.security) op.responses[code] ??= { description: text, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
       (paths[openapiPath] ??= {})[method] = op;
     }
   }
-  // The one event endpoint takes a different body per `type`.
-  const post = paths["/api/agent/events"]?.post;
-  if (post) {
-    post.summary = "Send an event: message, decision, alert, processing_start, processing_stop or task_proposal";
-    post.requestBody = {
-      required: true,
-      content: { "application/json": { schema: { oneOf: REST_EVENTS.map((e) => clean(plain(e))), discriminator: { propertyName: "type" } } } },
-    };
-  }
-  const poll = paths["/api/agent/decisions/{decision_id}"]?.get;
-  if (poll) {
-    poll.summary = "A request's state; with ?wait=SECONDS, waits (up to 60 s) for its answer";
-    poll.description =
-      "nod's addition (not in the Nod API). Answers the request as its agent sees it: decision_id, kind, status, note, always_allow, always_allow_pattern… With `wait`, a pending request is held until a person answers or the time is up; then the current state is returned either way.";
-  }
+  // Elysia names a model by a fragment $id, which JSON Schema does not allow in $id; the key names it already.
+  const schemas = Object.fromEntries(Object.entries(generated.components?.schemas ?? {}).map(([name, { $id: _, ...schema }]: [string, any]) => [name, schema]));
   return {
     ...generated,
     openapi: "3.1.0",
@@ -120,10 +94,7 @@ export function buildSpec(app: AnyElysia) {
     paths,
     components: {
       ...generated.components,
-      schemas: {
-        ...(generated.components?.schemas ?? {}),
-        Error: { type: "object", required: ["detail"], properties: { detail: { type: "string" } } },
-      },
+      schemas,
       securitySchemes: {
         agentId: { type: "apiKey", in: "header", name: "X-Nod-Agent-Id" },
         agentSecret: { type: "apiKey", in: "header", name: "X-Nod-Secret" },

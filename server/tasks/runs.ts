@@ -17,7 +17,8 @@ import { insertMessage, resolveConversation } from "../conversations/service.ts"
 import { recordActivity } from "../activity/service.ts";
 import { markDelivered } from "../db/outbox.ts";
 import { prepared } from "../db/prepared.ts";
-import { TASK_LIMITS } from "./model.ts";
+import type { Static } from "elysia";
+import { TASK_LIMITS, type ContextAdded, type DueRun, type PendingTrigger, type RunContext, type RunFinished, type RunId, type TriggerAccepted } from "./model.ts";
 import { getAgentRun, getAgentTask, getTask, runChanged, taskChanged, type Run, type RunTrigger, type Task } from "./service.ts";
 
 // ---- creating and announcing runs ----
@@ -77,7 +78,7 @@ function announcementSeen(db: Db, run: Run) {
 }
 
 /** A person's "run now": a due run, and task_due to the agent. */
-export function runNow(ctx: Ctx, id: string) {
+export function runNow(ctx: Ctx, id: string): Static<typeof RunId> {
   const t = getTask(ctx.db, id);
   const run = ctx.writer.now((uow) => insertRun(uow, t, "manual", ctx.now()));
   return { run_id: run.id };
@@ -100,7 +101,7 @@ function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
 }
 
 /** Each run that is due and not yet started (webhook runs are listed by pendingTriggers). */
-export function dueRuns(ctx: Ctx, agent: Agent) {
+export function dueRuns(ctx: Ctx, agent: Agent): Static<typeof DueRun>[] {
   return openRuns(ctx, agent, false).map(({ run, task }) => ({
     id: task.id,
     name: task.name,
@@ -114,7 +115,7 @@ export function dueRuns(ctx: Ctx, agent: Agent) {
 }
 
 /** Webhook calls whose run has not been started or completed yet, oldest first. */
-export function pendingTriggers(ctx: Ctx, agent: Agent) {
+export function pendingTriggers(ctx: Ctx, agent: Agent): Static<typeof PendingTrigger>[] {
   return openRuns(ctx, agent, true).map(({ run, task }) => ({
     id: run.triggerEventId,
     task_id: task.id,
@@ -130,7 +131,7 @@ export function pendingTriggers(ctx: Ctx, agent: Agent) {
  * The agent starts work on a task: its oldest due run becomes running, or, if
  * none is due, a new running run is made (trigger "agent").
  */
-export function startRun(ctx: Ctx, agent: Agent, taskId: string) {
+export function startRun(ctx: Ctx, agent: Agent, taskId: string): Static<typeof RunId> {
   const nowMs = ctx.now();
   const run = ctx.writer.now((uow) => {
     const db = uow.db;
@@ -158,7 +159,7 @@ const finished = (r: Run) => r.status === "completed" || r.status === "failed";
  * becomes a task message in its default conversation; the run's context
  * blocks are deleted and the task's last_run_status follows.
  */
-export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "completed" | "failed", summary: string | null | undefined) {
+export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "completed" | "failed", summary: string | null | undefined): Static<typeof RunFinished> {
   if (summary && Buffer.byteLength(summary, "utf8") > TASK_LIMITS.summaryBytes)
     throw tooLarge(`summary: at most ${TASK_LIMITS.summaryBytes / 1024} KiB of markdown`);
   const nowMs = ctx.now();
@@ -191,7 +192,7 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
 
 // ---- the context scratchpad ----
 
-export function addContext(ctx: Ctx, agent: Agent, runId: string, text: string) {
+export function addContext(ctx: Ctx, agent: Agent, runId: string, text: string): Static<typeof ContextAdded> {
   if (Buffer.byteLength(text, "utf8") > TASK_LIMITS.contextBytes) throw tooLarge(`text: at most ${TASK_LIMITS.contextBytes / 1024} KiB per block`);
   const now = isoMs(ctx.now());
   const blockId = ctx.writer.now(({ db }) => {
@@ -209,7 +210,7 @@ export function addContext(ctx: Ctx, agent: Agent, runId: string, text: string) 
   return { status: "ok", block_id: blockId };
 }
 
-export function getContext(ctx: Ctx, agent: Agent, runId: string) {
+export function getContext(ctx: Ctx, agent: Agent, runId: string): Static<typeof RunContext> {
   const r = getAgentRun(ctx.db, agent.id, runId);
   const blocks = ctx.db.select().from(runContext).where(eq(runContext.runId, r.id)).orderBy(asc(runContext.blockId)).all();
   return { run_id: r.id, blocks: blocks.map((b) => ({ id: b.blockId, text: b.text, created_at: toApiTime(b.createdAt) })) };
@@ -292,7 +293,7 @@ export function triggerPayload(contentType: string | null, raw: Uint8Array): unk
 }
 
 /** POST /webhook/:trigger_id — a due run of the event task and task_trigger to its agent. */
-export function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unknown) {
+export function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unknown): Static<typeof TriggerAccepted> {
   if (!/^[0-9a-f]{64}$/.test(triggerId)) throw notFound("trigger");
   const t = ctx.db.select().from(tasks).where(eq(tasks.triggerId, triggerId)).get();
   if (!t || t.triggerType !== "event") throw notFound("trigger");

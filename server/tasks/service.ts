@@ -14,7 +14,8 @@ import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { describeSchedule, scheduleWords, nextSlot, nextSlots, parseRunAt, parseSchedule, type ParsedSchedule } from "./schedule.ts";
-import type { CreateTaskInput, UpdateTaskInput } from "./model.ts";
+import type { Static } from "elysia";
+import type { CreateTaskInput, RunView, SchedulePreview, TaskView, UpdateTaskInput } from "./model.ts";
 
 export type Task = typeof tasks.$inferSelect;
 export type Run = typeof taskRuns.$inferSelect;
@@ -22,7 +23,7 @@ export type RunTrigger = Run["trigger"];
 
 // ---- public shapes ----
 
-export function publicTask(ctx: Ctx, t: Task) {
+export function publicTask(ctx: Ctx, t: Task): Static<typeof TaskView> {
   const event = t.triggerType === "event";
   return {
     id: t.id,
@@ -46,7 +47,7 @@ export function publicTask(ctx: Ctx, t: Task) {
 
 export const triggerUrl = (ctx: Ctx, triggerId: string) => `${ctx.config.publicUrl}/webhook/${triggerId}`;
 
-export function publicRun(r: Run) {
+export function publicRun(r: Run): Static<typeof RunView> {
   return {
     id: r.id,
     task_id: r.taskId,
@@ -153,7 +154,7 @@ function timingFor(
 }
 
 /** The preview route: what a schedule means and when it would run next. */
-export function previewSchedule(ctx: Ctx, q: { schedule: string; timezone?: string; run_at?: string }) {
+export function previewSchedule(ctx: Ctx, q: { schedule: string; timezone?: string; run_at?: string }): Static<typeof SchedulePreview> {
   const now = ctx.now();
   const timing = timingFor(q, now);
   const p = timing.parsed;

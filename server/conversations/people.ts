@@ -1,0 +1,41 @@
+// People's routes for conversations and messages: /api/agents/:id/conversations,
+// /api/agents/:id/messages, /api/conversations/:id/messages, /api/conversations/:id/read.
+import { t } from "elysia";
+import type { Ctx } from "../context.ts";
+import { forPeople } from "../auth/guard.ts";
+import { getAgent } from "../agents/service.ts";
+import { PagingQuery, pageLimit } from "../lib/paging.ts";
+import { doc, errors } from "../lib/schemas.ts";
+import { ConversationView, MessageView, SendMessageBody, SentMessage } from "./model.ts";
+import * as conv from "./service.ts";
+
+export function peopleConversationRoutes(ctx: Ctx) {
+  return forPeople(ctx)
+    .get("/api/agents/:id/conversations", ({ params }) => conv.listConversations(ctx.db, getAgent(ctx.db, params.id).id), {
+      response: { 200: t.Array(ConversationView), ...errors(401, 404) },
+      ...doc("An agent's conversations, the latest first"),
+    })
+    .post(
+      "/api/agents/:id/messages",
+      ({ params, body, user, status }) =>
+        status(201, conv.sendUserMessage(ctx, getAgent(ctx.db, params.id), user.username, body.text, body.conversation_id)),
+      {
+        body: SendMessageBody,
+        response: { 201: SentMessage, ...errors(400, 401, 403, 404, 413) },
+        ...doc("Write to an agent", "Without conversation_id, to its default conversation. The agent receives user_message. 403 for an approval-only agent."),
+      },
+    )
+    .get(
+      "/api/conversations/:id/messages",
+      ({ params, query }) => conv.listMessages(ctx.db, conv.getConversation(ctx.db, params.id).id, { before: query.before, limit: pageLimit(query.limit) }),
+      { query: t.Object(PagingQuery), response: { 200: t.Array(MessageView), ...errors(400, 401, 404) }, ...doc("A conversation's messages, oldest first (?before pages back)") },
+    )
+    .post(
+      "/api/conversations/:id/read",
+      ({ params, set }) => {
+        conv.markRead(ctx, params.id);
+        set.status = 204;
+      },
+      { response: { 204: t.Void({ description: "Marked read" }), ...errors(401, 403, 404) }, ...doc("Mark a conversation's messages read") },
+    );
+}
