@@ -18,6 +18,7 @@ const NO_BODY = new Set([
   "post /api/deliveries/{event_id}/retry",
   "post /api/tasks/{id}/run",
   "post /api/agent/tasks/{task_id}/run/start",
+  "post /api/agent/decisions/{decision_id}/cancel",
 ]);
 
 const ERROR_REF = "#/components/schemas/Error";
@@ -97,7 +98,7 @@ describe("/docs/json, from each route's schemas", async () => {
     expect(agent.required).not.toContain("webhook_secret");
     const list = ops.find((o) => o.key === "get /api/decisions")!.op.responses["200"].content["application/json"].schema;
     expect(list.type).toBe("array");
-    expect(list.items.properties.status.enum).toEqual(["pending", "approved", "rejected", "responded", "dismissed"]);
+    expect(list.items.properties.status.enum).toEqual(["pending", "approved", "rejected", "responded", "dismissed", "expired", "cancelled"]);
   });
 });
 
