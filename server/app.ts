@@ -13,6 +13,8 @@ import { AgentSockets } from "./realtime/sockets.ts";
 import { InboxSockets } from "./realtime/inbox-socket.ts";
 import { ProcessingIndicators } from "./realtime/processing.ts";
 import { OutboxDispatcher } from "./delivery/dispatcher.ts";
+import { PushSender } from "./push/sender.ts";
+import { pushRoutes } from "./push/index.ts";
 import { Metrics } from "./metrics.ts";
 import { httpBasics, MAX_BODY } from "./http.ts";
 import { authRoutes } from "./auth/index.ts";
@@ -58,8 +60,9 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     processing: new ProcessingIndicators(hub),
     metrics: new Metrics(),
     now: opts.now ?? Date.now,
-  } as Omit<Ctx, "delivery"> as Ctx;
+  } as Omit<Ctx, "delivery" | "push"> as Ctx;
   ctx.delivery = new OutboxDispatcher(ctx);
+  ctx.push = new PushSender(ctx);
   return ctx;
 }
 
@@ -82,6 +85,7 @@ export function buildApp(ctx: Ctx, web: Awaited<ReturnType<typeof webRoutes>>) {
       .use(activityRoutes(ctx))
       .use(deliveryRoutes(ctx))
       .use(peopleTaskRoutes(ctx))
+      .use(pushRoutes(ctx))
       // agents (X-Nod-Agent-Id + X-Nod-Secret)
       .use(agentEventRoutes(ctx))
       .use(agentTaskRoutes(ctx))
@@ -103,6 +107,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   ctx.hub.attach(server);
   const dispatcher = ctx.delivery as OutboxDispatcher;
   dispatcher.start();
+  const pushSender = ctx.push as PushSender;
+  pushSender.start();
   const scheduler = new TaskScheduler(ctx);
   scheduler.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
@@ -117,6 +123,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       stopped = true;
       await scheduler.stop();
       await dispatcher.stop();
+      await pushSender.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
       // everything else is short); sockets are closed with 1001.

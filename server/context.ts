@@ -10,6 +10,7 @@ import type { InboxSockets } from "./realtime/inbox-socket.ts";
 import type { ProcessingIndicators } from "./realtime/processing.ts";
 import type { Metrics } from "./metrics.ts";
 import type { GroupCommit } from "./db/group-commit.ts";
+import type { PushWaker } from "./push/sender.ts";
 
 /** Pushes outbox rows to agents; the real-time module provides it. */
 export interface Dispatcher {
@@ -29,6 +30,8 @@ export interface Ctx {
   inboxSockets: InboxSockets;
   processing: ProcessingIndicators;
   delivery: Dispatcher;
+  /** Sends the push queue to people's devices; wake() it after committing queued pushes. */
+  push: PushWaker;
   metrics: Metrics;
   /** The current time in ms; tests inject a fake clock to drive the scheduler. */
   now: () => number;

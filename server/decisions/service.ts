@@ -11,6 +11,7 @@ import type { Agent } from "../agents/service.ts";
 import { publishActivity, recordActivity } from "../activity/service.ts";
 import { enqueueAgentEvent } from "../delivery/outbox.ts";
 import { notifyDecision } from "./waiters.ts";
+import { enqueuePush } from "../push/service.ts";
 
 export type Decision = typeof decisions.$inferSelect;
 export type DecisionKind = Decision["kind"];
@@ -169,8 +170,10 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
     const act = recordActivity(db, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId);
     // A dismissed request tells the agent nothing (as in Nod).
     if (r.status !== "dismissed") enqueueAgentEvent(db, agent.id, "decision_resolved", resolvedEvent(updated));
+    enqueuePush(db, { kind: "resolved", decision: updated }); // push: replaces the request's notifications
     return { updated, act };
   });
+  ctx.push.wake(); // push: after the commit
   publishDecision(ctx, result.updated, result.act);
   if (result.updated.status !== "dismissed") ctx.delivery.wake(agent.id);
   notifyDecision(id);
@@ -207,8 +210,10 @@ export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | n
       .returning()
       .get()!;
     const act = recordActivity(db, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId);
+    enqueuePush(db, { kind: "resolved", decision: updated }); // push: replaces the request's notifications
     return { updated, act };
   });
+  ctx.push.wake(); // push: after the commit
   publishDecision(ctx, result.updated, result.act);
   notifyDecision(id);
   return { status: "resolved", decision_id: id };

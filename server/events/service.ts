@@ -15,6 +15,7 @@ import { publishActivity, recordActivity } from "../activity/service.ts";
 import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../realtime/processing.ts";
 import * as M from "./model.ts";
+import { enqueuePush } from "../push/service.ts";
 
 export type Reply = { status: string; [key: string]: unknown };
 
@@ -89,8 +90,10 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
       taskRunId,
     });
     const act = recordActivity(db, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
+    enqueuePush(db, { kind: "message", message }); // push: people's devices
     return { message, conversation, created, act };
   });
+  ctx.push.wake(); // push: after the commit
   publishMessage(ctx, message, created ? conversation : null);
   publishActivity(ctx, act);
   return { status: "ok", message_id: message.id, conversation_id: conversation.id };
@@ -101,7 +104,7 @@ export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent)
   const db = ctx.db;
   const { decision, activity } = await ctx.writer.run(() => {
     const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
-    return insertDecision(db, agent, {
+    const created = insertDecision(db, agent, {
       kind: e.kind,
       title: e.title,
       description: e.description,
@@ -112,7 +115,10 @@ export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent)
       alwaysAllowLabel: e.always_allow_label,
       alwaysAllowOptions: e.always_allow_options,
     });
+    enqueuePush(db, { kind: "request", decision: created.decision }); // push: people's devices
+    return created;
   });
+  ctx.push.wake(); // push: after the commit
   publishDecision(ctx, decision, activity);
   return { status: "ok", decision_id: decision.id };
 }
@@ -157,14 +163,17 @@ export async function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent
   const { decision, activity } = await ctx.writer.run(() => {
     const conversationId = e.conversation_id ? resolveConversation(db, agent, e.conversation_id).conversation.id : null;
     const tz = e.timezone ? ` (${e.timezone})` : "";
-    return insertDecision(db, agent, {
+    const created = insertDecision(db, agent, {
       kind: "approval",
       title: e.title,
       description: e.description ?? `Task "${e.task_name}" on schedule ${e.task_schedule}${tz}:\n\n${e.task_prompt}`,
       conversationId,
       proposal: { task_name: e.task_name, task_prompt: e.task_prompt, task_schedule: e.task_schedule, ...(e.timezone ? { timezone: e.timezone } : {}) },
     });
+    enqueuePush(db, { kind: "request", decision: created.decision }); // push: people's devices
+    return created;
   });
+  ctx.push.wake(); // push: after the commit
   publishDecision(ctx, decision, activity);
   return { status: "ok", decision_id: decision.id };
 }

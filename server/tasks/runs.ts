@@ -16,6 +16,7 @@ import { publishActivity, recordActivity, type Activity } from "../activity/serv
 import { enqueueAgentEvent, markDelivered } from "../delivery/outbox.ts";
 import { prepared } from "../db/prepared.ts";
 import { TASK_LIMITS } from "./model.ts";
+import { enqueuePush } from "../push/service.ts";
 import { getAgentRun, getAgentTask, getTask, publishRun, publishTask, type Run, type RunTrigger, type Task } from "./service.ts";
 
 // ---- creating and announcing runs ----
@@ -187,8 +188,10 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
       if (created) newConversation = conversation;
     }
     const act = recordActivity(db, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
+    if (status === "failed") enqueuePush(db, { kind: "run_failed", run, taskName: task.name }); // push: people's devices
     return { run, task, message, newConversation, act };
   });
+  if (status === "failed") ctx.push.wake(); // push: after the commit
   if (out.message) publishMessage(ctx, out.message, out.newConversation);
   publishRun(ctx, out.run);
   publishTask(ctx, out.task);
@@ -259,9 +262,11 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
       if (r.triggerEventId) ctx.db.delete(outbox).where(and(eq(outbox.id, r.triggerEventId), ne(outbox.status, "delivered"))).run();
       const task = ctx.db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
       const act = recordActivity(ctx.db, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
+      enqueuePush(ctx.db, { kind: "run_failed", run, taskName: task.name }); // push: people's devices
       done.push({ run, task, act });
     }
   });
+  if (done.length) ctx.push.wake(); // push: after the commit
   for (const d of done) {
     publishRun(ctx, d.run);
     publishTask(ctx, d.task);
