@@ -9,6 +9,9 @@ import { createUser } from "../server/auth/service.ts";
 import { plainText } from "../server/push/text.ts";
 import type { PushSender } from "../server/push/sender.ts";
 import { failStaleRuns } from "../server/tasks/runs.ts";
+import { serveConfig } from "../server/cli/serve.ts";
+import { vapidSubject } from "../server/push/vapid.ts";
+import type { Config } from "../server/config.ts";
 
 async function person(server: TestServer, username: string) {
   await createUser(server.ctx.db, username, "correct horse battery");
@@ -352,5 +355,16 @@ describe("restart safety", async () => {
     const d2 = await push.until(() => push.received.find((x) => x.payload.decision_id === id2 && x.status === 201), "the queued push after the restart");
     expect(d2.payload.title).toBe("Deploy Bot: Queued while stopped");
     expect(push.errors).toEqual([]);
+  });
+});
+
+describe("the VAPID subject", () => {
+  test("--push-contact wins; else an https public URL; else a mailto: address; a bad contact is a usage error", () => {
+    const cfg = (args: string[]) => serveConfig(["--data", "/tmp/x", ...args]) as Config;
+    expect(vapidSubject(cfg(["--push-contact", "mailto:ops@example.com", "--public-url", "https://nod.example.com"]))).toBe("mailto:ops@example.com");
+    expect(vapidSubject(cfg(["--public-url", "https://nod.example.com/"]))).toBe("https://nod.example.com");
+    expect(vapidSubject(cfg(["--public-url", "http://nod.lan:8000"]))).toBe("mailto:nod@nod.lan");
+    expect(vapidSubject(cfg([]))).toMatch(/^mailto:/);
+    expect(() => serveConfig(["--push-contact", "ops@example.com"])).toThrow(/--push-contact/);
   });
 });

@@ -24,6 +24,9 @@ Flags (each also read from its environment variable):
   --run-timeout D        fail task runs not completed within D (NOD_RUN_TIMEOUT, default 24h)
   --metrics-token TOKEN  enable /metrics, readable with "Authorization: Bearer TOKEN"
                          (NOD_METRICS_TOKEN)
+  --push-contact URL     mailto: or https: address push services may contact about
+                         this server's notifications (NOD_PUSH_CONTACT, default
+                         the public URL when it is https)
   -h, --help             show this help
 `;
 
@@ -37,6 +40,7 @@ export const SERVE_FLAGS = {
   "webhook-retry-base": { type: "string" },
   "run-timeout": { type: "string" },
   "metrics-token": { type: "string" },
+  "push-contact": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -61,6 +65,9 @@ export function serveConfig(argv: string[]): Config | "help" {
   const publicUrl = str(flags["public-url"]) ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
+  const pushContact = str(flags["push-contact"]) ?? env("NOD_PUSH_CONTACT");
+  if (pushContact !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^/\s]+\S*)$/.test(pushContact))
+    throw new UsageError(`--push-contact: a mailto: or https: URL: ${pushContact}`);
   return makeConfig({
     port,
     host: str(flags.host) ?? env("NOD_HOST") ?? DEFAULTS.host,
@@ -71,6 +78,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     webhookRetryBaseMs: duration("webhook-retry-base", str(flags["webhook-retry-base"]) ?? env("NOD_WEBHOOK_RETRY_BASE")),
     runTimeoutMs: duration("run-timeout", str(flags["run-timeout"]) ?? env("NOD_RUN_TIMEOUT")),
     metricsToken: str(flags["metrics-token"]) ?? env("NOD_METRICS_TOKEN") ?? null,
+    pushContact: pushContact ?? null,
   });
 }
 
