@@ -251,6 +251,14 @@ describe("what is pushed", async () => {
     );
   });
 
+  test("a huge message of unclosed markers still becomes a short notification", async () => {
+    const text = "**a [b]( `c ".repeat(60_000); // 720 KB
+    expect(plainText(text).length).toBeLessThanOrEqual(2000);
+    const m = await agent.event({ type: "message", text: "**a ".repeat(20_000) });
+    const d = await push.until((all) => all.find((x) => x.payload.message_id === m.body.message_id));
+    expect([...d.payload.body].length).toBeLessThanOrEqual(300);
+  });
+
   test("every push verified and decrypted", () => expect(push.errors).toEqual([]));
 });
 

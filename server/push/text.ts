@@ -2,8 +2,11 @@
 // This drops the syntax (emphasis, code fences, links, headings, tables…)
 // and keeps the words, then cuts to a length a lock screen can show.
 
+/** Notifications show a few hundred characters; the rest is never looked at (and some patterns below are quadratic). */
+const INPUT_LIMIT = 2000;
+
 export function plainText(md: string): string {
-  let s = md.replace(/\r\n?/g, "\n");
+  let s = md.slice(0, INPUT_LIMIT).replace(/\r\n?/g, "\n");
   s = s.replace(/```[^\n]*\n([\s\S]*?)(```|$)/g, "$1"); // fenced code: keep the code
   s = s.replace(/!\[([^\]]*)\]\([^)]*\)/g, "$1"); // images: their alt text
   s = s.replace(/\[([^\]]+)\]\([^)]*\)/g, "$1"); // links: their text
