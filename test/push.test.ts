@@ -64,6 +64,12 @@ describe("devices", async () => {
     expect(again.body.name).toBe("Pixel 8");
   });
 
+  test("/docs/json tells the push routes' success codes", async () => {
+    const doc: any = (await alice.get("/docs/json")).body;
+    for (const [method, path, code] of [["post", "/api/push/subscriptions", "201"], ["delete", "/api/push/subscriptions/{id}", "204"], ["post", "/api/push/test", "202"], ["get", "/api/push/key", "200"]] as const)
+      expect(Object.keys(doc.paths[path]?.[method]?.responses ?? {}).filter((c) => c.startsWith("2")), `${method} ${path}`).toEqual([code]);
+  });
+
   test("a device without a name is named after its browser", async () => {
     const res = await alice.call("POST", "/api/push/subscriptions", push.device("ua"), {
       "user-agent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",

@@ -34,6 +34,9 @@ const SUCCESS: Record<string, { code: string; description: string }> = {
   "delete /api/tasks/{id}": { code: "204", description: "Deleted" },
   "post /api/tasks/{id}/run": { code: "201", description: "A due run was created" },
   "post /webhook/{trigger_id}": { code: "202", description: "Accepted: a run was created" },
+  "post /api/push/subscriptions": { code: "201", description: "Created (200 with the device when its endpoint was already yours)" },
+  "delete /api/push/subscriptions/{id}": { code: "204", description: "Removed" },
+  "post /api/push/test": { code: "202", description: "Queued: a test notification to each of your devices" },
 };
 
 type Doc = ReturnType<typeof toOpenAPISchema> & { paths: Record<string, Record<string, any>> };
