@@ -14,13 +14,14 @@ export const pushSupported = () => swSupported() && typeof PushManager !== "unde
 export const isStandalone = () => matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
 export const isIOS = () => /iPhone|iPad|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
 
-let registration = null;
+let registering = null; // the registration promise: a click may come before it settles
 
 /** Registers the service worker once per page load; the app works without it. */
 export async function registerServiceWorker() {
   if (!swSupported() || !isSecureContext) return null;
+  registering = navigator.serviceWorker.register(SW_URL, { scope: SCOPE });
   try {
-    registration = await navigator.serviceWorker.register(SW_URL, { scope: SCOPE });
+    await registering;
   } catch (e) {
     console.warn("service worker not registered", e);
     return null;
@@ -31,10 +32,18 @@ export async function registerServiceWorker() {
   });
   closeAnsweredNotifications();
   refreshPushState();
-  return registration;
+  return registering;
 }
 
-const ready = () => (registration ? navigator.serviceWorker.ready : Promise.reject(new Error("This browser cannot run nod's service worker here.")));
+async function ready() {
+  try {
+    if (!registering) throw new Error();
+    await registering;
+  } catch {
+    throw new Error("This browser cannot run nod's service worker here.");
+  }
+  return navigator.serviceWorker.ready;
+}
 
 /** Notifications replaced by an answer have done their job once the app is open. */
 async function closeAnsweredNotifications() {
@@ -46,7 +55,7 @@ async function closeAnsweredNotifications() {
 
 /** This browser's push subscription, or null. */
 export async function currentSubscription() {
-  if (!pushSupported() || !registration) return null;
+  if (!pushSupported() || !registering) return null;
   try {
     return await (await ready()).pushManager.getSubscription();
   } catch {
