@@ -32,6 +32,8 @@ import { agentTaskRoutes } from "./tasks/agent.ts";
 import { realtimeRoutes, WS_SERVER_OPTIONS } from "./realtime/index.ts";
 import { TaskScheduler } from "./tasks/scheduler.ts";
 import { DecisionExpiry } from "./decisions/expiry.ts";
+import { PushSender } from "./push/sender.ts";
+import { peoplePushRoutes } from "./push/people.ts";
 import { endAllLongPolls } from "./decisions/long-poll.ts";
 import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
@@ -76,6 +78,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     dispatcher: new OutboxDispatcher(ctx, agentSockets),
     scheduler: new TaskScheduler(ctx),
     expiry: new DecisionExpiry(ctx),
+    push: new PushSender(ctx),
   };
   writer.setSink(effectSink(live));
   return { ctx, live };
@@ -106,6 +109,7 @@ export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof we
       .use(peopleActivityRoutes(ctx)) //      /api/activity, /api/agents/:id/activity
       .use(peopleDeliveryRoutes(ctx)) //      /api/deliveries, /api/deliveries/:event_id/retry
       .use(peopleTaskRoutes(ctx)) //          /api/tasks…, /api/agents/:id/tasks
+      .use(peoplePushRoutes(ctx)) //          /api/push/key, /api/push/subscriptions…, /api/push/test, /api/push/settings
       // ---- agents: X-Nod-Agent-Id + X-Nod-Secret (agents/guard.ts) ----
       .use(agentEventRoutes(ctx)) //          /api/agent/events
       .use(agentDecisionRoutes(ctx)) //       /api/agent/decisions/resolve, /api/agent/decisions/:decision_id
@@ -129,6 +133,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.dispatcher.start();
   live.scheduler.start();
   live.expiry.start();
+  live.push.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   let stopped = false;
   return {
@@ -143,6 +148,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await live.scheduler.stop();
       await live.expiry.stop();
       await live.dispatcher.stop();
+      await live.push.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
       // everything else is short); sockets are closed with 1001.

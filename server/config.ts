@@ -14,6 +14,12 @@ export interface Config {
   webhookTimeoutMs: number;
   runTimeoutMs: number; // a run never completed is failed after this
   metricsToken: string | null;
+  /** VAPID subject (mailto: or https:) push services may contact; null: derived from the public URL. */
+  pushContact: string | null;
+  pushRetryBaseMs: number; // retries wait base, base*4, base*16 …
+  pushTimeoutMs: number;
+  pushMaxInFlight: number; // pushes in flight at once, over all push services
+  pushMaxPerOrigin: number; // …and per push service, so a hung one leaves room for the others
 }
 
 export const DEFAULTS = {
@@ -25,6 +31,9 @@ export const DEFAULTS = {
   webhookRetryWindowMs: 24 * 3_600_000,
   webhookTimeoutMs: 30_000,
   runTimeoutMs: 24 * 3_600_000,
+  pushRetryBaseMs: 2000,
+  pushTimeoutMs: 30_000,
+  pushMaxInFlight: 64,
 };
 
 export function makeConfig(partial: Partial<Config> & { dataDir: string }): Config {
@@ -41,5 +50,10 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     webhookTimeoutMs: partial.webhookTimeoutMs ?? DEFAULTS.webhookTimeoutMs,
     runTimeoutMs: partial.runTimeoutMs ?? DEFAULTS.runTimeoutMs,
     metricsToken: partial.metricsToken ?? null,
+    pushContact: partial.pushContact ?? null,
+    pushRetryBaseMs: partial.pushRetryBaseMs ?? DEFAULTS.pushRetryBaseMs,
+    pushTimeoutMs: partial.pushTimeoutMs ?? DEFAULTS.pushTimeoutMs,
+    pushMaxInFlight: partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight,
+    pushMaxPerOrigin: partial.pushMaxPerOrigin ?? Math.max(1, Math.ceil((partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight) / 2)),
   };
 }

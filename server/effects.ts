@@ -1,7 +1,7 @@
 // Where committed effects go (see db/unit-of-work.ts): frames to the open
 // inboxes, a wake for each agent with new outbox rows, long-polls of settled
-// requests, sockets to close, the doorbells of the scheduler and the expiry
-// loop. This is the only place that knows every live piece of the server.
+// requests, sockets to close, the doorbells of the scheduler, the expiry
+// loop and the push sender. This is the only place that knows every live piece of the server.
 import type { EffectSink } from "./db/unit-of-work.ts";
 import type { Hub } from "./realtime/hub.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
@@ -9,6 +9,7 @@ import type { InboxSockets } from "./realtime/inbox-socket.ts";
 import type { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import type { TaskScheduler } from "./tasks/scheduler.ts";
 import type { DecisionExpiry } from "./decisions/expiry.ts";
+import type { PushSender } from "./push/sender.ts";
 import { settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
@@ -19,6 +20,7 @@ export interface Live {
   dispatcher: OutboxDispatcher;
   scheduler: TaskScheduler;
   expiry: DecisionExpiry;
+  push: PushSender;
 }
 
 export function effectSink(live: Live): EffectSink {
@@ -30,5 +32,6 @@ export function effectSink(live: Live): EffectSink {
     for (const token of e.closeSessions) live.inboxSockets.closeSession(token);
     if (e.tasksChanged) live.scheduler.poke();
     if (e.expiryChanged) live.expiry.poke();
+    if (e.pushQueued) live.push.wake();
   };
 }

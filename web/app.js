@@ -9,19 +9,23 @@ import { useRoute, navigate } from "./router.js";
 import { AuthForm } from "./views/auth.js";
 import { AgentsPage, CreateAgentPage } from "./views/agents.js";
 import { AgentPage } from "./views/agent.js";
-import { RequestsPage } from "./views/requests.js";
 import { ActivityPage } from "./views/activity.js";
 import { TasksPage, TaskPage, TaskFormPage } from "./views/tasks.js";
+import { RequestsPage, RequestPage } from "./views/requests.js";
+import { NotificationsPage } from "./views/settings.js";
+import { registerServiceWorker, setAppBadge, disableOnThisDevice } from "./push.js";
 
 async function boot() {
   try {
     const s = await get("/api/auth/status");
     if (s.user) signedIn(s.user);
     else setState({ status: s.setup_required ? "setup" : "signin" });
-  } catch {
-    setState({ status: "signin" });
+  } catch (e) {
+    // No answer at all (offline, or the server is down): say so instead of asking to sign in.
+    setState({ status: e && e.status === 0 ? "offline" : "signin" });
   }
 }
+addEventListener("online", () => state.status === "offline" && boot());
 
 function signedIn(user) {
   setState({ status: "ready", user });
@@ -30,6 +34,10 @@ function signedIn(user) {
 }
 
 export async function signOut() {
+  try {
+    // A signed-out device gets no more notifications (their buttons could not answer anyway).
+    if (state.pushEndpoint) await disableOnThisDevice(await get("/api/push/subscriptions"));
+  } catch {}
   try {
     await post("/api/auth/logout");
   } catch {}
@@ -79,6 +87,7 @@ function Footer() {
       <span class="muted">Signed in as <strong>${s.user?.username}</strong></span>
       ${perm === "default" &&
       html`<button type="button" class="small" onClick=${async () => setPerm(await askNotifications())}>Enable notifications</button>`}
+      <a class="small" href="/app/settings/notifications">Notification settings</a>
       <button type="button" class="small" onClick=${signOut}>Sign out</button>
     </footer>
   `;
@@ -90,7 +99,9 @@ function Page() {
   if (!a) return html`<${AgentsPage} />`;
   if (a === "agents" && b === "new") return html`<${CreateAgentPage} />`;
   if (a === "agents" && b) return html`<${AgentPage} id=${b} tab=${c} />`;
+  if (a === "requests" && b) return html`<${RequestPage} id=${b} />`;
   if (a === "requests") return html`<${RequestsPage} />`;
+  if (a === "settings") return html`<${NotificationsPage} />`;
   if (a === "activity") return html`<${ActivityPage} />`;
   if (a === "tasks" && b === "new") return html`<${TaskFormPage} />`;
   if (a === "tasks" && b) return html`<${TaskPage} id=${b} />`;
@@ -128,13 +139,32 @@ function App() {
   const pending = pendingTotal();
   useEffect(() => {
     document.title = pending ? `(${pending}) nod` : "nod";
-  }, [pending]);
+    if (s.agentsLoaded) setAppBadge(pending);
+  }, [pending, s.agentsLoaded]);
   if (s.status === "loading") return html`<main class="page"><p class="muted">Loading…</p></main>`;
+  if (s.status === "offline") return html`<${Offline} />`;
   if (s.status === "setup" || s.status === "signin") return html`<${AuthForm} mode=${s.status} onDone=${signedIn} />`;
   return html`<div class="shell"><a class="skip" href="#main">Skip to content</a><${Header} /><div id="main" tabindex="-1"><${RoutedPage} /></div><${Footer} /></div>`;
+}
+
+/** Opened without a connection (from the installed app's cache, or the server is down). */
+function Offline() {
+  // Tries again by itself: on the browser's "online" event, and every 10 s (a server that was down sends no event).
+  useEffect(() => {
+    const t = setInterval(boot, 10_000);
+    return () => clearInterval(t);
+  }, []);
+  return html`
+    <main class="page offline" role="alert">
+      <h1>You're offline</h1>
+      <p>nod can't be reached right now, so your requests and messages can't be shown. This page tries again by itself once you're back online.</p>
+      <button type="button" class="primary" onClick=${boot}>Try again</button>
+    </main>
+  `;
 }
 
 const root = document.getElementById("root");
 root.textContent = ""; // Preact 11 does not clear what is already there
 render(html`<${App} />`, root);
 boot();
+registerServiceWorker();

@@ -120,7 +120,8 @@ export async function askNotifications() {
 }
 
 function notify(title, body, path) {
-  if (!document.hidden || !notificationsAllowed()) return;
+  // A device with Web Push on hears it from the service worker; one notification is enough.
+  if (!document.hidden || !notificationsAllowed() || state.pushEndpoint) return;
   try {
     const n = new Notification(clean(title).slice(0, 100), { body: clean(body).slice(0, 200), tag: path });
     n.onclick = () => {

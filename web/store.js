@@ -12,6 +12,7 @@ export const state = {
   live: "connecting", // connecting | open | closed
   viewing: null, // conversation id shown right now (its messages count as read)
   delivery: {}, // message or decision id -> "delivered" | "undelivered" (from live `delivery` frames)
+  pushEndpoint: null, // this browser's push subscription endpoint, when it has one (push.js)
 };
 
 const subs = new Set();

@@ -27,6 +27,9 @@ Flags (each also read from its environment variable):
   --run-timeout D        fail task runs not completed within D (NOD_RUN_TIMEOUT, default 24h)
   --metrics-token TOKEN  enable /metrics, readable with "Authorization: Bearer TOKEN"
                          (NOD_METRICS_TOKEN)
+  --push-contact URL     mailto: or https: address push services may contact about
+                         this server's notifications (NOD_PUSH_CONTACT, default
+                         the public URL when it is https)
   -h, --help             show this help
 `;
 
@@ -41,6 +44,7 @@ export const SERVE_FLAGS = {
   "webhook-retry-window": { type: "string" },
   "run-timeout": { type: "string" },
   "metrics-token": { type: "string" },
+  "push-contact": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -65,6 +69,9 @@ export function serveConfig(argv: string[]): Config | "help" {
   const publicUrl = flags["public-url"] ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
+  const pushContact = flags["push-contact"] ?? env("NOD_PUSH_CONTACT");
+  if (pushContact !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^/\s]+\S*)$/.test(pushContact))
+    throw new UsageError(`--push-contact: a mailto: or https: URL: ${pushContact}`);
   return makeConfig({
     port,
     host: flags.host ?? env("NOD_HOST") ?? DEFAULTS.host,
@@ -76,6 +83,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     webhookRetryWindowMs: duration("webhook-retry-window", flags["webhook-retry-window"] ?? env("NOD_WEBHOOK_RETRY_WINDOW"), true),
     runTimeoutMs: duration("run-timeout", flags["run-timeout"] ?? env("NOD_RUN_TIMEOUT")),
     metricsToken: flags["metrics-token"] ?? env("NOD_METRICS_TOKEN") ?? null,
+    pushContact: pushContact ?? null,
   });
 }
 

@@ -193,3 +193,67 @@ export const outbox = sqliteTable(
   },
   (t) => [index("outbox_agent_status").on(t.agentId, t.status, t.id), index("outbox_due").on(t.status, t.nextAttemptAt)],
 );
+
+// Small server-wide values kept across restarts (e.g. the VAPID key pair for Web Push).
+export const serverSettings = sqliteTable("server_settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+// A person's devices: one browser push subscription each (Web Push, RFC 8030).
+export const pushSubscriptions = sqliteTable(
+  "push_subscriptions",
+  {
+    id: text("id").primaryKey(), // psub_
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    endpoint: text("endpoint").notNull().unique(), // the push service's URL for this browser: a capability, never shown to others
+    p256dh: text("p256dh").notNull(), // the browser's P-256 public key, base64url
+    auth: text("auth").notNull(), // 16-byte auth secret, base64url
+    name: text("name").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    lastSuccessAt: text("last_success_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("push_subscriptions_user").on(t.userId)],
+);
+
+// What each person wants pushed besides requests (which always are).
+export const pushSettings = sqliteTable("push_settings", {
+  userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  messages: integer("messages", { mode: "boolean" }).notNull().default(true),
+  failedRuns: integer("failed_runs", { mode: "boolean" }).notNull().default(true),
+  mutedAgents: text("muted_agents", { mode: "json" }).$type<string[]>().notNull().default([]),
+  updatedAt: text("updated_at").notNull(),
+});
+
+// The durable push queue: one row per device and tag (a request, a conversation,
+// a task…), written in the same transaction as the change it tells of. A newer
+// notice for the same tag replaces the payload (version+1) so a device gets the
+// latest state once. A request's row stays behind as "sent": it is how nod knows
+// which devices to tell when the request is answered.
+export const pushQueue = sqliteTable(
+  "push_queue",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    subscriptionId: text("subscription_id").notNull().references(() => pushSubscriptions.id, { onDelete: "cascade" }),
+    origin: text("origin").notNull(), // the push service (endpoint origin): in-flight limits are per origin
+    tag: text("tag").notNull(),
+    kind: text("kind", { enum: ["request", "resolved", "message", "run", "test"] }).notNull(),
+    payload: text("payload").notNull(), // the JSON the service worker gets, before encryption
+    urgency: text("urgency", { enum: ["very-low", "low", "normal", "high"] }).notNull(),
+    ttl: integer("ttl").notNull(), // seconds the push service keeps it for an offline device
+    status: text("status", { enum: ["pending", "sent"] }).notNull().default("pending"),
+    version: integer("version").notNull().default(1),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: text("next_attempt_at").notNull(), // due time; a taken row is leased until its attempt times out
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("push_queue_sub_tag").on(t.subscriptionId, t.tag),
+    index("push_queue_due").on(t.status, t.nextAttemptAt),
+    index("push_queue_tag").on(t.tag),
+  ],
+);

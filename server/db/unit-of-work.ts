@@ -38,11 +38,13 @@ export interface Effects {
   tasksChanged: boolean;
   /** A request with a due time (expires_at) was created: the expiry loop looks again. */
   expiryChanged: boolean;
+  /** Notifications for people's devices were queued (push/service.ts notifyPeople): the push sender looks again. */
+  pushQueued: boolean;
 }
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false });
+const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -79,6 +81,10 @@ export class UnitOfWork {
 
   tasksChanged() {
     this.effects.tasksChanged = true;
+  }
+
+  pushQueued() {
+    this.effects.pushQueued = true;
   }
 
   expiryChanged() {
@@ -199,4 +205,5 @@ function mergeInto(into: Effects, e: Effects) {
   for (const s of e.closeSessions) into.closeSessions.push(s);
   into.tasksChanged ||= e.tasksChanged;
   into.expiryChanged ||= e.expiryChanged;
+  into.pushQueued ||= e.pushQueued;
 }

@@ -10,6 +10,7 @@ import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { recordActivity } from "../activity/service.ts";
+import { notifyPeople } from "../push/service.ts";
 import { createTaskFromProposal } from "../tasks/service.ts";
 import { scheduleWords } from "../tasks/schedule.ts";
 import type { Static } from "elysia";
@@ -89,6 +90,7 @@ export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision
   if (d.expiresAt) uow.expiryChanged();
   uow.toInbox({ type: "decision", decision: publicDecision(d) });
   recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
+  notifyPeople(uow, { kind: "request", decision: d });
   return d;
 }
 
@@ -96,6 +98,7 @@ export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision
 export function settle(uow: UnitOfWork, d: Decision) {
   uow.toInbox({ type: "decision_resolved", decision: publicDecision(d) });
   uow.settled(d.id);
+  notifyPeople(uow, { kind: "resolved", decision: d }); // replaces the request's notification on every device that showed it
 }
 
 /**

@@ -14,6 +14,7 @@ import { insertMessage, resolveConversation } from "../conversations/service.ts"
 import { insertDecision } from "../decisions/service.ts";
 import { cancelDecision } from "../decisions/cancel.ts";
 import { recordActivity } from "../activity/service.ts";
+import { notifyPeople } from "../push/service.ts";
 import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
 import * as M from "./model.ts";
@@ -110,6 +111,7 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
       taskRunId,
     });
     recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
+    notifyPeople(uow, { kind: "message", message });
     return { status: "ok", message_id: message.id, conversation_id: conversation.id };
   });
 }

@@ -15,6 +15,7 @@ import { checkJsonDepth } from "../lib/json-depth.ts";
 import type { Agent } from "../agents/service.ts";
 import { insertMessage, resolveConversation } from "../conversations/service.ts";
 import { recordActivity } from "../activity/service.ts";
+import { notifyPeople } from "../push/service.ts";
 import { markDelivered } from "../db/outbox.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
@@ -184,6 +185,7 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
     runChanged(uow, run);
     taskChanged(uow, ctx, task);
     recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
+    if (status === "failed") notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
     return run;
   });
   ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status });
@@ -255,6 +257,7 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
       runChanged(uow, run);
       taskChanged(uow, ctx, task);
       recordActivity(uow, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
+      notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
       n++;
     }
     return n;

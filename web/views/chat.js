@@ -9,6 +9,7 @@ import { Markdown, safeUrl } from "../markdown.js";
 import { clean } from "../text.js";
 import { Time, ErrorText, useAction, Loading } from "./common.js";
 import { DecisionCard, upsert } from "./requests.js";
+import { useRoute } from "../router.js";
 
 const PAGE = 50;
 
@@ -24,7 +25,8 @@ const toBottom = () => requestAnimationFrame(() => window.scrollTo(0, document.d
 export function Chat({ agent }) {
   const s = useStore();
   const [convs, setConvs] = useState(null);
-  const [cid, setCid] = useState(null);
+  const wanted = useRoute().query.get("conversation"); // ?conversation=conv_… (a notification's link)
+  const [cid, setCid] = useState(wanted);
   const [messages, setMessages] = useState(null);
   const [hasOlder, setHasOlder] = useState(false);
   const [decisions, setDecisions] = useState([]);
@@ -67,6 +69,12 @@ export function Chat({ agent }) {
     loadConvs();
     loadDecisions();
   }, [agent.id]);
+  useEffect(() => {
+    if (wanted && wanted !== cid) {
+      setCid(wanted);
+      if (!(convs || []).some((c) => c.id === wanted)) loadConvs();
+    }
+  }, [wanted]);
   useEffect(() => {
     if (!cid) return;
     setMessages(null);

@@ -206,3 +206,26 @@ export function RequestList({ agentId, showAgent = false }) {
 
 export const RequestsPage = () => html`<${AgentFilteredPage} title="Requests" path="/app/requests" List=${RequestList} />`;
 
+
+/** One request on its own page: where a notification leads. */
+export function RequestPage({ id }) {
+  const load = useLoad(() => get(`/api/decisions/${encodeURIComponent(id)}`), [id]);
+  useFrames((f) => {
+    if (f.type === "resync") return load.reload();
+    if ((f.type === "decision" || f.type === "decision_resolved") && f.decision?.id === id) load.setData(f.decision);
+  });
+  const d = load.data;
+  return html`
+    <main class="page">
+      <p class="crumbs"><a href="/app/requests">All requests</a></p>
+      <h1 class="sr-only">Request</h1>
+      ${load.error
+        ? load.error.status === 404
+          ? html`<p class="empty muted">This request does not exist (its agent may have been deleted).</p>`
+          : html`<${ErrorText} error=${load.error} />`
+        : d
+          ? html`<${DecisionCard} d=${d} showAgent=${true} onChange=${(x) => load.setData(x)} />`
+          : html`<${Loading} />`}
+    </main>
+  `;
+}

@@ -1,0 +1,54 @@
+CREATE TABLE `push_queue` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`subscription_id` text NOT NULL,
+	`origin` text NOT NULL,
+	`tag` text NOT NULL,
+	`kind` text NOT NULL,
+	`payload` text NOT NULL,
+	`urgency` text NOT NULL,
+	`ttl` integer NOT NULL,
+	`status` text DEFAULT 'pending' NOT NULL,
+	`version` integer DEFAULT 1 NOT NULL,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`next_attempt_at` text NOT NULL,
+	`last_error` text,
+	`created_at` text NOT NULL,
+	FOREIGN KEY (`subscription_id`) REFERENCES `push_subscriptions`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `push_queue_sub_tag` ON `push_queue` (`subscription_id`,`tag`);--> statement-breakpoint
+CREATE INDEX `push_queue_due` ON `push_queue` (`status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `push_queue_tag` ON `push_queue` (`tag`);--> statement-breakpoint
+CREATE TABLE `push_settings` (
+	`user_id` text PRIMARY KEY NOT NULL,
+	`messages` integer DEFAULT true NOT NULL,
+	`failed_runs` integer DEFAULT true NOT NULL,
+	`muted_agents` text DEFAULT '[]' NOT NULL,
+	`updated_at` text NOT NULL,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE TABLE `push_subscriptions` (
+	`id` text PRIMARY KEY NOT NULL,
+	`user_id` text NOT NULL,
+	`endpoint` text NOT NULL,
+	`p256dh` text NOT NULL,
+	`auth` text NOT NULL,
+	`name` text NOT NULL,
+	`created_at` text NOT NULL,
+	`updated_at` text NOT NULL,
+	`last_success_at` text,
+	`last_error` text,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `push_subscriptions_endpoint_unique` ON `push_subscriptions` (`endpoint`);--> statement-breakpoint
+CREATE INDEX `push_subscriptions_user` ON `push_subscriptions` (`user_id`);--> statement-breakpoint
+CREATE TABLE `server_settings` (
+	`key` text PRIMARY KEY NOT NULL,
+	`value` text NOT NULL,
+	`created_at` text NOT NULL
+);
+--> statement-breakpoint
+ALTER TABLE `decisions` ADD `expires_at` text;--> statement-breakpoint
+CREATE INDEX `decisions_expiry` ON `decisions` (`expires_at`) WHERE status = 'pending' AND expires_at IS NOT NULL;

@@ -1,0 +1,270 @@
+// Drains the push queue: each due row is encrypted for its device (aes128gcm)
+// and signed (VAPID) by web-push, then POSTed to the push service with fetch.
+//
+//   2xx        done (a request's row stays as "sent": its answer goes to this device later)
+//   404 / 410  the browser dropped the subscription: it is deleted, queue rows with it
+//   429 / 5xx, timeout, no connection
+//              tried again after base, 4·base, 16·base … (at most an hour apart,
+//              Retry-After honoured) until MAX_ATTEMPTS or the push's TTL runs out
+//   other 4xx  given up at once (logged; the device shows the error in Settings)
+//
+// Due times live in the database (next_attempt_at), so retries survive a
+// restart; one timer wakes the sender for the next one. A row taken for an
+// attempt is leased (its due time moved past the attempt's timeout), so it is
+// never sent twice at once, and a crash only delays it by the lease.
+// At most pushMaxInFlight POSTs are out at once, and at most pushMaxPerOrigin
+// to one push service, so a hung push service holds up nobody else.
+import webpush from "web-push";
+import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
+import { isoMs } from "../lib/time.ts";
+import { VapidSigner, vapidKeys, vapidSubject } from "./vapid.ts";
+
+export const MAX_ATTEMPTS = 10;
+const MAX_RETRY_MS = 3600_000;
+/** How often the queue is looked at even when nothing is scheduled (rows queued by another process). */
+const SAFETY_SCAN_MS = 10_000;
+/** A request's "sent" marker is forgotten after this long (its answer then goes unannounced). */
+const SENT_RETENTION_MS = 30 * 86_400_000;
+
+interface DueRow {
+  id: number;
+  version: number;
+  kind: string;
+  payload: string;
+  urgency: "very-low" | "low" | "normal" | "high";
+  ttl: number;
+  attempts: number;
+  created_at: string;
+  subscription_id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+}
+
+type Outcome =
+  | { ok: true; status: number }
+  | { ok: false; gone: true; status: number }
+  | { ok: false; retry: boolean; error: string; retryAfterMs?: number }
+  | { ok: false; stopped: true };
+
+export class PushSender {
+  private signer: VapidSigner | null = null;
+  private inflight = new Map<number, Promise<void>>();
+  private perOrigin = new Map<string, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = Infinity;
+  private scheduled = false;
+  private stopped = true;
+  private abort = new AbortController();
+
+  constructor(private ctx: Ctx) {}
+
+  get db(): Db {
+    return this.ctx.db;
+  }
+
+  start() {
+    this.signer = new VapidSigner(vapidKeys(this.db), vapidSubject(this.ctx.config));
+    this.stopped = false;
+    this.abort = new AbortController();
+    this.pump(); // what a previous run left queued
+  }
+
+  async stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.abort.abort(); // interrupted attempts are not counted: their rows are due again at the next start
+    await Promise.all(this.inflight.values());
+  }
+
+  wake() {
+    if (this.stopped || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Takes due rows, as many as the in-flight limits allow, and sends them; sets the timer for the next. */
+  private pump() {
+    if (this.stopped) return;
+    const { config } = this.ctx;
+    const sqlite = this.db.$client;
+    const nowMs = Date.now();
+    const now = isoMs(nowMs);
+    try {
+      let free = config.pushMaxInFlight - this.inflight.size;
+      if (free > 0) {
+        const origins = sqlite
+          .query<{ origin: string }, [string]>(
+            `SELECT origin FROM push_queue WHERE status = 'pending' AND next_attempt_at <= ?1 GROUP BY origin ORDER BY min(next_attempt_at)`,
+          )
+          .all(now);
+        const lease = isoMs(nowMs + config.pushTimeoutMs + Math.min(5_000, config.pushTimeoutMs));
+        for (const { origin } of origins) {
+          const room = Math.min(free, config.pushMaxPerOrigin - (this.perOrigin.get(origin) ?? 0));
+          if (room <= 0) continue;
+          const rows = sqlite
+            .query<DueRow, [string, string, number]>(
+              `SELECT q.id, q.version, q.kind, q.payload, q.urgency, q.ttl, q.attempts, q.created_at,
+                      s.id AS subscription_id, s.endpoint, s.p256dh, s.auth
+               FROM push_queue q JOIN push_subscriptions s ON s.id = q.subscription_id
+               WHERE q.status = 'pending' AND q.origin = ?1 AND q.next_attempt_at <= ?2
+               ORDER BY q.next_attempt_at, q.id LIMIT ?3`,
+            )
+            .all(origin, now, room + this.inflight.size)
+            .filter((r) => !this.inflight.has(r.id)) // a newer version of a row in flight waits for it
+            .slice(0, room);
+          if (!rows.length) continue;
+          const leaseStmt = sqlite.query(`UPDATE push_queue SET next_attempt_at = ?1 WHERE id = ?2`);
+          sqlite.transaction(() => rows.forEach((r) => leaseStmt.run(lease, r.id)))();
+          for (const r of rows) this.launch(origin, r);
+          free -= rows.length;
+          if (free <= 0) break;
+        }
+      }
+      const next = sqlite
+        .query<{ at: string | null }, [string]>(`SELECT min(next_attempt_at) AS at FROM push_queue WHERE status = 'pending' AND next_attempt_at > ?1`)
+        .get(now)?.at;
+      this.schedule(Math.min(next ? Date.parse(next) : Infinity, nowMs + SAFETY_SCAN_MS));
+    } catch (e) {
+      this.ctx.log.error("push queue scan failed", { error: e as Error });
+      this.schedule(nowMs + SAFETY_SCAN_MS);
+    }
+  }
+
+  private schedule(atMs: number) {
+    if (this.stopped || atMs >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = atMs;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.forgetOldMarkers();
+      this.pump();
+    }, Math.max(0, atMs - Date.now()));
+    this.timer.unref?.();
+  }
+
+  private forgetOldMarkers() {
+    try {
+      this.db.$client.run(`DELETE FROM push_queue WHERE status = 'sent' AND next_attempt_at < ?`, [isoMs(Date.now() - SENT_RETENTION_MS)]);
+    } catch {}
+  }
+
+  private launch(origin: string, row: DueRow) {
+    this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
+    const done = this.attempt(row)
+      .then((outcome) => this.record(row, outcome))
+      .catch((e) => this.ctx.log.error("push failed", { subscription: row.subscription_id, error: e as Error }))
+      .finally(() => {
+        this.inflight.delete(row.id);
+        const n = (this.perOrigin.get(origin) ?? 1) - 1;
+        if (n > 0) this.perOrigin.set(origin, n);
+        else this.perOrigin.delete(origin);
+        this.wake();
+      });
+    this.inflight.set(row.id, done);
+  }
+
+  /** One POST to the push service. */
+  private async attempt(row: DueRow): Promise<Outcome> {
+    const origin = new URL(row.endpoint).origin;
+    const details = webpush.generateRequestDetails({ endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } }, row.payload, {
+      TTL: row.ttl,
+      urgency: row.urgency,
+      headers: { Authorization: this.signer!.authorization(origin) },
+    });
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(details.headers)) if (k.toLowerCase() !== "content-length") headers[k] = String(v);
+    const timeout = AbortSignal.timeout(this.ctx.config.pushTimeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(details.endpoint, {
+        method: "POST",
+        headers,
+        body: details.body as Uint8Array<ArrayBuffer>,
+        redirect: "manual",
+        signal: AbortSignal.any([this.abort.signal, timeout]),
+      });
+    } catch (e) {
+      if (this.abort.signal.aborted) return { ok: false, stopped: true };
+      if (timeout.aborted) return { ok: false, retry: true, error: `timeout after ${this.ctx.config.pushTimeoutMs} ms` };
+      return { ok: false, retry: true, error: `connection error: ${(e as Error).message}` };
+    }
+    const text = await res.text().catch(() => "");
+    if (res.ok) return { ok: true, status: res.status };
+    if (res.status === 404 || res.status === 410) return { ok: false, gone: true, status: res.status };
+    const error = `http_${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+    if (res.status === 429 || res.status >= 500) return { ok: false, retry: true, error, retryAfterMs: retryAfter(res.headers.get("retry-after")) };
+    return { ok: false, retry: false, error };
+  }
+
+  private record(row: DueRow, outcome: Outcome) {
+    const { db, log, metrics } = this.ctx;
+    const sqlite = db.$client;
+    const nowMs = Date.now();
+    const now = isoMs(nowMs);
+    const count = (result: string) => metrics.inc("nod_pushes_total", "Web Push attempts by outcome", { outcome: result });
+    if ("stopped" in outcome) {
+      // Not an attempt: due again as soon as a sender runs (unless a newer version already is).
+      sqlite.run(`UPDATE push_queue SET next_attempt_at = ? WHERE id = ? AND version = ?`, [now, row.id, row.version]);
+      return;
+    }
+    if (this.stopped) return; // the database may be closing: the lease brings it back after a restart
+    if (outcome.ok) {
+      count("sent");
+      sqlite.transaction(() => {
+        if (row.kind === "request")
+          sqlite.run(`UPDATE push_queue SET status = 'sent', attempts = attempts + 1, last_error = NULL WHERE id = ? AND version = ?`, [row.id, row.version]);
+        else sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
+        sqlite.run(`UPDATE push_subscriptions SET last_success_at = ?, last_error = NULL WHERE id = ?`, [now, row.subscription_id]);
+      })();
+      log.debug("push sent", { subscription: row.subscription_id, kind: row.kind, status: outcome.status });
+      return;
+    }
+    if ("gone" in outcome) {
+      count("gone");
+      sqlite.run(`DELETE FROM push_subscriptions WHERE id = ?`, [row.subscription_id]);
+      log.info("push subscription gone: removed", { subscription: row.subscription_id, status: outcome.status });
+      return;
+    }
+    const attempts = row.attempts + 1;
+    const expired = nowMs - Date.parse(row.created_at) > row.ttl * 1000;
+    if (!outcome.retry || attempts >= MAX_ATTEMPTS || expired) {
+      count(outcome.retry ? "given_up" : "refused");
+      sqlite.transaction(() => {
+        sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
+        sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
+      })();
+      log.warn("push given up", { subscription: row.subscription_id, kind: row.kind, attempts, error: outcome.error });
+      return;
+    }
+    count("retry");
+    const wait = Math.min(MAX_RETRY_MS, Math.max(this.ctx.config.pushRetryBaseMs * 4 ** (attempts - 1), outcome.retryAfterMs ?? 0));
+    sqlite.transaction(() => {
+      sqlite.run(`UPDATE push_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND version = ?`, [
+        attempts,
+        isoMs(nowMs + wait),
+        outcome.error,
+        row.id,
+        row.version,
+      ]);
+      sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
+    })();
+    log.info("push failed, will retry", { subscription: row.subscription_id, attempt: attempts, error: outcome.error, retry_in_ms: wait });
+    this.schedule(nowMs + wait);
+  }
+}
+
+/** Retry-After in ms: seconds or an HTTP date; undefined when absent or unreadable. */
+function retryAfter(h: string | null): number | undefined {
+  if (!h) return undefined;
+  if (/^\d+$/.test(h.trim())) return Number(h) * 1000;
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,398 @@
+// Web Push for people: their devices (push subscriptions), what each person
+// wants to be told, and the notices nod queues for them. Notices are written
+// by enqueuePush inside the transaction of the change they tell of; the
+// sender (sender.ts) encrypts and posts them after the commit.
+import { and, eq, sql } from "drizzle-orm";
+import { createECDH } from "node:crypto";
+import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
+import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
+import { timeId } from "../lib/ids.ts";
+import { isoMs, toApiTime } from "../lib/time.ts";
+import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { clip, plainText } from "./text.ts";
+import type { SubscriptionView } from "./model.ts";
+
+export type Subscription = typeof pushSubscriptions.$inferSelect;
+type DecisionRow = typeof decisions.$inferSelect;
+type MessageRow = { id: string; agentId: string; conversationId: string; text: string; imageUrl: string | null; reportTitle: string | null; reportDescription: string | null };
+type RunRow = { id: string; taskId: string; agentId: string; summary: string | null };
+
+/** Devices per person: more is a runaway script, not a person. */
+export const MAX_SUBSCRIPTIONS = 50;
+
+export const publicSubscription = (s: Subscription): SubscriptionView => ({
+  id: s.id,
+  name: s.name,
+  endpoint: s.endpoint,
+  created_at: toApiTime(s.createdAt),
+  updated_at: toApiTime(s.updatedAt),
+  last_success_at: toApiTime(s.lastSuccessAt),
+  last_error: s.lastError,
+});
+
+// ---- subscriptions ----
+
+export interface SubscriptionInput {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+  name?: string | null;
+}
+
+const LOOPBACK = (host: string) => host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+function base64urlBytes(field: string, text: string): Buffer {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(text) && !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw badRequest(`${field}: not base64url`);
+  return Buffer.from(text.replace(/=+$/, ""), text.includes("+") || text.includes("/") ? "base64" : "base64url");
+}
+
+const checker = createECDH("prime256v1");
+checker.generateKeys();
+
+/** Checks a browser PushSubscription: 400 naming the field that is wrong. */
+export function checkSubscription(input: SubscriptionInput) {
+  let url: URL;
+  try {
+    url = new URL(input.endpoint);
+  } catch {
+    throw badRequest("endpoint: not a URL");
+  }
+  if (url.username || url.password) throw badRequest("endpoint: must not carry credentials");
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK(url.hostname)))
+    throw badRequest("endpoint: must be https (http only on a loopback address)");
+  const p256dh = base64urlBytes("keys.p256dh", input.keys.p256dh);
+  if (p256dh.length !== 65 || p256dh[0] !== 4) throw badRequest("keys.p256dh: must be an uncompressed P-256 public key (65 bytes)");
+  try {
+    checker.computeSecret(p256dh); // throws unless the point is on the curve
+  } catch {
+    throw badRequest("keys.p256dh: not a valid P-256 point");
+  }
+  const auth = base64urlBytes("keys.auth", input.keys.auth);
+  if (auth.length !== 16) throw badRequest("keys.auth: must be 16 bytes");
+  return { endpoint: url.href, origin: url.origin, p256dh: p256dh.toString("base64url"), auth: auth.toString("base64url") };
+}
+
+/** "Chrome on Android", "Safari on iPhone"… a default name people can recognise. */
+export function deviceName(userAgent: string | null): string {
+  const ua = userAgent ?? "";
+  const os = /Android/.test(ua) ? "Android" : /iPhone/.test(ua) ? "iPhone" : /iPad/.test(ua) ? "iPad" : /Mac OS X|Macintosh/.test(ua) ? "Mac" : /Windows/.test(ua) ? "Windows" : /CrOS/.test(ua) ? "ChromeOS" : /Linux/.test(ua) ? "Linux" : "";
+  const browser = /Firefox\//.test(ua) ? "Firefox" : /Edg\//.test(ua) ? "Edge" : /SamsungBrowser/.test(ua) ? "Samsung Internet" : /OPR\//.test(ua) ? "Opera" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "";
+  if (browser && os) return `${browser} on ${os}`;
+  return browser || os || "This device";
+}
+
+/**
+ * Stores a subscription for the person. The same endpoint again updates it;
+ * an endpoint another person registered moves to this person (the browser
+ * is theirs now) under a new id, so nothing about the other person leaks.
+ */
+export function saveSubscription(db: Db, userId: string, input: SubscriptionInput, userAgent: string | null) {
+  const s = checkSubscription(input);
+  const now = isoMs();
+  const name = input.name?.trim() || null;
+  return db.$client.transaction(() => {
+    const existing = db.select().from(pushSubscriptions).where(eq(pushSubscriptions.endpoint, s.endpoint)).get();
+    if (existing && existing.userId === userId) {
+      const updated = db
+        .update(pushSubscriptions)
+        .set({ p256dh: s.p256dh, auth: s.auth, name: name ?? existing.name, updatedAt: now, lastError: null })
+        .where(eq(pushSubscriptions.id, existing.id))
+        .returning()
+        .get()!;
+      return { sub: updated, created: false };
+    }
+    if (existing) db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, existing.id)).run();
+    const n = db.select({ n: sql<number>`count(*)` }).from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).get()!.n;
+    if (n >= MAX_SUBSCRIPTIONS) throw conflict(`at most ${MAX_SUBSCRIPTIONS} devices per person: remove one first`);
+    const sub: Subscription = {
+      id: timeId("psub_"),
+      userId,
+      endpoint: s.endpoint,
+      p256dh: s.p256dh,
+      auth: s.auth,
+      name: name ?? deviceName(userAgent),
+      createdAt: now,
+      updatedAt: now,
+      lastSuccessAt: null,
+      lastError: null,
+    };
+    db.insert(pushSubscriptions).values(sub).run();
+    return { sub, created: true };
+  })();
+}
+
+export const listSubscriptions = (db: Db, userId: string) =>
+  db.select().from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).orderBy(pushSubscriptions.id).all();
+
+/** The person's own subscription, or 404 (another person's id looks exactly like an unknown one). */
+export function getSubscription(db: Db, userId: string, id: string): Subscription {
+  const s = db.select().from(pushSubscriptions).where(and(eq(pushSubscriptions.id, id), eq(pushSubscriptions.userId, userId))).get();
+  if (!s) throw notFound("subscription");
+  return s;
+}
+
+export function renameSubscription(db: Db, userId: string, id: string, name: string): Subscription {
+  const s = getSubscription(db, userId, id);
+  const trimmed = name.trim();
+  if (!trimmed) throw badRequest("name: must not be empty");
+  return db.update(pushSubscriptions).set({ name: trimmed, updatedAt: isoMs() }).where(eq(pushSubscriptions.id, s.id)).returning().get()!;
+}
+
+export function deleteSubscription(db: Db, userId: string, id: string) {
+  const s = getSubscription(db, userId, id);
+  db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, s.id)).run(); // its queued pushes go with it
+}
+
+// ---- settings ----
+
+export interface PushSettingsView {
+  messages: boolean;
+  failed_runs: boolean;
+  muted_agents: string[];
+}
+
+export function getSettings(db: Db, userId: string): PushSettingsView {
+  const s = db.select().from(pushSettings).where(eq(pushSettings.userId, userId)).get();
+  return { messages: s?.messages ?? true, failed_runs: s?.failedRuns ?? true, muted_agents: s?.mutedAgents ?? [] };
+}
+
+export function putSettings(db: Db, userId: string, patch: Partial<PushSettingsView>): PushSettingsView {
+  const cur = getSettings(db, userId);
+  const next = {
+    messages: patch.messages ?? cur.messages,
+    failedRuns: patch.failed_runs ?? cur.failed_runs,
+    mutedAgents: patch.muted_agents ? [...new Set(patch.muted_agents)] : cur.muted_agents,
+    updatedAt: isoMs(),
+  };
+  db.insert(pushSettings).values({ userId, ...next }).onConflictDoUpdate({ target: pushSettings.userId, set: next }).run();
+  return getSettings(db, userId);
+}
+
+// ---- notices ----
+
+/** What nod tells people about. Build one and pass it to enqueuePush inside the change's transaction. */
+export type PushNotice =
+  | { kind: "request"; decision: DecisionRow }
+  | { kind: "resolved"; decision: DecisionRow }
+  | { kind: "message"; message: MessageRow }
+  | { kind: "run_failed"; run: RunRow; taskName: string }
+  | { kind: "test"; userId: string };
+
+export interface PushPayload {
+  type: PushNotice["kind"];
+  title: string;
+  body: string;
+  url: string; // a path under /app that opens the thing itself
+  tag: string; // one per request, conversation or task: a newer push replaces the older notification
+  badge: number; // pending requests, for the app icon's badge
+  [key: string]: unknown;
+}
+
+export const TTL = { request: 7 * 86_400, resolved: 7 * 86_400, message: 86_400, run_failed: 86_400, test: 300 };
+
+const q = {
+  agentName: (db: Db) =>
+    prepared(db, "push.agentName", (db) => db.select({ name: agents.name }).from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare()),
+  pending: (db: Db) =>
+    prepared(db, "push.pendingCount", (db) =>
+      db.select({ n: sql<number>`count(*)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
+    ),
+  recipients: (db: Db) =>
+    prepared(db, "push.recipients", (db) =>
+      db
+        .select({ id: pushSubscriptions.id, userId: pushSubscriptions.userId, endpoint: pushSubscriptions.endpoint, messages: pushSettings.messages, failedRuns: pushSettings.failedRuns, muted: pushSettings.mutedAgents })
+        .from(pushSubscriptions)
+        .leftJoin(pushSettings, eq(pushSettings.userId, pushSubscriptions.userId))
+        .prepare(),
+    ),
+};
+
+const agentName = (db: Db, id: string) => q.agentName(db).get({ id })?.name ?? "An agent";
+
+const ACTIONS: Record<string, { action: string; title: string; answer: Record<string, unknown> }[]> = {
+  approval: [
+    { action: "approve", title: "Approve", answer: { status: "approved" } },
+    { action: "reject", title: "Reject", answer: { status: "rejected" } },
+  ],
+  permission: [
+    { action: "allow", title: "Allow", answer: { status: "approved" } },
+    { action: "deny", title: "Deny", answer: { status: "rejected" } },
+  ],
+};
+
+const HINT: Record<string, string> = { approval: "Approve or reject", permission: "Allow or deny", choice: "Choose an answer", question: "Answer in nod" };
+const OUTCOME: Record<string, string> = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed", expired: "Expired", cancelled: "Withdrawn by the agent" };
+
+const requestTitle = (db: Db, d: DecisionRow) => clip(`${agentName(db, d.agentId)}: ${plainText(d.title)}`, 120);
+
+function requestPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
+  const choices = d.kind === "choice" && d.options && d.options.length > 0 && d.options.length <= 2;
+  const actions = choices
+    ? d.options!.map((o, i) => ({ action: `option-${i}`, title: clip(o, 40), answer: { status: "responded", note: o } }))
+    : (ACTIONS[d.kind] ?? []);
+  const description = plainText(d.description);
+  const body = d.proposal ? `Task proposal: ${d.proposal.task_name} (${d.proposal.task_schedule})` : description || HINT[d.kind] || "";
+  return {
+    type: "request",
+    title: requestTitle(db, d),
+    body: clip(body, 300),
+    url: `/app/requests/${d.id}`,
+    tag: d.id,
+    badge,
+    decision_id: d.id,
+    agent_id: d.agentId,
+    kind: d.kind,
+    actions: actions.map(({ action, title }) => ({ action, title })),
+    answers: Object.fromEntries(actions.map((a) => [a.action, a.answer])),
+  };
+}
+
+function resolvedPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
+  // Generic over statuses: "expired" and "cancelled" (withdrawn) come from another change.
+  const status: string = d.status;
+  const who = d.resolvedBy === "agent" ? "the agent" : d.resolvedBy;
+  const word = OUTCOME[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
+  const note = d.note ? `: ${plainText(d.note)}` : "";
+  return {
+    type: "resolved",
+    title: requestTitle(db, d),
+    body: clip(`${word}${who && status !== "cancelled" ? ` by ${who}` : ""}${note}`, 300),
+    url: `/app/requests/${d.id}`,
+    tag: d.id,
+    badge,
+    decision_id: d.id,
+    resolved: true,
+    status: d.status,
+  };
+}
+
+function messagePayload(db: Db, m: MessageRow, badge: number): PushPayload {
+  const text = m.reportTitle ? `${plainText(m.reportTitle)}\n${plainText(m.reportDescription || m.text)}` : plainText(m.text);
+  return {
+    type: "message",
+    title: clip(agentName(db, m.agentId), 120),
+    body: clip(text.trim() || (m.imageUrl ? "Sent an image" : "Sent a message"), 300),
+    url: `/app/agents/${m.agentId}/chat?conversation=${m.conversationId}`,
+    tag: m.conversationId,
+    badge,
+    agent_id: m.agentId,
+    conversation_id: m.conversationId,
+    message_id: m.id,
+  };
+}
+
+function runPayload(db: Db, r: RunRow, taskName: string, badge: number): PushPayload {
+  const summary = plainText(r.summary ?? "");
+  return {
+    type: "run_failed",
+    title: clip(`Task failed: ${plainText(taskName)}`, 120),
+    body: clip(`${agentName(db, r.agentId)}${summary ? ` · ${summary}` : ""}`, 300),
+    url: `/app/tasks/${r.taskId}`,
+    tag: r.taskId,
+    badge,
+    agent_id: r.agentId,
+    task_id: r.taskId,
+    run_id: r.id,
+  };
+}
+
+const testPayload = (badge: number): PushPayload => ({
+  type: "test",
+  title: "nod test notification",
+  body: "Notifications work on this device.",
+  url: "/app/settings/notifications",
+  tag: "nod-test",
+  badge,
+});
+
+type QueueKind = (typeof pushQueue.$inferSelect)["kind"];
+
+/** Tells people's devices about something, in the caller's unit of work: the sender wakes after the commit. */
+export function notifyPeople(uow: UnitOfWork, notice: PushNotice): number {
+  const queued = enqueuePush(uow.db, notice);
+  if (queued > 0) uow.pushQueued();
+  return queued;
+}
+
+/**
+ * Queues the notice for every device that should get it, inside the caller's
+ * transaction; returns how many pushes were queued (notifyPeople is the way in). Requests go to every device; messages and failed runs
+ * follow each person's settings; an answered request goes to the devices that
+ * were told of it, under the same tag.
+ */
+export function enqueuePush(db: Db, notice: PushNotice): number {
+  const badge = q.pending(db).get()!.n;
+  const now = isoMs();
+  if (notice.kind === "resolved") {
+    const d = notice.decision;
+    const payload = JSON.stringify(resolvedPayload(db, d, badge));
+    const res = db
+      .update(pushQueue)
+      .set({ kind: "resolved", payload, urgency: "normal", ttl: TTL.resolved, status: "pending", version: sql`${pushQueue.version} + 1`, attempts: 0, nextAttemptAt: now, lastError: null })
+      .where(eq(pushQueue.tag, d.id))
+      .run() as unknown as { changes: number };
+    return res.changes;
+  }
+  let payload: PushPayload;
+  let agentId: string | null = null;
+  let wants: (r: { messages: boolean | null; failedRuns: boolean | null; muted: string[] | null; userId: string }) => boolean = () => true;
+  switch (notice.kind) {
+    case "request":
+      payload = requestPayload(db, notice.decision, badge);
+      break;
+    case "message":
+      payload = messagePayload(db, notice.message, badge);
+      agentId = notice.message.agentId;
+      wants = (r) => r.messages !== false && !r.muted?.includes(agentId!);
+      break;
+    case "run_failed":
+      payload = runPayload(db, notice.run, notice.taskName, badge);
+      agentId = notice.run.agentId;
+      wants = (r) => r.failedRuns !== false && !r.muted?.includes(agentId!);
+      break;
+    case "test":
+      payload = testPayload(badge);
+      wants = (r) => r.userId === notice.userId;
+      break;
+  }
+  const kind: QueueKind = notice.kind === "run_failed" ? "run" : notice.kind;
+  const text = JSON.stringify(payload);
+  const rows = q
+    .recipients(db)
+    .all()
+    .filter(wants)
+    .map((r) => ({
+      subscriptionId: r.id,
+      origin: new URL(r.endpoint).origin,
+      tag: payload.tag,
+      kind,
+      payload: text,
+      urgency: notice.kind === "request" ? ("high" as const) : ("normal" as const),
+      ttl: TTL[notice.kind],
+      status: "pending" as const,
+      nextAttemptAt: now,
+      createdAt: now,
+    }));
+  // A newer notice for the same device and tag replaces one not sent yet (or a sent request's marker).
+  for (let i = 0; i < rows.length; i += 500)
+    db.insert(pushQueue)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoUpdate({
+        target: [pushQueue.subscriptionId, pushQueue.tag],
+        set: {
+          kind: sql`excluded.kind`,
+          payload: sql`excluded.payload`,
+          urgency: sql`excluded.urgency`,
+          ttl: sql`excluded.ttl`,
+          status: "pending",
+          version: sql`${pushQueue.version} + 1`,
+          attempts: 0,
+          nextAttemptAt: now,
+          lastError: null,
+          createdAt: now,
+        },
+      })
+      .run();
+  return rows.length;
+}
