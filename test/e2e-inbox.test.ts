@@ -1,10 +1,13 @@
 // The inbox in a real browser, as a person uses it: first-run setup, creating
 // an agent, live messages and requests, answering every kind of request,
 // safe rendering of agent text, and the phone layout.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page, BrowserContext } from "playwright-core";
 import { startTestServer, AgentClient, Person, eventually, type TestServer } from "./helpers.ts";
 import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
+
+// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
+setDefaultTimeout(20_000);
 
 let server: TestServer;
 let browser: Browser;

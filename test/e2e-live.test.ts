@@ -2,9 +2,12 @@
 // server restarts and the views catch up; notifications are asked for on a
 // click only and shown for new requests and messages while the tab is hidden;
 // approval-only agents open on their requests.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
 import { launch, openPage, shot, agentSocket } from "./e2e-helpers.ts";
+
+// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
+setDefaultTimeout(20_000);
 
 const T = 30_000;
 

@@ -1,9 +1,12 @@
 // nod's own images load from the origin the inbox is open at, even when the
 // public URL names another host (the default says localhost; a phone on the
 // LAN opens the inbox by the server's address).
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { PNG_1x1, startTestServer, withAgent } from "./helpers.ts";
 import { launch, openPage } from "./e2e-helpers.ts";
+
+// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
+setDefaultTimeout(20_000);
 
 test("an agent's image shows when the public URL is another host", async () => {
   const server = await startTestServer({ publicUrl: "http://nod.invalid:9" });

@@ -10,12 +10,15 @@
 // (subscribe() never settles). The settings page's "Enable on this device" is
 // therefore driven with PushManager.subscribe answering a stand-in
 // subscription; everything after that (nod's API, the list) is real.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startTestServer, owner, AgentClient, eventually, tempDir } from "./helpers.ts";
 import { ARTIFACTS, PHONE, freePort, shot, unnamedControls } from "./e2e-helpers.ts";
 import { standInPushService } from "./push-service.ts";
+
+// A browser, a service worker and a push service: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
+setDefaultTimeout(20_000);
 
 const T = 30_000;
 /** NOD_DOCS_SHOTS=1 also refreshes docs/push-*.png (otherwise every run would change them). */
@@ -25,7 +28,7 @@ const DOCS = process.env.NOD_DOCS_SHOTS === "1" ? path.resolve(import.meta.dir, 
 async function launchProfile(): Promise<BrowserContext> {
   const context = await chromium.launchPersistentContext(tempDir("nod-chromium-"), {
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     viewport: PHONE,
   });
   afterAll(() => context.close());

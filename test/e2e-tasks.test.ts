@@ -1,9 +1,12 @@
 // Tasks in the browser: create one with the schedule checked as you type,
 // run it now, see the agent get task_due and its summary come back rendered;
 // enable/disable, edit, event tasks with their trigger URL, delete.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
 import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
+
+// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
+setDefaultTimeout(20_000);
 
 const T = 30_000;
 
