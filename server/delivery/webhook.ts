@@ -5,6 +5,7 @@ import { lookup } from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
+import ipaddr from "ipaddr.js";
 import { randomHex } from "../lib/ids.ts";
 import { signWebhook } from "../lib/secrets.ts";
 
@@ -153,52 +154,23 @@ export async function privateDestination(url: string): Promise<string | null> {
   return bad ? `blocked: ${host} resolves to non-public address ${bad} (--webhook-block-private)` : null;
 }
 
+/**
+ * Whether an address is anything but public unicast (ipaddr.js's ranges:
+ * loopback, private, link-local, unique-local, CGNAT, multicast, reserved,
+ * unspecified…). IPv4-mapped and IPv4-compatible forms count as their IPv4
+ * address (in hex spelling they are refused); forms that carry an IPv4
+ * address to translate (NAT64, IPv4-translated) are refused, and 6to4 is
+ * judged by the address it embeds. (Teredo counts as public, as before.)
+ */
 export function isPrivateAddress(addr: string): boolean {
-  const v = isIP(addr);
-  if (v === 4) return privateV4(addr);
-  if (v !== 6) return true;
-  const a = addr.toLowerCase();
-  const mapped = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a) ?? /^::(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return privateV4(mapped[1]!);
-  const words = expandV6(a);
-  if (!words) return true;
-  const w0 = words[0]!;
-  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) return privateV4(v4(words[6]!, words[7]!)); // ::ffff:a.b.c.d
-  if (words.slice(0, 6).every((w) => w === 0)) return true; // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d
-  if (words.slice(0, 4).every((w) => w === 0) && words[4] === 0xffff && words[5] === 0) return true; // ::ffff:0:a.b.c.d (IPv4-translated)
-  if ((w0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
-  if ((w0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
-  if ((w0 & 0xffc0) === 0xfec0) return true; // fec0::/10 site-local (deprecated)
-  if ((w0 & 0xff00) === 0xff00) return true; // multicast
-  if (w0 === 0x64 && words[1] === 0xff9b) return true; // 64:ff9b::/96 NAT64 may reach private v4
-  if (w0 === 0x2002) return privateV4(v4(words[1]!, words[2]!)); // 6to4
-  return false;
-}
-
-function privateV4(addr: string): boolean {
-  const [a, b] = addr.split(".").map(Number) as [number, number];
-  return (
-    a === 0 || // this network
-    a === 10 ||
-    a === 127 ||
-    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 192 && b === 0) || // 192.0.0.0/24 protocol assignments (and 192.0.2.0 docs, harmless)
-    (a === 198 && (b === 18 || b === 19)) || // benchmarking
-    a >= 224 // multicast, reserved, broadcast
-  );
-}
-
-function expandV6(a: string): number[] | null {
-  const [head, tail] = a.split("::") as [string, string | undefined];
-  if (a.split("::").length > 2) return null;
-  const parse = (s: string) => (s ? s.split(":").map((x) => parseInt(x, 16)) : []);
-  const h = parse(head);
-  const t = tail === undefined ? [] : parse(tail);
-  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
-  const words = [...h, ...Array(Math.max(0, fill)).fill(0), ...t];
-  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : null;
+  if (!ipaddr.isValid(addr)) return true;
+  const ip = ipaddr.process(addr); // ::ffff:a.b.c.d and ::a.b.c.d become a.b.c.d
+  const range = ip.range();
+  if (ip.kind() === "ipv6") {
+    const parts = (ip as ipaddr.IPv6).parts;
+    // ::/96 in hex spelling (::7f00:1): the deprecated IPv4-compatible form, never a public destination.
+    if (parts.slice(0, 6).every((w) => w === 0)) return true;
+    if (range === "6to4") return isPrivateAddress(`${parts[1]! >> 8}.${parts[1]! & 255}.${parts[2]! >> 8}.${parts[2]! & 255}`);
+  }
+  return range !== "unicast" && range !== "teredo";
 }
