@@ -23,7 +23,6 @@ import { startServer } from "../server/app.ts";
 import { Logger } from "../server/lib/log.ts";
 import { createAgent } from "../server/agents/service.ts";
 import { createTask } from "../server/tasks/service.ts";
-import { schedulerFor } from "../server/tasks/scheduler.ts";
 
 const MINUTES = Number(process.argv[2] ?? 3);
 const TASKS = Number(process.argv[3] ?? 10_000);
@@ -36,7 +35,7 @@ let offset = 0;
 const clock = () => Date.now() + offset;
 const nod = await startServer(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "warn" }), { log: new Logger("warn"), now: clock });
 const ctx = nod.ctx;
-const scheduler = schedulerFor(ctx)!;
+const scheduler = nod.live.scheduler;
 
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return NaN;

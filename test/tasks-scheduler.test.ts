@@ -4,7 +4,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { outbox, taskRuns, tasks } from "../server/db/schema.ts";
-import { schedulerFor, TaskScheduler } from "../server/tasks/scheduler.ts";
+import { TaskScheduler } from "../server/tasks/scheduler.ts";
 import { eventually, startTestServer, withAgent, type TestServer } from "./helpers.ts";
 
 // This file waits for a real per-second cron: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
@@ -27,7 +27,7 @@ describe("scheduler on an injected clock", async () => {
   const { person, created, agent } = await withAgent(server, { name: "Cron Bot" });
   const at = async (iso: string) => {
     fakeNow = Date.parse(iso);
-    await schedulerFor(server.ctx)!.tick();
+    await server.live.scheduler.tick();
   };
   const task = async (body: Record<string, unknown>) => {
     const r = await agent.post("/api/agent/tasks", { prompt: "Do it.", ...body });
@@ -84,7 +84,7 @@ describe("scheduler on an injected clock", async () => {
     second.start();
     try {
       fakeNow = Date.parse("2026-01-06T10:01:00Z");
-      const first = schedulerFor(server.ctx)!;
+      const first = server.live.scheduler;
       expect(first).not.toBe(second);
       await Promise.all([first.tick(), second.tick(), first.tick(), second.tick(), Promise.resolve(first.poke())]);
       for (const id of ids) expect(runsOf(server, id)).toHaveLength(1);
@@ -204,7 +204,7 @@ describe("restart", async () => {
     fakeNow = Date.parse("2026-02-02T14:45:00Z"); // 11, 12, 13 and 14 o'clock pass while it is down
     server = await server.restart();
     await eventually(() => runsOf(server, t.id).length === 1, 2000, "the catch-up run");
-    await schedulerFor(server.ctx)!.tick();
+    await server.live.scheduler.tick();
     await Bun.sleep(50);
     const runs = runsOf(server, t.id);
     expect(runs).toHaveLength(1);

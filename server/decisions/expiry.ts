@@ -20,6 +20,7 @@ import { decisions } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { recordActivity } from "../activity/service.ts";
 import { resolvedEvent, settle, type Decision } from "./service.ts";
+import { DueLoop, yieldToLoop } from "../lib/due-loop.ts";
 
 const BATCH = 500; // requests expired per transaction
 const MAX_SLEEP_MS = 60_000; // the clock may jump: look again at least this often
@@ -64,70 +65,17 @@ export function expireDue(ctx: Ctx, nowMs: number): number {
   return due.length;
 }
 
-export class DecisionExpiry {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
-
-  constructor(private ctx: Ctx) {}
-
-  start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.tick(); // expires whatever came due while the server was down
+export class DecisionExpiry extends DueLoop {
+  constructor(private ctx: Ctx) {
+    super(ctx.now, MAX_SLEEP_MS, ctx.log, "expiring requests");
   }
 
-  async stop() {
-    this.stopped = true;
-    this.clearTimer();
-    await this.running;
+  protected async pass() {
+    while (!this.stopped && expireDue(this.ctx, this.ctx.now()) === BATCH) await yieldToLoop();
   }
 
-  /** A request with a due time was created: re-arm for the (possibly new) earliest one. */
-  poke() {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.arm();
-  }
-
-  /** Expires every request due at ctx.now(), then re-arms. Concurrent calls share one pass. */
-  tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass()
-      .catch((e) => this.ctx.log.error("expiring requests failed; trying again later", { error: e as Error }))
-      .finally(() => {
-        this.running = null;
-        this.arm();
-      });
-    return this.running;
-  }
-
-  private async pass() {
-    do {
-      this.again = false;
-      while (!this.stopped && expireDue(this.ctx, this.ctx.now()) === BATCH) await new Promise((r) => setImmediate(r));
-    } while (this.again && !this.stopped);
-  }
-
-  private clearTimer() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private arm() {
-    if (this.stopped) return;
+  protected nextDue() {
     const next = nextStmt(this.ctx.db).get()?.next;
-    const nowMs = this.ctx.now();
-    const at = next ? Date.parse(next) : nowMs + MAX_SLEEP_MS;
-    const delay = Math.min(Math.max(at - nowMs, 0), MAX_SLEEP_MS);
-    this.clearTimer();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.tick();
-    }, delay);
+    return next ? Date.parse(next) : null;
   }
 }

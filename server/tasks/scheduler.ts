@@ -17,6 +17,7 @@ import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
+import { DueLoop, yieldToLoop } from "../lib/due-loop.ts";
 import { taskChanged, type Task } from "./service.ts";
 import { failStaleRuns, STALE_BATCH, insertRun } from "./runs.ts";
 
@@ -28,15 +29,8 @@ export interface SchedulerOptions {
 /** How often runs past the timeout are looked for (the timer wakes at least every maxSleepMs). */
 const SWEEP_EVERY_MS = 10_000;
 
-const schedulers = new WeakMap<Ctx, TaskScheduler>();
-/** The scheduler running for this server (tests and the bench drive it). */
-export const schedulerFor = (ctx: Ctx) => schedulers.get(ctx);
 
-export class TaskScheduler {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
+export class TaskScheduler extends DueLoop {
   private lastSweep = -Infinity;
   /** Called after each committed batch with each run's lateness in ms (commit time − slot). */
   observe: ((latenessMs: number[]) => void) | null = null;
@@ -47,63 +41,34 @@ export class TaskScheduler {
     private ctx: Ctx,
     opts: Partial<SchedulerOptions> = {},
   ) {
-    this.opts = { batch: 500, maxSleepMs: 30_000, ...opts };
+    const o = { batch: 500, maxSleepMs: 30_000, ...opts };
+    super(ctx.now, o.maxSleepMs, ctx.log, "the scheduler");
+    this.opts = o;
     const m = ctx.metrics;
     m.gauge("nod_scheduler_last_lateness_seconds", "How late the scheduler's last run was created after its slot", () => this.stats.lastLatenessMs / 1000);
     m.gauge("nod_scheduler_max_lateness_seconds", "The latest a scheduled run has been created after its slot since start", () => this.stats.maxLatenessMs / 1000);
     m.gauge("nod_scheduler_busy_seconds", "CPU-bound time the scheduler has spent firing tasks since start", () => this.stats.busyMs / 1000);
   }
 
-  start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    if (!schedulers.has(this.ctx)) schedulers.set(this.ctx, this);
-    void this.tick(); // fires whatever came due while the server was down
-  }
-
-  async stop() {
-    this.stopped = true;
-    this.clearTimer();
-    if (schedulers.get(this.ctx) === this) schedulers.delete(this.ctx);
-    await this.running;
-  }
-
-  /** Tasks changed: re-arm the timer for the (possibly new) earliest next_run_at. */
-  poke() {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.arm();
-  }
-
-  /** Fires every task due at ctx.now(), then re-arms. Concurrent calls share one pass. */
-  tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
+  /** Fires every task due now (in batches), and fails runs past their timeout every SWEEP_EVERY_MS. */
+  protected async pass() {
+    this.stats.ticks++;
+    while (!this.stopped && this.fireBatch() === this.opts.batch) await yieldToLoop();
+    const now = this.ctx.now();
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      while (!this.stopped && failStaleRuns(this.ctx, now) === STALE_BATCH) await yieldToLoop();
     }
-    this.running = this.pass().finally(() => {
-      this.running = null;
-      this.arm();
-    });
-    return this.running;
   }
 
-  private async pass() {
-    do {
-      this.again = false;
-      this.stats.ticks++;
-      for (;;) {
-        if (this.stopped) return;
-        const n = this.fireBatch();
-        if (n < this.opts.batch) break;
-        await new Promise((r) => setImmediate(r)); // let requests in between batches
-      }
-      const now = this.ctx.now();
-      if (now - this.lastSweep >= SWEEP_EVERY_MS) {
-        this.lastSweep = now;
-        while (failStaleRuns(this.ctx, now) === STALE_BATCH && !this.stopped) await new Promise((r) => setImmediate(r));
-      }
-    } while (this.again && !this.stopped);
+  /** The earliest next_run_at of an enabled task. */
+  protected nextDue() {
+    const row = this.ctx.db
+      .select({ next: sql<string | null>`min(${tasks.nextRunAt})` })
+      .from(tasks)
+      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)))
+      .get();
+    return row?.next ? Date.parse(row.next) : null;
   }
 
   /** One transaction: claims and fires up to `batch` due tasks. Returns how many were due. */
@@ -163,28 +128,5 @@ export class TaskScheduler {
     }
     this.stats.busyMs += performance.now() - t0;
     return due.length;
-  }
-
-  private clearTimer() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  /** Sleeps until the earliest next_run_at of an enabled task (at most maxSleepMs). */
-  private arm() {
-    if (this.stopped) return;
-    const row = this.ctx.db
-      .select({ next: sql<string | null>`min(${tasks.nextRunAt})` })
-      .from(tasks)
-      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)))
-      .get();
-    const nowMs = this.ctx.now();
-    const at = row?.next ? Date.parse(row.next) : nowMs + this.opts.maxSleepMs;
-    const delay = Math.min(Math.max(at - nowMs, 0), this.opts.maxSleepMs);
-    this.clearTimer(); // always re-armed: the clock may have jumped since the last arm
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.tick();
-    }, delay);
   }
 }
