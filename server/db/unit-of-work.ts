@@ -38,7 +38,7 @@ export interface Effects {
   tasksChanged: boolean;
   /** A request with a due time (expires_at) was created: the expiry loop looks again. */
   expiryChanged: boolean;
-  /** Notifications for people's devices were queued (push/service.ts notifyPeople): the push sender looks again. */
+  /** Notifications for people's devices were queued (push/notices.ts notifyPeople): the push sender looks again. */
   pushQueued: boolean;
 }
 

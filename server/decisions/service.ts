@@ -10,7 +10,7 @@ import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";
 import { recordActivity } from "../activity/service.ts";
-import { notifyPeople } from "../push/service.ts";
+import { notifyPeople } from "../push/notices.ts";
 import { createTaskFromProposal } from "../tasks/service.ts";
 import { scheduleWords } from "../tasks/schedule.ts";
 import type { Static } from "elysia";

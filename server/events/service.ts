@@ -14,7 +14,7 @@ import { insertMessage, resolveConversation } from "../conversations/service.ts"
 import { insertDecision } from "../decisions/service.ts";
 import { cancelDecision } from "../decisions/cancel.ts";
 import { recordActivity } from "../activity/service.ts";
-import { notifyPeople } from "../push/service.ts";
+import { notifyPeople } from "../push/notices.ts";
 import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
 import * as M from "./model.ts";

@@ -6,6 +6,7 @@ import { forPeople } from "../auth/guard.ts";
 import { doc, errors } from "../lib/schemas.ts";
 import { vapidKeys } from "./vapid.ts";
 import * as push from "./service.ts";
+import { notifyPeople } from "./notices.ts";
 import { PublicKey, RenameBody, SettingsBody, SettingsView, SubscriptionBody, SubscriptionView, TestQueued } from "./model.ts";
 
 export function peoplePushRoutes(ctx: Ctx) {
@@ -43,7 +44,7 @@ export function peoplePushRoutes(ctx: Ctx) {
       },
       { response: { 204: t.Void({ description: "Removed" }), ...errors(401, 403, 404) }, ...doc("Remove a device") },
     )
-    .post("/api/push/test", ({ user, status }) => status(202, { queued: ctx.writer.now((uow) => push.notifyPeople(uow, { kind: "test", userId: user.id })) }), {
+    .post("/api/push/test", ({ user, status }) => status(202, { queued: ctx.writer.now((uow) => notifyPeople(uow, { kind: "test", userId: user.id })) }), {
       response: { 202: TestQueued, ...errors(401, 403) },
       ...doc("Send a test notification to each of your devices"),
     })

@@ -15,7 +15,7 @@ import { checkJsonDepth } from "../lib/json-depth.ts";
 import type { Agent } from "../agents/service.ts";
 import { insertMessage, resolveConversation } from "../conversations/service.ts";
 import { recordActivity } from "../activity/service.ts";
-import { notifyPeople } from "../push/service.ts";
+import { notifyPeople } from "../push/notices.ts";
 import { markDelivered } from "../db/outbox.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
