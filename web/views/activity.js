@@ -6,7 +6,7 @@ import { html } from "htm/preact";
 import { useState } from "preact/hooks";
 import { get, qs } from "../api.js";
 import { useFrames, agentName } from "../store.js";
-import { clean } from "../text.js";
+import { clean, plain } from "../text.js";
 import { Time, ErrorText, useLoad, Loading, AgentFilteredPage } from "./common.js";
 
 const PAGE = 50;
@@ -90,7 +90,7 @@ function Entry({ a, showAgent }) {
     <span class="act-icon" aria-hidden="true">${icon}</span>
     <div class="act-body">
       <div class="act-title">${link ? html`<a href=${link[0]}>${clean(a.title)}</a>` : clean(a.title)}</div>
-      ${a.text && html`<div class="act-text muted">${clean(a.text)}</div>`}
+      ${a.text && html`<div class="act-text muted">${a.type === "agent_message" ? plain(a.text) : clean(a.text)}</div>`}
       <div class="small muted">
         <span class="sr-only">${LABEL[a.type] || a.type}${out ? ` (${out[2]})` : ""}, </span>
         ${out && html`<span class="act-outcome">${out[2]}</span> · `}

@@ -5,7 +5,7 @@ import { get, post, qs } from "../api.js";
 import { useStore, useFrames, loadAgents, fresh } from "../store.js";
 import { navigate } from "../router.js";
 import { Markdown } from "../markdown.js";
-import { clean } from "../text.js";
+import { clean, plain } from "../text.js";
 import { Avatar, OnlineDot, Secret, CopyButton, ErrorText, useAction, Loading, Time, presence } from "./common.js";
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -104,8 +104,8 @@ export function Setup({ agent }) {
   const made = fresh[agent.id];
   return html`
     ${made ? html`<${Credentials} agent=${agent} secret=${made.secret} webhookSecret=${made.webhook_secret} />` : html`<${NoSecret} agent=${agent} />`}
-    <${Snippets} agent=${agent} secret=${made?.secret} />
     <${FirstEvent} agent=${agent} />
+    <${Snippets} agent=${agent} secret=${made?.secret} />
   `;
 }
 
@@ -145,24 +145,22 @@ export function Credentials({ agent, secret, webhookSecret }) {
 function Snippets({ agent, secret = "nod_…" }) {
   const url = location.origin;
   const env = `export NOD_API_URL=${url}\nexport NOD_AGENT_ID=${agent.id}\nexport NOD_SECRET=${secret}`;
-  const hook = JSON.stringify(
-    {
-      env: { NOD_API_URL: url, NOD_AGENT_ID: agent.id, NOD_SECRET: secret },
-      hooks: {
-        PreToolUse: [
-          {
-            matcher: "Bash|Edit|Write|WebFetch|AskUserQuestion",
-            hooks: [{ type: "command", command: "nod claude-hook --timeout 10m", timeout: 660, onFailure: "block" }],
-          },
-        ],
-      },
-    },
-    null,
-    2,
-  );
+  // Laid out as in the README: short enough to read on a phone before pasting it.
+  const j = (v) => JSON.stringify(v).replace(/([{,])"/g, "$1 \"").replace(/":/g, "\": ").replace(/}$/, " }");
+  const hook = [
+    "{",
+    `  "env": ${j({ NOD_API_URL: url, NOD_AGENT_ID: agent.id, NOD_SECRET: secret })},`,
+    `  "hooks": {`,
+    `    "PreToolUse": [`,
+    `      { "matcher": "Bash|Edit|Write|WebFetch|AskUserQuestion",`,
+    `        "hooks": [${j({ type: "command", command: "nod claude-hook --timeout 10m", timeout: 660, onFailure: "block" })}] }`,
+    "    ]",
+    "  }",
+    "}",
+  ].join("\n");
   const mcp = `claude mcp add nod -e NOD_API_URL=${url} -e NOD_AGENT_ID=${agent.id} -e NOD_SECRET=${secret} -- nod mcp`;
   const block = (title, what, text, copy) => html`<div class="snippet">
-    <div class="row spread"><h3>${title}</h3><${CopyButton} text=${text} label=${copy} /></div>
+    <div class="snippet-head"><h3>${title}</h3><${CopyButton} text=${text} label=${copy} /></div>
     <p class="small muted">${what}</p>
     <pre><code>${text}</code></pre>
   </div>`;
@@ -197,10 +195,11 @@ function FirstEvent({ agent }) {
     <section class="card first-event" aria-labelledby="first-h" aria-live="polite">
       <h2 id="first-h">${first ? "First event" : "Waiting for the first event…"}</h2>
       ${first
-        ? html`<p class="ok">✓ ${agent.name} is connected: <strong>${clean(first.title)}</strong> · <${Time} iso=${first.at} /></p>
-            ${first.text && html`<div class="bubble agent first-bubble">${first.markdown ? html`<${Markdown} text=${first.text} />` : clean(first.text)}</div>`}
+        ? html`<p class="ok">✓ ${agent.name} is connected.</p>
+            <p class="small muted">${clean(first.title)} · <${Time} iso=${first.at} /></p>
+            ${first.text && html`<div class="bubble agent first-bubble">${first.markdown ? html`<${Markdown} text=${first.text} />` : plain(first.text)}</div>`}
             ${first.href && html`<p><a href=${first.href}>Open it</a></p>`}`
-        : html`<p class="thinking"><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> Nothing from ${agent.name} yet. Run one of the lines above; this turns into what it sends.</p>`}
+        : html`<p class="thinking"><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> Nothing from ${agent.name} yet. Try the curl line, or connect it with a snippet below: this turns into what it sends first.</p>`}
     </section>
   `;
 }
