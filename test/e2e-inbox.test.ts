@@ -96,6 +96,7 @@ describe("inbox in the browser", async () => {
     await eventually(async () => (await page.title()) === "(1) nod", 5000, "title counts the pending request");
     await shot(page, "chat-request-desktop");
 
+    await card.getByRole("button", { name: "Add note" }).click();
     await card.getByLabel("Note (optional)").fill("ship it");
     await card.getByRole("button", { name: "Approve" }).click();
     await card.getByText("Approved by alice").waitFor();

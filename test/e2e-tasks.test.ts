@@ -65,7 +65,7 @@ describe("tasks in the browser", async () => {
     sock.ws.close();
 
     await page.goto(`${server.url}/app/agents/${created.id}`);
-    const bubble = page.getByRole("article", { name: "Task result" });
+    const bubble = page.getByRole("article", { name: "Task completed: Morning digest" });
     await bubble.locator("strong", { hasText: "3 items" }).waitFor();
     await shot(page, "chat-task-result-desktop");
   }, T);

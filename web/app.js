@@ -3,14 +3,15 @@
 import { html, render, Component } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { get, post, setUnauthorizedHandler } from "./api.js";
-import { state, setState, useStore, loadAgents, pendingTotal } from "./store.js";
+import { state, setState, useStore, loadAgents, watchAgents, pendingTotal, unreadTotal } from "./store.js";
+import { setFaviconBadge, titleFor } from "./attention.js";
 import { startLive, stopLive, askNotifications, notificationsSupported } from "./live.js";
 import { useRoute, navigate } from "./router.js";
 import { AuthForm } from "./views/auth.js";
 import { AgentsPage, CreateAgentPage } from "./views/agents.js";
 import { AgentPage } from "./views/agent.js";
 import { ActivityPage } from "./views/activity.js";
-import { TasksPage, TaskPage, TaskFormPage } from "./views/tasks.js";
+import { TasksPage, TaskPage, TaskFormPage, RunPage } from "./views/tasks.js";
 import { RequestsPage, RequestPage } from "./views/requests.js";
 import { NotificationsPage } from "./views/settings.js";
 import { registerServiceWorker, setAppBadge, disableOnThisDevice } from "./push.js";
@@ -30,6 +31,7 @@ addEventListener("online", () => state.status === "offline" && boot());
 function signedIn(user) {
   setState({ status: "ready", user });
   loadAgents();
+  watchAgents();
   startLive();
 }
 
@@ -106,6 +108,7 @@ function Page() {
   if (a === "tasks" && b === "new") return html`<${TaskFormPage} />`;
   if (a === "tasks" && b) return html`<${TaskPage} id=${b} />`;
   if (a === "tasks") return html`<${TasksPage} />`;
+  if (a === "runs" && b) return html`<${RunPage} id=${b} />`;
   return html`<main class="page"><h1>Not found</h1><p><a href="/app">Back to the agents</a></p></main>`;
 }
 
@@ -137,9 +140,13 @@ function RoutedPage() {
 function App() {
   const s = useStore();
   const pending = pendingTotal();
+  const waiting = s.status === "ready" ? pending + unreadTotal() : 0;
   useEffect(() => {
-    document.title = pending ? `(${pending}) nod` : "nod";
-    if (s.agentsLoaded) setAppBadge(pending);
+    document.title = titleFor(waiting);
+    setFaviconBadge(waiting);
+  }, [waiting]);
+  useEffect(() => {
+    if (s.agentsLoaded) setAppBadge(pending); // the installed app's badge: requests only (push.md)
   }, [pending, s.agentsLoaded]);
   if (s.status === "loading") return html`<main class="page"><p class="muted">Loading…</p></main>`;
   if (s.status === "offline") return html`<${Offline} />`;

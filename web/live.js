@@ -1,7 +1,8 @@
 // One WebSocket to /ws/app keeps every view current. It reconnects with
 // exponential backoff; after each (re)connect the "hello" frame is passed on
 // as a "resync" so open views refetch whatever they may have missed.
-import { setState, state, emitFrame, refreshAgentsSoon, agentName, procKey } from "./store.js";
+import { setState, state, emitFrame, refreshAgentsSoon, agentName, procKey, putRun } from "./store.js";
+import { newRequest } from "./attention.js";
 import { clean } from "./text.js";
 
 let ws = null;
@@ -93,8 +94,14 @@ function handle(f) {
       refreshAgentsSoon();
       break;
     case "decision":
-      if (f.decision) notify(`${agentName(f.decision.agent_id)} asks`, f.decision.title, "/app/requests");
+      if (f.decision) {
+        notify(`${agentName(f.decision.agent_id)} asks`, f.decision.title, "/app/requests");
+        newRequest();
+      }
       refreshAgentsSoon();
+      break;
+    case "task_run":
+      putRun(f.run);
       break;
     case "delivery": {
       const ref = f.message_id || f.decision_id;

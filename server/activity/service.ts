@@ -19,6 +19,8 @@ export const publicActivity = (a: Activity): Static<typeof ActivityView> => ({
   title: a.title,
   text: a.text,
   task_run_id: a.taskRunId,
+  ref_id: a.refId,
+  outcome: a.outcome,
   created_at: toApiTime(a.createdAt),
 });
 
@@ -33,10 +35,18 @@ const insertStmt = (db: Db) =>
         title: sql.placeholder("title"),
         text: sql.placeholder("text"),
         taskRunId: sql.placeholder("taskRunId"),
+        refId: sql.placeholder("refId"),
+        outcome: sql.placeholder("outcome"),
         createdAt: sql.placeholder("createdAt"),
       })
       .prepare(),
   );
+
+/** What an entry is about (the inbox links to it) and how that ended. */
+export interface ActivityRef {
+  refId?: string | null;
+  outcome?: string | null;
+}
 
 /** Records an entry in the caller's unit of work; open inboxes get it after the commit. */
 export function recordActivity(
@@ -46,16 +56,25 @@ export function recordActivity(
   title: string,
   text: string | null = null,
   taskRunId: string | null = null,
+  ref: ActivityRef = {},
 ): Activity {
-  const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, createdAt: isoMs() };
+  const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, refId: ref.refId ?? null, outcome: ref.outcome ?? null, createdAt: isoMs() };
   insertStmt(uow.db).run(row);
   uow.toInbox({ type: "activity", activity: publicActivity(row) });
   return row;
 }
 
-export function listActivity(db: Db, opts: { agentId?: string; before?: string; limit: number }) {
+/** The start of a text on one line, for a feed entry (the whole text stays where it was sent). */
+export function preview(text: string | null | undefined, max = 200): string | null {
+  const line = (text ?? "").replace(/\s+/g, " ").trim();
+  if (!line) return null;
+  return line.length > max ? line.slice(0, max - 1) + "…" : line;
+}
+
+export function listActivity(db: Db, opts: { agentId?: string; type?: ActivityType; before?: string; limit: number }) {
   const where = and(
     opts.agentId ? eq(activity.agentId, opts.agentId) : undefined,
+    opts.type ? eq(activity.type, opts.type) : undefined,
     opts.before ? lt(activity.id, opts.before) : undefined,
   );
   return db.select().from(activity).where(where).orderBy(desc(activity.id)).limit(opts.limit).all().map(publicActivity);

@@ -1,9 +1,10 @@
-// Every /api/agent/ route: X-Nod-Agent-Id + X-Nod-Secret, else 401.
+// Every /api/agent/ route: X-Nod-Agent-Id + X-Nod-Secret, else 401; a good pair
+// records when the agent was last seen (at most once a minute).
 import { Elysia } from "elysia";
 import type { Ctx } from "../context.ts";
 import { unauthorized } from "../lib/errors.ts";
 import { models, AGENTS } from "../lib/schemas.ts";
-import { checkAgentCredentials } from "./service.ts";
+import { agentSeen, checkAgentCredentials } from "./service.ts";
 
 export const agentGuard = (ctx: Ctx) =>
   new Elysia().derive({ as: "scoped" }, ({ request }) => {
@@ -12,6 +13,7 @@ export const agentGuard = (ctx: Ctx) =>
     if (!id || !secret) throw unauthorized("missing X-Nod-Agent-Id or X-Nod-Secret header");
     const check = checkAgentCredentials(ctx.db, id, secret);
     if (!check.ok) throw unauthorized("invalid agent id or secret");
+    agentSeen(ctx, check.agent.id); // REST-only agents get a last_seen_at too
     return { agent: check.agent };
   });
 

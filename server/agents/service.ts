@@ -6,6 +6,7 @@ import { agents, decisions, messages } from "../db/schema.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
+import { prepared as cachedStatement } from "../db/prepared.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import type { Static } from "elysia";
 import type { AgentListItem, AgentView } from "./model.ts";
@@ -165,4 +166,29 @@ function agentById(db: Db) {
   let p = prepared.get(db);
   if (!p) prepared.set(db, (p = prepareAgentById(db)));
   return p;
+}
+
+/** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */
+export const LAST_SEEN = { everyMs: 60_000 };
+const lastTouched = new WeakMap<Db, Map<string, number>>();
+const touchStmt = (db: Db) =>
+  cachedStatement(db, "agents.touchRest", (db) =>
+    db.update(agents).set({ lastSeenAt: sql`${sql.placeholder("at")}` }).where(eq(agents.id, sql.placeholder("id"))).prepare(),
+  );
+
+/**
+ * An authenticated REST request: the agent was seen now. Written at most once
+ * a minute per agent, in the next group commit (it rides along with the
+ * request's own write, if it has one), so an agent that only uses REST still
+ * shows "last seen …" in the inbox.
+ */
+export function agentSeen(ctx: Ctx, id: string) {
+  const now = ctx.now();
+  let seen = lastTouched.get(ctx.db);
+  if (!seen) lastTouched.set(ctx.db, (seen = new Map()));
+  if (now - (seen.get(id) ?? -Infinity) < LAST_SEEN.everyMs) return;
+  seen.set(id, now);
+  ctx.writer.run((uow) => touchStmt(uow.db).run({ id, at: isoMs(now) })).catch(() => {
+    seen.delete(id); // not recorded (e.g. the server is stopping): the next request tries again
+  });
 }

@@ -1,5 +1,5 @@
 // People's routes for conversations and messages: /api/agents/:id/conversations,
-// /api/agents/:id/messages, /api/conversations/:id/messages, /api/conversations/:id/read.
+// /api/agents/:id/messages, /api/conversations/:id/messages, /api/messages/:id, /api/conversations/:id/read.
 import { t } from "elysia";
 import type { Ctx } from "../context.ts";
 import { forPeople } from "../auth/guard.ts";
@@ -30,6 +30,10 @@ export function peopleConversationRoutes(ctx: Ctx) {
       ({ params, query }) => conv.listMessages(ctx.db, conv.getConversation(ctx.db, params.id).id, { before: query.before, limit: pageLimit(query.limit) }),
       { query: t.Object(PagingQuery), response: { 200: t.Array(MessageView), ...errors(400, 401, 404) }, ...doc("A conversation's messages, oldest first (?before pages back)") },
     )
+    .get("/api/messages/:id", ({ params }) => conv.publicMessage(conv.getMessage(ctx.db, params.id)), {
+      response: { 200: MessageView, ...errors(401, 404) },
+      ...doc("One message (where the activity feed links to; its conversation_id opens the chat there)"),
+    })
     .post(
       "/api/conversations/:id/read",
       ({ params, set }) => {

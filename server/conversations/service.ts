@@ -137,6 +137,12 @@ export function getConversation(db: Db, id: string): Conversation {
   return c;
 }
 
+export function getMessage(db: Db, id: string): Message {
+  const m = db.select().from(messages).where(eq(messages.id, id)).get();
+  if (!m) throw notFound("message");
+  return m;
+}
+
 /** Oldest first; `before` pages back from a message id. */
 export function listMessages(db: Db, conversationId: string, opts: { before?: string; limit: number }) {
   const rows = db

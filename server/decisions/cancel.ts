@@ -24,7 +24,7 @@ export function cancelDecision(ctx: Ctx, agent: Agent, id: string) {
       .get();
     if (!updated) throw conflict("decision is no longer pending");
     settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} withdrew: ${d.title}`, null, d.taskRunId);
+    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} withdrew: ${d.title}`, null, d.taskRunId, { refId: d.id, outcome: "cancelled" });
   });
   return { status: "cancelled" as const, decision_id: id };
 }

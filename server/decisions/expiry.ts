@@ -56,7 +56,7 @@ export function expireDue(ctx: Ctx, nowMs: number): number {
       const d = claim(uow.db, id, now);
       if (!d) continue; // answered or withdrawn meanwhile
       settle(uow, d);
-      recordActivity(uow, d.agentId, "decision_resolved", `Expired unanswered: ${d.title}`, null, d.taskRunId);
+      recordActivity(uow, d.agentId, "decision_resolved", `Expired unanswered: ${d.title}`, null, d.taskRunId, { refId: d.id, outcome: "expired" });
       uow.toAgent(d.agentId, "decision_resolved", resolvedEvent(d));
       expired++;
     }

@@ -89,7 +89,7 @@ export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision
   uow.db.insert(decisions).values(d).run();
   if (d.expiresAt) uow.expiryChanged();
   uow.toInbox({ type: "decision", decision: publicDecision(d) });
-  recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId);
+  recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId, { refId: d.id });
   notifyPeople(uow, { kind: "request", decision: d });
   return d;
 }
@@ -177,7 +177,7 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
     } satisfies Partial<Decision>;
     const updated = db.update(decisions).set(patch).where(eq(decisions.id, id)).returning().get()!;
     settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId);
+    recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId, { refId: d.id, outcome: r.status });
     // A dismissed request tells the agent nothing (as in Nod).
     if (r.status !== "dismissed") uow.toAgent(agent.id, "decision_resolved", resolvedEvent(updated));
     return updated;
@@ -214,7 +214,7 @@ export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | n
       .returning()
       .get()!;
     settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId);
+    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId, { refId: d.id, outcome: "responded" });
   });
   return { status: "resolved", decision_id: id };
 }

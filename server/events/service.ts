@@ -13,7 +13,7 @@ import type { Agent } from "../agents/service.ts";
 import { insertMessage, resolveConversation } from "../conversations/service.ts";
 import { insertDecision } from "../decisions/service.ts";
 import { cancelDecision } from "../decisions/cancel.ts";
-import { recordActivity } from "../activity/service.ts";
+import { preview, recordActivity } from "../activity/service.ts";
 import { notifyPeople } from "../push/notices.ts";
 import { storeImage } from "../media/service.ts";
 import { HEARTBEAT_TTL_MS, REST_PROCESSING_TTL_MS } from "../conversations/processing.ts";
@@ -110,7 +110,8 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
       reportDescription: e.report_description,
       taskRunId,
     });
-    recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, null, taskRunId);
+    const said = preview(e.report_title ? `${e.report_title}${e.report_description ? ` — ${e.report_description}` : ""}` : text) ?? (imageUrl ? "(an image)" : null);
+    recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, said, taskRunId, { refId: message.id });
     notifyPeople(uow, { kind: "message", message });
     return { status: "ok", message_id: message.id, conversation_id: conversation.id };
   });

@@ -184,7 +184,7 @@ export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "comp
     }
     runChanged(uow, run);
     taskChanged(uow, ctx, task);
-    recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id);
+    recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id, { refId: r.id, outcome: status });
     if (status === "failed") notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
     return run;
   });
@@ -256,7 +256,7 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
       const task = db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
       runChanged(uow, run);
       taskChanged(uow, ctx, task);
-      recordActivity(uow, r.agentId, "system", `${task.name}: run timed out`, summary, r.id);
+      recordActivity(uow, r.agentId, "system", `${task.name}: run timed out`, summary, r.id, { refId: r.id, outcome: "failed" });
       notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
       n++;
     }

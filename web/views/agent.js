@@ -1,11 +1,11 @@
 // One agent: tabs for chat, requests, tasks, activity and settings.
 import { html } from "htm/preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { get, patch, del, post } from "../api.js";
-import { useStore, agentById, loadAgents } from "../store.js";
+import { useStore, agentById, loadAgents, fresh } from "../store.js";
 import { navigate } from "../router.js";
-import { Avatar, OnlineDot, Secret, ErrorText, useAction, useLoad, Loading } from "./common.js";
-import { AgentForm } from "./agents.js";
+import { Avatar, OnlineDot, Secret, ErrorText, useAction, useLoad, Loading, presence } from "./common.js";
+import { AgentForm, Setup } from "./agents.js";
 import { Chat } from "./chat.js";
 import { RequestList } from "./requests.js";
 import { ActivityList } from "./activity.js";
@@ -14,6 +14,8 @@ import { TaskList } from "./tasks.js";
 export function AgentPage({ id, tab }) {
   const s = useStore();
   const agent = agentById(id);
+  // Not in the list yet (made from the shell a moment ago, and opened by its URL): ask once more.
+  useEffect(() => void (!agent && s.agentsLoaded && loadAgents()), [id]);
   if (!agent) {
     if (!s.agentsLoaded) return html`<main class="page"><${Loading} /></main>`;
     return html`<main class="page"><h1>No such agent</h1><p><a href="/app">Back to the agents</a></p></main>`;
@@ -27,7 +29,7 @@ export function AgentPage({ id, tab }) {
         <${Avatar} agent=${agent} size="big" />
         <div class="agent-title">
           <h1>${agent.name}</h1>
-          <span class="muted small"><${OnlineDot} online=${agent.online} /> ${agent.online ? "online" : "offline"}${agent.type === "approval_only" ? " · approval only" : ""}</span>
+          <span class="muted small"><${OnlineDot} online=${agent.online} /> ${presence(agent)}${agent.type === "approval_only" ? " · approval only" : ""}</span>
         </div>
       </div>
       <nav class="tabs" aria-label=${`${agent.name} sections`}>
@@ -44,6 +46,7 @@ export function AgentPage({ id, tab }) {
       ${current === "tasks" && html`<${TaskList} agentId=${id} key=${id} />`}
       ${current === "activity" && html`<${ActivityList} agentId=${id} key=${id} />`}
       ${current === "settings" && html`<${Settings} agent=${agent} key=${id} />`}
+      ${current === "setup" && html`<${Setup} agent=${agent} key=${id} />`}
     </main>
   `;
 }
@@ -65,6 +68,7 @@ function Settings({ agent }) {
     <section class="card" aria-labelledby="cred-h">
       <h2 id="cred-h">Credentials</h2>
       <${Secret} label="Agent ID" value=${agent.id} />
+      <p><a href=${`/app/agents/${agent.id}/setup`}>Connect it: environment, Claude Code hook and MCP</a></p>
       ${full.data?.webhook_secret && html`<${Secret} label="Webhook signing secret" value=${full.data.webhook_secret} />`}
       <${Rotate} agent=${agent} />
     </section>
@@ -78,6 +82,7 @@ function Rotate({ agent }) {
   const { run, busy, error } = useAction(async () => {
     const r = await post(`/api/agents/${agent.id}/secret`);
     setSecret(r.secret);
+    fresh[agent.id] = { ...fresh[agent.id], secret: r.secret }; // the setup page's snippets use it (in memory only)
     setConfirm(false);
   });
   return html`

@@ -1,9 +1,12 @@
 // The agents list (home), creating an agent, and the shared agent form.
 import { html } from "htm/preact";
-import { useState } from "preact/hooks";
-import { post } from "../api.js";
-import { useStore, loadAgents } from "../store.js";
-import { Avatar, OnlineDot, Secret, CopyButton, ErrorText, useAction, Loading } from "./common.js";
+import { useEffect, useState } from "preact/hooks";
+import { get, post, qs } from "../api.js";
+import { useStore, useFrames, loadAgents, fresh } from "../store.js";
+import { navigate } from "../router.js";
+import { Markdown } from "../markdown.js";
+import { clean, plain } from "../text.js";
+import { Avatar, OnlineDot, Secret, CopyButton, ErrorText, useAction, Loading, Time, presence } from "./common.js";
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
@@ -36,7 +39,7 @@ function AgentRow({ agent: a }) {
       <${Avatar} agent=${a} />
       <span class="agent-main">
         <span class="agent-name"><${OnlineDot} online=${a.online} /> ${a.name}</span>
-        <span class="muted small">${approvalOnly ? "approval only" : "interactive"}${a.online ? " · online" : ""}</span>
+        <span class="muted small">${approvalOnly ? "approval only" : "interactive"} · ${presence(a)}</span>
       </span>
       <span class="counts">
         ${a.pending_requests ? html`<span class="badge warn">${plural(a.pending_requests, "pending request", "pending requests")}</span>` : ""}
@@ -74,24 +77,48 @@ export function AgentForm({ initial = {}, submitLabel, onSubmit }) {
   `;
 }
 
+/** Creates the agent, then moves to its page (a reload keeps you there); the secret stays in memory only. */
 export function CreateAgentPage() {
-  const [created, setCreated] = useState(null);
   const create = async (body) => {
     const a = await post("/api/agents", body);
-    setCreated(a);
-    loadAgents();
+    fresh[a.id] = a;
+    await loadAgents();
+    navigate(`/app/agents/${a.id}/setup`, { replace: true });
   };
   return html`
     <main class="page">
       <p class="crumbs"><a href="/app">Agents</a> /</p>
       <h1>New agent</h1>
-      ${created ? html`<${Credentials} agent=${created} />` : html`<${AgentForm} submitLabel="Create agent" onSubmit=${create} />`}
+      <${AgentForm} submitLabel="Create agent" onSubmit=${create} />
     </main>
   `;
 }
 
+/**
+ * Connecting an agent (/app/agents/:id/setup, where a new agent lands): its id
+ * and secret (the secret only right after creation), the environment, Claude
+ * Code's hook and MCP lines ready to copy, and a live "waiting for the first
+ * event…" that turns into what the agent sent first.
+ */
+export function Setup({ agent }) {
+  const made = fresh[agent.id];
+  return html`
+    ${made ? html`<${Credentials} agent=${agent} secret=${made.secret} webhookSecret=${made.webhook_secret} />` : html`<${NoSecret} agent=${agent} />`}
+    <${FirstEvent} agent=${agent} />
+    <${Snippets} agent=${agent} secret=${made?.secret} />
+  `;
+}
+
+const NoSecret = ({ agent }) => html`
+  <section class="card credentials" aria-labelledby="cred-h">
+    <h2 id="cred-h">Connect ${agent.name}</h2>
+    <${Secret} label="Agent ID" value=${agent.id} />
+    <p class="notice">The secret was shown once, when ${agent.name} was created. Lost it? <a href=${`/app/agents/${agent.id}/settings`}>Rotate it in Settings</a> and paste the new one where the snippets say <code>nod_…</code>.</p>
+  </section>
+`;
+
 /** The id, secret and webhook signing secret, shown once after creation. */
-export function Credentials({ agent, secret = agent.secret }) {
+export function Credentials({ agent, secret, webhookSecret }) {
   const origin = location.origin;
   const body =
     agent.type === "approval_only"
@@ -104,7 +131,7 @@ export function Credentials({ agent, secret = agent.secret }) {
       <p class="warn-text">Copy the secret now: it is shown only this once.</p>
       <${Secret} label="Agent ID" value=${agent.id} />
       <${Secret} label="Secret" value=${secret} />
-      ${agent.webhook_secret && html`<${Secret} label="Webhook signing secret" value=${agent.webhook_secret} />`}
+      ${webhookSecret && html`<${Secret} label="Webhook signing secret" value=${webhookSecret} />`}
       <div class="curl">
         <div class="row"><span class="secret-label">Try it</span> <${CopyButton} text=${curl} label="Copy curl command" /></div>
         <pre><code>${curl}</code></pre>
@@ -112,4 +139,73 @@ export function Credentials({ agent, secret = agent.secret }) {
       <p><a class="button primary" href=${agent.type === "approval_only" ? `/app/agents/${agent.id}/requests` : `/app/agents/${agent.id}`}>Open ${agent.name}</a></p>
     </section>
   `;
+}
+
+/** The environment, Claude Code's settings.json hook and the MCP line, as in the README. */
+function Snippets({ agent, secret = "nod_…" }) {
+  const url = location.origin;
+  const env = `export NOD_API_URL=${url}\nexport NOD_AGENT_ID=${agent.id}\nexport NOD_SECRET=${secret}`;
+  // Laid out as in the README: short enough to read on a phone before pasting it.
+  const j = (v) => JSON.stringify(v).replace(/([{,])"/g, "$1 \"").replace(/":/g, "\": ").replace(/}$/, " }");
+  const hook = [
+    "{",
+    `  "env": ${j({ NOD_API_URL: url, NOD_AGENT_ID: agent.id, NOD_SECRET: secret })},`,
+    `  "hooks": {`,
+    `    "PreToolUse": [`,
+    `      { "matcher": "Bash|Edit|Write|WebFetch|AskUserQuestion",`,
+    `        "hooks": [${j({ type: "command", command: "nod claude-hook --timeout 10m", timeout: 660, onFailure: "block" })}] }`,
+    "    ]",
+    "  }",
+    "}",
+  ].join("\n");
+  const mcp = `claude mcp add nod -e NOD_API_URL=${url} -e NOD_AGENT_ID=${agent.id} -e NOD_SECRET=${secret} -- nod mcp`;
+  const block = (title, what, text, copy) => html`<div class="snippet">
+    <div class="snippet-head"><h3>${title}</h3><${CopyButton} text=${text} label=${copy} /></div>
+    <p class="small muted">${what}</p>
+    <pre><code>${text}</code></pre>
+  </div>`;
+  return html`
+    <section class="card" aria-labelledby="snip-h">
+      <h2 id="snip-h">Connect it</h2>
+      ${block("Environment", "For the nod command line (nod send, nod ask, nod claude-hook) and your own scripts.", env, "Copy environment")}
+      ${block("Claude Code: ask before each tool call", "In ~/.claude/settings.json or a project's .claude/settings.json. Every Bash, Edit, Write and WebFetch call becomes a permission request here.", hook, "Copy settings.json hook")}
+      ${block("Claude Code: MCP tools", "Adds nod's tools (ask, send_message, request_permission…) to Claude Code.", mcp, "Copy MCP command")}
+    </section>
+  `;
+}
+
+/** "Waiting for the first event…", until the agent sends something: then what it sent. */
+function FirstEvent({ agent }) {
+  const [first, setFirst] = useState(undefined); // undefined: looking; null: nothing yet; else { kind, at, title, text, href }
+  useEffect(() => {
+    get(`/api/agents/${agent.id}/activity${qs({ limit: 1 })}`)
+      .then((list) => setFirst((cur) => (cur ? cur : list[0] ? fromActivity(list[0]) : null)))
+      .catch(() => setFirst(null));
+  }, [agent.id]);
+  useFrames((f) => {
+    if (first) return;
+    if (f.type === "message" && f.message?.agent_id === agent.id && f.message.role !== "user") {
+      const m = f.message;
+      const x = { at: m.created_at, title: `${agent.name} sent a message`, text: m.report_title || m.text, markdown: !m.report_title, href: `/app/agents/${agent.id}/chat?message=${m.id}` };
+      setFirst((cur) => cur || x);
+    } else if (f.type === "activity" && f.activity?.agent_id === agent.id) setFirst((cur) => cur || fromActivity(f.activity));
+  });
+  if (first === undefined) return null;
+  return html`
+    <section class="card first-event" aria-labelledby="first-h" aria-live="polite">
+      <h2 id="first-h">${first ? "First event" : "Waiting for the first event…"}</h2>
+      ${first
+        ? html`<p class="ok">✓ ${agent.name} is connected.</p>
+            <p class="small muted">${clean(first.title)} · <${Time} iso=${first.at} /></p>
+            ${first.text && html`<div class="bubble agent first-bubble">${first.markdown ? html`<${Markdown} text=${first.text} />` : plain(first.text)}</div>`}
+            ${first.href && html`<p><a href=${first.href}>Open it</a></p>`}`
+        : html`<p class="thinking"><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> Nothing from ${agent.name} yet. Try the curl line, or connect it with a snippet below: this turns into what it sends first.</p>`}
+    </section>
+  `;
+}
+
+function fromActivity(a) {
+  const ref = a.ref_id || "";
+  const href = ref.startsWith("dec_") ? `/app/requests/${ref}` : ref.startsWith("msg_") ? `/app/agents/${a.agent_id}/chat?message=${ref}` : null;
+  return { at: a.created_at, title: a.title, text: a.text, markdown: false, href };
 }

@@ -74,6 +74,9 @@ export function timeAgo(iso) {
   return future ? `in ${txt}` : `${txt} ago`;
 }
 
+/** Where the agent is, honestly: online (a socket is open), else when it was last seen (its socket or its last REST call). */
+export const presence = (a) => (a.online ? "online" : a.last_seen_at ? `last seen ${timeAgo(a.last_seen_at)}` : "never connected");
+
 export const Time = ({ iso, ago = false }) =>
   iso ? html`<time datetime=${iso} title=${new Date(iso).toLocaleString()}>${ago ? timeAgo(iso) : fmtTime(iso)}</time>` : null;
 

@@ -7,6 +7,7 @@ import { get, patch, del, post, api } from "../api.js";
 import { useStore } from "../store.js";
 import { enableOnThisDevice, disableOnThisDevice, pushSupported, isIOS, isStandalone } from "../push.js";
 import { Time, ErrorText, useAction, useLoad, Loading } from "./common.js";
+import { soundOn, setSound } from "../attention.js";
 
 export function NotificationsPage() {
   const devices = useLoad(() => get("/api/push/subscriptions"), []);
@@ -17,8 +18,23 @@ export function NotificationsPage() {
       <${ThisDevice} devices=${devices.data} onChange=${devices.reload} />
       <${Devices} load=${devices} />
       <${What} />
+      <${Sound} />
       <${Help} />
     </main>
+  `;
+}
+
+/** A beep for each new request while the inbox is open: off unless turned on, remembered by this browser only. */
+function Sound() {
+  const [on, setOn] = useState(soundOn);
+  return html`
+    <section class="card" aria-labelledby="sound-h">
+      <h2 id="sound-h">Sound</h2>
+      <label class="switch">
+        <input type="checkbox" checked=${on} onChange=${(e) => (setSound(e.currentTarget.checked), setOn(e.currentTarget.checked))} />
+        <span>Beep when a new request comes in (while nod is open in this browser)</span>
+      </label>
+    </section>
   `;
 }
 

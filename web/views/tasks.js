@@ -1,7 +1,7 @@
 // Tasks: lists per agent and across agents, one task with its runs, and the
 // create/edit form with the schedule checked as you type.
 import { html } from "htm/preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { get, post, patch, del, qs, ApiError } from "../api.js";
 import { useStore, useFrames, agentName, agentById } from "../store.js";
 import { navigate, useRoute } from "../router.js";
@@ -11,9 +11,10 @@ import { Time, CopyButton, ErrorText, useAction, useLoad, Loading, AgentFiltered
 const upsertTask = (list, t) => (list.some((x) => x.id === t.id) ? list.map((x) => (x.id === t.id ? { ...x, ...t } : x)) : [...list, t]);
 const kindOf = (t) => (t.schedule === "event" || t.trigger_type === "event" ? "event" : t.schedule === "once" || t.trigger_type === "once" ? "once" : "cron");
 
+const STATUS_WORDS = { due: "due", running: "running", completed: "completed", failed: "failed" };
 function StatusChip({ status }) {
   if (!status) return html`<span class="muted">never run</span>`;
-  return html`<span class="chip status-${status}">${status}</span>`;
+  return html`<span class="chip status-${status}">${status === "failed" ? "✗ " : ""}${STATUS_WORDS[status] || status}</span>`;
 }
 
 export function TaskList({ agentId, showAgent = false }) {
@@ -114,8 +115,18 @@ async function fetchTask(id) {
   return t;
 }
 
+/** /app/runs/:id — where task bubbles and the activity feed link to: the run on its task's page. */
+export function RunPage({ id }) {
+  const load = useLoad(() => get(`/api/tasks/runs/${encodeURIComponent(id)}`), [id]);
+  useEffect(() => {
+    if (load.data) navigate(`/app/tasks/${load.data.task_id}?run=${encodeURIComponent(id)}`, { replace: true });
+  }, [load.data]);
+  return html`<main class="page">${load.error ? html`<h1>Task run</h1><${ErrorText} error=${load.error} />` : html`<${Loading} />`}</main>`;
+}
+
 export function TaskPage({ id }) {
   useStore();
+  const wantedRun = useRoute().query.get("run");
   const task = useLoad(() => fetchTask(id), [id]);
   const runs = useLoad(() => get(`/api/tasks/${id}/runs`), [id]);
   const [editing, setEditing] = useState(false);
@@ -167,15 +178,17 @@ export function TaskPage({ id }) {
           ? !runs.error && html`<${Loading} />`
           : runs.data.length === 0
             ? html`<p class="empty muted">No runs yet.</p>`
-            : html`<ol class="stack runs">${runs.data.map((r) => html`<li key=${r.id}><${Run} r=${r} /></li>`)}</ol>`}
+            : html`<ol class="stack runs">${runs.data.map((r) => html`<li key=${r.id}><${Run} r=${r} target=${r.id === wantedRun} /></li>`)}</ol>`}
       </section>
     </main>
   `;
 }
 
-function Run({ r }) {
+function Run({ r, target }) {
+  const ref = useRef();
+  useEffect(() => void (target && ref.current?.scrollIntoView({ block: "center" })), [target]);
   return html`
-    <article class="card run" aria-label=${`Run ${r.id}`}>
+    <article ref=${ref} id=${`run-${r.id}`} class="card run run-${r.status} ${target ? "target" : ""}" aria-label=${`Run ${r.id}`} aria-current=${target ? "true" : undefined}>
       <div class="row spread">
         <${StatusChip} status=${r.status} />
         <span class="small muted">${r.started_at ? html`<${Time} iso=${r.started_at} />` : html`<${Time} iso=${r.created_at} />`}${r.finished_at ? html` → <${Time} iso=${r.finished_at} />` : ""}</span>
