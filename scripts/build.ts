@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
-// Builds the one-file nod executable: the server, the migrations (drizzle/ as
-// an embedded asset) and the inbox (bundled into dist/inbox, embedded as an asset).
+// Builds the one-file nod executable: the server, the migrations (drizzle/ for
+// SQLite and drizzle-pg/ for PostgreSQL, embedded assets) and the inbox
+// (bundled into dist/inbox, embedded as an asset).
 //
 //   bun run build                 dist/nod for this machine
 //   bun run build --all           dist/nod-linux-x64, dist/nod-linux-arm64, dist/nod-darwin-arm64
@@ -66,8 +67,9 @@ export async function build(opts: { target?: Target; outfile: string; commit: st
     compile: {
       ...(opts.target ? { target: `bun-${opts.target}` as Bun.Build.CompileTarget } : {}),
       outfile: opts.outfile,
-      // Embedded at /$bunfs/root/drizzle and /$bunfs/root/inbox; server/paths.ts finds them there.
-      assets: [path.join(ROOT, "drizzle"), path.join(ROOT, BUNDLE_DIR)],
+      // Embedded at /$bunfs/root/<basename> (drizzle, drizzle-pg, inbox); server/paths.ts
+      // finds them there. The basenames must differ: --asset keeps only the last part.
+      assets: [path.join(ROOT, "drizzle"), path.join(ROOT, "drizzle-pg"), path.join(ROOT, BUNDLE_DIR)],
       // A binary run from any directory must not pick up that directory's
       // .env or bunfig.toml (it would silently change ports, data dirs…).
       autoloadDotenv: false,
