@@ -5,6 +5,8 @@ CREATE TABLE "activity" (
 	"title" text COLLATE "C" NOT NULL,
 	"text" text COLLATE "C",
 	"task_run_id" text COLLATE "C",
+	"ref_id" text COLLATE "C",
+	"outcome" text COLLATE "C",
 	"created_at" text COLLATE "C" NOT NULL
 );
 --> statement-breakpoint

@@ -147,6 +147,10 @@ export const activity = pgTable(
     title: text("title").notNull(),
     text: text("text"),
     taskRunId: text("task_run_id"),
+    // What the entry is about, for the inbox's link: a request (dec_), a message (msg_) or a run (run_).
+    refId: text("ref_id"),
+    // How it ended, where that matters: a request's answer (approved, rejected, dismissed…) or a run's (completed, failed).
+    outcome: text("outcome"),
     createdAt: text("created_at").notNull(),
   },
   (t) => [index("activity_agent").on(t.agentId, t.id)],
