@@ -20,6 +20,8 @@ export interface Config {
   pushTimeoutMs: number;
   pushMaxInFlight: number; // pushes in flight at once, over all push services
   pushMaxPerOrigin: number; // …and per push service, so a hung one leaves room for the others
+  /** File descriptors kept free for the database, people and /healthz; null: a tenth of the limit (ops/socket-budget.ts). */
+  fdHeadroom: number | null;
 }
 
 export const DEFAULTS = {
@@ -55,5 +57,6 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     pushTimeoutMs: partial.pushTimeoutMs ?? DEFAULTS.pushTimeoutMs,
     pushMaxInFlight: partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight,
     pushMaxPerOrigin: partial.pushMaxPerOrigin ?? Math.max(1, Math.ceil((partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight) / 2)),
+    fdHeadroom: partial.fdHeadroom ?? null,
   };
 }

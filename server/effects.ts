@@ -10,6 +10,7 @@ import type { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import type { TaskScheduler } from "./tasks/scheduler.ts";
 import type { DecisionExpiry } from "./decisions/expiry.ts";
 import type { PushSender } from "./push/sender.ts";
+import type { SocketBudget } from "./ops/socket-budget.ts";
 import { settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
@@ -21,6 +22,7 @@ export interface Live {
   scheduler: TaskScheduler;
   expiry: DecisionExpiry;
   push: PushSender;
+  budget: SocketBudget;
 }
 
 export function effectSink(live: Live): EffectSink {
