@@ -38,6 +38,7 @@ import { endAllLongPolls } from "./decisions/long-poll.ts";
 import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
 import { SocketBudget } from "./ops/socket-budget.ts";
+import { Retention } from "./ops/retention.ts";
 import { openapiDocs } from "./ops/openapi.ts";
 import { PUBLIC } from "./lib/schemas.ts";
 import { VERSION } from "./version.ts";
@@ -81,6 +82,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     expiry: new DecisionExpiry(ctx),
     push: new PushSender(ctx),
     budget: new SocketBudget(ctx),
+    retention: new Retention(ctx),
   };
   writer.setSink(effectSink(live));
   return { ctx, live };
@@ -136,6 +138,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.scheduler.start();
   live.expiry.start();
   live.push.start();
+  live.retention.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
   await live.budget.start(server, url);
@@ -153,6 +156,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await live.expiry.stop();
       await live.dispatcher.stop();
       await live.push.stop();
+      await live.retention.stop();
       live.budget.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,

@@ -11,6 +11,7 @@ import type { TaskScheduler } from "./tasks/scheduler.ts";
 import type { DecisionExpiry } from "./decisions/expiry.ts";
 import type { PushSender } from "./push/sender.ts";
 import type { SocketBudget } from "./ops/socket-budget.ts";
+import type { Retention } from "./ops/retention.ts";
 import { settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
@@ -23,6 +24,7 @@ export interface Live {
   expiry: DecisionExpiry;
   push: PushSender;
   budget: SocketBudget;
+  retention: Retention;
 }
 
 export function effectSink(live: Live): EffectSink {

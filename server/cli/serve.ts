@@ -31,6 +31,14 @@ Flags (each also read from its environment variable):
   --push-contact URL     mailto: or https: address push services may contact about
                          this server's notifications (NOD_PUSH_CONTACT, default
                          the public URL when it is https)
+  --keep-deliveries D    delete delivered events D after delivery; 0 keeps them
+                         (NOD_KEEP_DELIVERIES, default 7d)
+  --keep-runs D          delete finished task runs D after they finished
+                         (NOD_KEEP_RUNS, default 90d)
+  --keep-activity D      delete activity entries older than D (NOD_KEEP_ACTIVITY,
+                         default 90d)
+  --keep-messages D      delete messages (and their images) older than D
+                         (NOD_KEEP_MESSAGES, default 0: kept forever)
   --fd-headroom N        file descriptors kept free for the database, the inbox and
                          /healthz: new agent WebSockets are refused (503) beyond the
                          open-file limit minus N (NOD_FD_HEADROOM, default a tenth
@@ -51,6 +59,10 @@ export const SERVE_FLAGS = {
   "metrics-token": { type: "string" },
   "push-contact": { type: "string" },
   "fd-headroom": { type: "string" },
+  "keep-deliveries": { type: "string" },
+  "keep-runs": { type: "string" },
+  "keep-activity": { type: "string" },
+  "keep-messages": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -94,6 +106,10 @@ export function serveConfig(argv: string[]): Config | "help" {
     metricsToken: flags["metrics-token"] ?? env("NOD_METRICS_TOKEN") ?? null,
     pushContact: pushContact ?? null,
     fdHeadroom,
+    keepDeliveriesMs: duration("keep-deliveries", flags["keep-deliveries"] ?? env("NOD_KEEP_DELIVERIES"), true),
+    keepRunsMs: duration("keep-runs", flags["keep-runs"] ?? env("NOD_KEEP_RUNS"), true),
+    keepActivityMs: duration("keep-activity", flags["keep-activity"] ?? env("NOD_KEEP_ACTIVITY"), true),
+    keepMessagesMs: duration("keep-messages", flags["keep-messages"] ?? env("NOD_KEEP_MESSAGES"), true),
   });
 }
 
