@@ -194,18 +194,18 @@ async function pastTheLimit(): Promise<Figure[]> {
 }
 
 /** The bare server's sockets: /ws, any agent id. */
-async function fillBare(base: string, n: number) {
+async function fillBare(base: string, n: number, batch = 100, timeoutMs = 2000) {
   const agents = Array.from({ length: n }, (_, i) => ({ id: `agt_${i}`, secret: "x" }));
   const open: WebSocket[] = [];
   let refused = 0;
   let hung = 0;
-  for (let i = 0; i < n && refused + hung === 0; i += 100) {
+  for (let i = 0; i < n && refused + hung === 0; i += batch) {
     const results = await Promise.all(
-      agents.slice(i, i + 100).map(
+      agents.slice(i, i + batch).map(
         (a) =>
           new Promise<{ outcome: Outcome; ws: WebSocket }>((resolve) => {
             const ws = new WebSocket(`${wsUrl(base)}/ws`);
-            const timer = setTimeout(() => resolve({ outcome: "hung", ws }), 2000);
+            const timer = setTimeout(() => resolve({ outcome: "hung", ws }), timeoutMs);
             ws.onopen = () => ws.send(JSON.stringify({ type: "auth", agent_id: a.id, secret: a.secret }));
             ws.onmessage = () => (clearTimeout(timer), resolve({ outcome: "ok", ws }));
             ws.onclose = () => (clearTimeout(timer), resolve({ outcome: "refused", ws }));
@@ -221,11 +221,34 @@ async function fillBare(base: string, n: number) {
   return { open, refused, hung };
 }
 
+/** The floor: a bare Bun.serve holding the same number of idle WebSockets. */
+async function bareMemory(limit: number, n: number): Promise<Figure> {
+  const dir = mkdtempSync(path.join(tmpdir(), "nod-bench-bare-"));
+  const bare = await spawnServer(["sh", "-c", `ulimit -n ${limit} && exec bun "${path.join(import.meta.dir, "bare-server.ts")}" "${dir}" nodb`]);
+  const open: WebSocket[] = [];
+  try {
+    await Bun.sleep(1000);
+    const rss0 = rssKiB(bare.proc.pid);
+    const filled = await fillBare(bare.url, n, 250, 5000);
+    open.push(...filled.open);
+    await Bun.sleep(3000);
+    const perSocket = (rssKiB(bare.proc.pid) - rss0) / Math.max(1, open.length);
+    return { section: `sockets (nod under ulimit -n ${limit})`, what: "bare Bun.serve, same number of idle WebSockets", value: `${perSocket.toFixed(1)} KiB per socket (${open.length} sockets)` };
+  } finally {
+    for (const ws of open) ws.close();
+    bare.proc.kill("SIGKILL");
+    await bare.proc.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function figures(opts: { limit?: number } = {}): Promise<Figure[]> {
   const own = readFdLimit();
   // The bench holds the other end of every socket: stay within its own limit.
   const limit = opts.limit ?? Math.min(own?.hard ?? 4096, own?.soft ?? 4096);
-  return [...(await atTheLimit(limit)), ...(await pastTheLimit())];
+  const nod = await atTheLimit(limit);
+  const held = Number(/^(\d+)/.exec(nod[0]!.value)?.[1] ?? 0);
+  return [...nod, await bareMemory(limit, held), ...(await pastTheLimit())];
 }
 
 if (import.meta.main) printFigures(await figures({ limit: process.argv[2] ? Number(process.argv[2]) : undefined }));
