@@ -62,7 +62,7 @@ export class SocketBudget {
       if (!this.drain.start(server.port!)) ctx.log.debug("accept drain not available on this platform");
     }
     // The HTTP client's thread, started while descriptors are free (see above).
-    await fetch(url + "/healthz").catch(() => {});
+    await fetch(url + "/healthz", { signal: AbortSignal.timeout(2000) }).catch(() => {});
   }
 
   stop() {
