@@ -141,7 +141,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.retention.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
-  await live.budget.start(server, url);
+  await live.budget.start(server);
   let stopped = false;
   return {
     ctx,

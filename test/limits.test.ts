@@ -4,7 +4,7 @@
 // descriptors do run out.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, owner, request, tempDir } from "./helpers.ts";
-import { connectAgent, connectInbox, FrameSocket } from "./ws-helpers.ts";
+import { connectAgent, connectInbox, FrameSocket, webhookReceiver } from "./ws-helpers.ts";
 import { MAIN, spawnNod } from "./cli-util.ts";
 
 setDefaultTimeout(60_000); // a hang guard: hundreds of sockets on a busy machine
@@ -12,10 +12,10 @@ setDefaultTimeout(60_000); // a hang guard: hundreds of sockets on a busy machin
 const LIMIT = 200;
 const TOKEN = "metrics-token-for-limits";
 
-async function startLimited(limit: number) {
+async function startLimited(limit: number, extra: string[] = []) {
   const data = tempDir();
   const nod = spawnNod(
-    ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, "run", MAIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "warn", "--metrics-token", TOKEN],
+    ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, "run", MAIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data", data, "--log-level", "warn", "--metrics-token", TOKEN, ...extra],
     { bin: "sh" },
   );
   afterAll(() => void nod.proc.kill());
@@ -49,6 +49,31 @@ async function freshGet(url: string, path: string): Promise<{ status: number; bo
   await promise;
   const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(text);
   return m ? { status: Number(m[1]), body: m[2]! } : null;
+}
+
+/** One kept-alive HTTP connection, opened while descriptors are free, for requests once they are not. */
+async function keptConnection(url: string) {
+  const u = new URL(url);
+  let text = "";
+  let waiting: ((t: string) => void) | null = null;
+  const check = () => {
+    const m = /\r\n\r\n/.exec(text);
+    const len = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
+    if (m && waiting && text.length >= m.index + 4 + len) {
+      const got = text;
+      text = "";
+      waiting(got);
+      waiting = null;
+    }
+  };
+  const sock = await Bun.connect({ hostname: u.hostname, port: Number(u.port), socket: { data: (_s, d) => ((text += d.toString()), check()) } });
+  afterAll(() => void sock.end());
+  return (method: string, path: string, headers: Record<string, string> = {}, body = ""): Promise<string> =>
+    new Promise((resolve) => {
+      waiting = resolve;
+      const head = Object.entries({ host: u.host, "content-length": String(Buffer.byteLength(body)), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      sock.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n${body}`);
+    });
 }
 
 const upgrade = (url: string, path: string) =>
@@ -123,10 +148,14 @@ describe(`nod under ulimit -n ${LIMIT}`, async () => {
 });
 
 describe("out of descriptors anyway (idle connections fill the limit)", async () => {
-  const { nod, server } = await startLimited(LIMIT);
+  const { nod, server } = await startLimited(LIMIT, ["--webhook-retry-base", "1s"]);
   const person = await owner(server);
   const agent = await person.createAgent({ name: "Held" });
+  const hook = await webhookReceiver();
+  const hooked = await person.createAgent({ name: "Hooked", webhook_url: hook.url });
   const held = await lastingSocket(server, agent);
+  const kept = await keptConnection(server.url);
+  expect(await kept("GET", "/healthz")).toStartWith("HTTP/1.1 200");
   const port = Number(new URL(server.url).port);
   const conns: Bun.Socket[] = [];
   let trickle: ReturnType<typeof setInterval> | null = null;
@@ -135,7 +164,7 @@ describe("out of descriptors anyway (idle connections fill the limit)", async ()
     for (const c of conns) c.end();
   });
 
-  test("new connections get a 503 instead of hanging, and nod recovers when they go", async () => {
+  test("new connections get a 503 instead of hanging; a webhook due then is delivered later; nod recovers", async () => {
     // Plain TCP connections that send half a request header and a byte now and then: Bun keeps them all.
     for (let i = 0; i < LIMIT + 50; i++) {
       conns.push(await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, error() {} } }));
@@ -150,9 +179,18 @@ describe("out of descriptors anyway (idle connections fill the limit)", async ()
     // The socket that was open before keeps working at the limit.
     held.send({ type: "ping", request_id: "at-the-limit" });
     expect((await held.waitFor((f) => f.request_id === "at-the-limit", 10_000)).type).toBe("pong");
+    // A person's message (over a connection opened before) makes nod call a webhook with no descriptor left.
+    const sent = await kept("POST", `/api/agents/${hooked.id}/messages`, { cookie: person.cookie, "content-type": "application/json" }, JSON.stringify({ text: "at the limit" }));
+    expect(sent).toStartWith("HTTP/1.1 201");
+    held.send({ type: "ping", request_id: "after-the-webhook" });
+    expect((await held.waitFor((f) => f.request_id === "after-the-webhook", 10_000)).type).toBe("pong");
+    expect(nod.proc.exitCode).toBeNull();
+
     clearInterval(trickle);
     for (const c of conns.splice(0)) c.end();
     await eventually(async () => (await freshGet(server.url, "/healthz"))?.status === 200, 20_000, "/healthz 200 again");
+    const [delivered] = await hook.waitFor(1, 30_000);
+    expect(delivered!.json).toMatchObject({ type: "user_message", text: "at the limit" });
     expect(await metric(server.url, /^nod_connections_shed_total (\d+)$/m)).toBeGreaterThan(0);
     expect(nod.proc.exitCode).toBeNull();
   });

@@ -42,7 +42,7 @@ export class SocketBudget {
   constructor(private ctx: Ctx) {}
 
   /** Reads the limit, takes a first count, and starts sampling and the accept drain. */
-  async start(server: Server<unknown>, url: string) {
+  async start(server: Server<unknown>) {
     this.server = server;
     const { ctx } = this;
     const limit = readFdLimit();
@@ -61,8 +61,9 @@ export class SocketBudget {
       });
       if (!this.drain.start(server.port!)) ctx.log.debug("accept drain not available on this platform");
     }
-    // The HTTP client's thread, started while descriptors are free (see above).
-    await fetch(url + "/healthz", { signal: AbortSignal.timeout(2000) }).catch(() => {});
+    // The HTTP client's thread, started while descriptors are free (see above):
+    // any request starts it; one to a closed loopback port costs nothing and logs nothing.
+    await fetch("http://127.0.0.1:1/", { signal: AbortSignal.timeout(2000) }).catch(() => {});
   }
 
   stop() {
