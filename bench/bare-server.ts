@@ -1,26 +1,63 @@
-// The baseline for bench/ingest.ts: a bare Bun.serve that parses the same JSON
-// body and inserts the same message row into bun:sqlite (WAL), nothing else.
+// The baselines for bench/ingest.ts: a bare Bun.serve that takes the same agent
+// message event (REST: POST with X-Nod-Agent-Id / X-Nod-Secret; WebSocket: an
+// auth frame, then message frames answered with an ack), parses it and
+//   bun bench/bare-server.ts DIR db     inserts the same message row into bun:sqlite (WAL)
+//   bun bench/bare-server.ts DIR nodb   answers without a database: the HTTP ceiling
+// and nothing else: no auth check, no validation beyond the type, no fan-out.
 import { Database } from "bun:sqlite";
 import path from "node:path";
 
 const dir = process.argv[2]!;
-const db = new Database(path.join(dir, "bare.db"), { create: true, strict: true });
-db.run("PRAGMA journal_mode = WAL");
-db.run("PRAGMA synchronous = NORMAL");
-db.run(`create table if not exists messages (id text primary key, conversation_id text not null, agent_id text not null, role text not null,
-  text text not null, image_url text, report_title text, report_description text, task_run_id text, sender_name text, read_at text, created_at text not null)`);
-const insert = db.prepare(
-  "insert into messages values ($id, $conversation_id, $agent_id, 'agent', $text, null, null, null, null, null, null, $created_at)",
-);
+const withDb = (process.argv[3] ?? "db") === "db";
+
+let insert: ((row: Record<string, string>) => void) | null = null;
+if (withDb) {
+  const db = new Database(path.join(dir, "bare.db"), { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run(`create table if not exists messages (id text primary key, conversation_id text not null, agent_id text not null, role text not null,
+    text text not null, image_url text, report_title text, report_description text, task_run_id text, sender_name text, read_at text, created_at text not null)`);
+  const stmt = db.prepare(
+    "insert into messages values ($id, $conversation_id, $agent_id, 'agent', $text, null, null, null, null, null, null, $created_at)",
+  );
+  insert = (row) => void stmt.run(row);
+}
+
 let n = 0;
-const server = Bun.serve({
+/** The one thing both paths do: a message event becomes a row (or, without a database, an id). */
+function take(agentId: string, body: { type?: unknown; text?: unknown }): string {
+  if (body.type !== "message" || typeof body.text !== "string") throw new Error("not a message");
+  const id = `msg_${Date.now().toString(16)}${(n++).toString(16).padStart(8, "0")}`;
+  insert?.({ id, conversation_id: "conv_bench", agent_id: agentId, text: body.text, created_at: new Date().toISOString() });
+  return id;
+}
+
+type Conn = { agentId: string | null };
+const server = Bun.serve<Conn>({
   port: 0,
   hostname: "127.0.0.1",
-  async fetch(req) {
-    const body = (await req.json()) as { text: string };
-    const id = `msg_${Date.now().toString(16)}${(n++).toString(16).padStart(8, "0")}`;
-    insert.run({ id, conversation_id: "conv_bench", agent_id: req.headers.get("x-nod-agent-id") ?? "agt_bench", text: body.text, created_at: new Date().toISOString() });
-    return Response.json({ status: "ok", message_id: id });
+  async fetch(req, server) {
+    if (new URL(req.url).pathname === "/ws") {
+      if (server.upgrade(req, { data: { agentId: null } })) return;
+      return new Response("upgrade failed", { status: 400 });
+    }
+    const agentId = req.headers.get("x-nod-agent-id");
+    if (!agentId || !req.headers.get("x-nod-secret")) return Response.json({ detail: "credentials" }, { status: 401 });
+    try {
+      return Response.json({ status: "ok", message_id: take(agentId, (await req.json()) as any) });
+    } catch {
+      return Response.json({ detail: "body" }, { status: 400 });
+    }
+  },
+  websocket: {
+    message(ws, raw) {
+      const f = JSON.parse(String(raw));
+      if (ws.data.agentId === null) {
+        ws.data.agentId = f.agent_id;
+        return void ws.send(JSON.stringify({ type: "auth_ok", session_id: "sess_bare" }));
+      }
+      ws.send(JSON.stringify({ type: "ack", request_id: f.request_id, status: "ok", message_id: take(ws.data.agentId!, f) }));
+    },
   },
 });
 console.log(`bare listening on http://127.0.0.1:${server.port}`);

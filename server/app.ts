@@ -37,6 +37,8 @@ import { peoplePushRoutes } from "./push/people.ts";
 import { endAllLongPolls } from "./decisions/long-poll.ts";
 import { effectSink, type Live } from "./effects.ts";
 import { metricsRoutes } from "./ops/metrics.ts";
+import { SocketBudget } from "./ops/socket-budget.ts";
+import { Retention } from "./ops/retention.ts";
 import { openapiDocs } from "./ops/openapi.ts";
 import { PUBLIC } from "./lib/schemas.ts";
 import { VERSION } from "./version.ts";
@@ -79,6 +81,8 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     scheduler: new TaskScheduler(ctx),
     expiry: new DecisionExpiry(ctx),
     push: new PushSender(ctx),
+    budget: new SocketBudget(ctx),
+    retention: new Retention(ctx),
   };
   writer.setSink(effectSink(live));
   return { ctx, live };
@@ -134,14 +138,17 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.scheduler.start();
   live.expiry.start();
   live.push.start();
+  live.retention.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+  await live.budget.start(server);
   let stopped = false;
   return {
     ctx,
     live,
     app,
     server,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`,
+    url,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -149,6 +156,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await live.expiry.stop();
       await live.dispatcher.stop();
       await live.push.stop();
+      await live.retention.stop();
+      live.budget.stop();
       ctx.processing.stopAll();
       // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
       // everything else is short); sockets are closed with 1001.

@@ -20,6 +20,13 @@ export interface Config {
   pushTimeoutMs: number;
   pushMaxInFlight: number; // pushes in flight at once, over all push services
   pushMaxPerOrigin: number; // …and per push service, so a hung one leaves room for the others
+  /** File descriptors kept free for the database, people and /healthz; null: a tenth of the limit (ops/socket-budget.ts). */
+  fdHeadroom: number | null;
+  // Retention (ops/retention.ts), in ms; 0: kept forever.
+  keepDeliveriesMs: number; // delivered outbox events, by delivery time
+  keepRunsMs: number; // finished task runs, by finish time
+  keepActivityMs: number;
+  keepMessagesMs: number;
 }
 
 export const DEFAULTS = {
@@ -34,6 +41,10 @@ export const DEFAULTS = {
   pushRetryBaseMs: 2000,
   pushTimeoutMs: 30_000,
   pushMaxInFlight: 64,
+  keepDeliveriesMs: 7 * 86_400_000,
+  keepRunsMs: 90 * 86_400_000,
+  keepActivityMs: 90 * 86_400_000,
+  keepMessagesMs: 0,
 };
 
 export function makeConfig(partial: Partial<Config> & { dataDir: string }): Config {
@@ -55,5 +66,10 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     pushTimeoutMs: partial.pushTimeoutMs ?? DEFAULTS.pushTimeoutMs,
     pushMaxInFlight: partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight,
     pushMaxPerOrigin: partial.pushMaxPerOrigin ?? Math.max(1, Math.ceil((partial.pushMaxInFlight ?? DEFAULTS.pushMaxInFlight) / 2)),
+    fdHeadroom: partial.fdHeadroom ?? null,
+    keepDeliveriesMs: partial.keepDeliveriesMs ?? DEFAULTS.keepDeliveriesMs,
+    keepRunsMs: partial.keepRunsMs ?? DEFAULTS.keepRunsMs,
+    keepActivityMs: partial.keepActivityMs ?? DEFAULTS.keepActivityMs,
+    keepMessagesMs: partial.keepMessagesMs ?? DEFAULTS.keepMessagesMs,
   };
 }

@@ -10,6 +10,8 @@ import type { OutboxDispatcher } from "./delivery/dispatcher.ts";
 import type { TaskScheduler } from "./tasks/scheduler.ts";
 import type { DecisionExpiry } from "./decisions/expiry.ts";
 import type { PushSender } from "./push/sender.ts";
+import type { SocketBudget } from "./ops/socket-budget.ts";
+import type { Retention } from "./ops/retention.ts";
 import { settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
@@ -21,6 +23,8 @@ export interface Live {
   scheduler: TaskScheduler;
   expiry: DecisionExpiry;
   push: PushSender;
+  budget: SocketBudget;
+  retention: Retention;
 }
 
 export function effectSink(live: Live): EffectSink {

@@ -4,6 +4,7 @@ import { LOG_LEVELS, Logger, type LogLevel } from "../lib/log.ts";
 import { parseDuration } from "../lib/time.ts";
 import { startServer, VERSION } from "../app.ts";
 import { parseArgs, UsageError } from "./args.ts";
+import { raiseFdLimit } from "../ops/fd-limit.ts";
 import path from "node:path";
 
 export const SERVE_HELP = `Usage: nod serve [flags]
@@ -30,6 +31,18 @@ Flags (each also read from its environment variable):
   --push-contact URL     mailto: or https: address push services may contact about
                          this server's notifications (NOD_PUSH_CONTACT, default
                          the public URL when it is https)
+  --keep-deliveries D    delete delivered events D after delivery; 0 keeps them
+                         (NOD_KEEP_DELIVERIES, default 7d)
+  --keep-runs D          delete finished task runs D after they finished
+                         (NOD_KEEP_RUNS, default 90d)
+  --keep-activity D      delete activity entries older than D (NOD_KEEP_ACTIVITY,
+                         default 90d)
+  --keep-messages D      delete messages (and their images) older than D
+                         (NOD_KEEP_MESSAGES, default 0: kept forever)
+  --fd-headroom N        file descriptors kept free for the database, the inbox and
+                         /healthz: new agent WebSockets are refused (503) beyond the
+                         open-file limit minus N (NOD_FD_HEADROOM, default a tenth
+                         of the limit, 32 to 1000)
   -h, --help             show this help
 `;
 
@@ -45,6 +58,11 @@ export const SERVE_FLAGS = {
   "run-timeout": { type: "string" },
   "metrics-token": { type: "string" },
   "push-contact": { type: "string" },
+  "fd-headroom": { type: "string" },
+  "keep-deliveries": { type: "string" },
+  "keep-runs": { type: "string" },
+  "keep-activity": { type: "string" },
+  "keep-messages": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -72,6 +90,9 @@ export function serveConfig(argv: string[]): Config | "help" {
   const pushContact = flags["push-contact"] ?? env("NOD_PUSH_CONTACT");
   if (pushContact !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^/\s]+\S*)$/.test(pushContact))
     throw new UsageError(`--push-contact: a mailto: or https: URL: ${pushContact}`);
+  const headroomText = flags["fd-headroom"] ?? env("NOD_FD_HEADROOM");
+  const fdHeadroom = headroomText === undefined ? null : Number(headroomText);
+  if (fdHeadroom !== null && !(Number.isInteger(fdHeadroom) && fdHeadroom >= 0)) throw new UsageError(`--fd-headroom: not a whole number: ${headroomText}`);
   return makeConfig({
     port,
     host: flags.host ?? env("NOD_HOST") ?? DEFAULTS.host,
@@ -84,7 +105,22 @@ export function serveConfig(argv: string[]): Config | "help" {
     runTimeoutMs: duration("run-timeout", flags["run-timeout"] ?? env("NOD_RUN_TIMEOUT")),
     metricsToken: flags["metrics-token"] ?? env("NOD_METRICS_TOKEN") ?? null,
     pushContact: pushContact ?? null,
+    fdHeadroom,
+    keepDeliveriesMs: duration("keep-deliveries", flags["keep-deliveries"] ?? env("NOD_KEEP_DELIVERIES"), true),
+    keepRunsMs: duration("keep-runs", flags["keep-runs"] ?? env("NOD_KEEP_RUNS"), true),
+    keepActivityMs: duration("keep-activity", flags["keep-activity"] ?? env("NOD_KEEP_ACTIVITY"), true),
+    keepMessagesMs: duration("keep-messages", flags["keep-messages"] ?? env("NOD_KEEP_MESSAGES"), true),
   });
+}
+
+/** Every socket is a file descriptor: the soft limit goes up to the hard one, and both are logged. */
+function logFdLimit(log: Logger) {
+  const r = raiseFdLimit();
+  if ("error" in r) return log.warn(`${r.error}; running with the limit given`);
+  const { before, after } = r;
+  const raised = after.soft > before.soft ? { raised_from: before.soft } : {};
+  log.info("open-file limit", { soft: after.soft, hard: after.hard, ...raised });
+  if (after.soft < 4096) log.warn("the open-file limit is low: each agent socket takes one; see docs/deploy.md (LimitNOFILE, --ulimit nofile)");
 }
 
 export const dataDirFrom = (flags: { data?: string }) => path.resolve(flags.data ?? env("NOD_DATA_DIR") ?? DEFAULTS.dataDir);
@@ -99,6 +135,7 @@ export async function serve(argv: string[]) {
   log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl });
   if (/^https?:\/\/localhost[:/]/.test(config.publicUrl + "/") && !["127.0.0.1", "::1", "localhost"].includes(config.host))
     log.warn("the public URL is localhost: set --public-url so webhook trigger and image links work from other machines");
+  logFdLimit(log);
   const nod = await startServer(config, { log });
   // --port 0 picks a free port: links then use the real one.
   if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;

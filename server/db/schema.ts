@@ -161,7 +161,11 @@ export const taskRuns = sqliteTable(
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
   },
-  (t) => [index("task_runs_task").on(t.taskId, t.id), index("task_runs_agent_status").on(t.agentId, t.status)],
+  (t) => [
+    index("task_runs_task").on(t.taskId, t.id),
+    index("task_runs_agent_status").on(t.agentId, t.status),
+    index("task_runs_finished").on(t.finishedAt), // retention: finished runs past --keep-runs (ops/retention.ts)
+  ],
 );
 
 export const runContext = sqliteTable(
@@ -195,7 +199,11 @@ export const outbox = sqliteTable(
     createdAt: text("created_at").notNull(),
     deliveredAt: text("delivered_at"),
   },
-  (t) => [index("outbox_agent_status").on(t.agentId, t.status, t.id), index("outbox_due").on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index("outbox_agent_status").on(t.agentId, t.status, t.id),
+    index("outbox_due").on(t.status, t.nextAttemptAt),
+    index("outbox_delivered").on(t.status, t.deliveredAt), // retention: delivered events past --keep-deliveries (ops/retention.ts)
+  ],
 );
 
 // Small server-wide values kept across restarts (e.g. the VAPID key pair for Web Push).

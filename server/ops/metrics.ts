@@ -20,6 +20,8 @@ export function metricsRoutes(ctx: Ctx, live: Live) {
   m.gauge("nod_agents_online", "Agents with at least one open WebSocket", () => live.agentSockets.onlineCount());
   m.gauge("nod_inbox_sockets_open", "Open inbox (/ws/app) WebSocket connections", () => live.hub.subscriberCount(INBOX_TOPIC));
   m.gauge("nod_decision_waits_open", "Agent requests long-polling GET /api/agent/decisions/:id?wait=", () => longPollCount());
+  m.gauge("nod_fd_limit", "The process's open-file limit (-1: unknown)", () => live.budget.limit ?? -1);
+  m.gauge("nod_fds_open", "File descriptors in use (sampled every 2 s, -1: unknown)", () => live.budget.lastCount());
   m.gauge("nod_uptime_seconds", "Seconds since the server started", () => Math.round((Date.now() - started) / 1000));
 
   return new Elysia({ name: "nod-metrics" }).get(

@@ -44,6 +44,8 @@ export function realtimeRoutes(ctx: Ctx, live: Live) {
     .onStop(() => clearInterval(sweeper))
     .get("/ws/agent/:agent_id", ({ request, server, params }) => {
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
+      const busy = live.budget.refuse("agent"); // near the open-file limit: 503
+      if (busy) return busy;
       if (!server?.upgrade(request, { data: new AgentConnection(ctx, live, params.agent_id) })) return json(400, "WebSocket upgrade failed");
     })
     .get("/ws/app", ({ request, server }) => {
@@ -51,6 +53,8 @@ export function realtimeRoutes(ctx: Ctx, live: Live) {
       if (!user) return json(401, "sign in first");
       if (!isSameOrigin(ctx, request)) return json(403, "cross-site request refused");
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");
+      const busy = live.budget.refuse("inbox");
+      if (busy) return busy;
       const token = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
       if (!server?.upgrade(request, { data: new InboxConnection(ctx, user, token, inboxes) })) return json(400, "WebSocket upgrade failed");
     });

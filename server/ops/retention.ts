@@ -1,0 +1,145 @@
+// Retention: what nod deletes so the database does not grow forever.
+//
+//   delivered outbox events  older than --keep-deliveries (by delivery time, default 7 days)
+//   finished task runs       older than --keep-runs (by finish time, default 90 days; their context blocks go with them)
+//   activity entries         older than --keep-activity (default 90 days)
+//   messages                 older than --keep-messages (default 0: kept forever; their images go with them)
+//
+// Never deleted: events not yet delivered (pending or undelivered), runs not
+// finished, requests, conversations, tasks. A message, an activity entry or a
+// request keeps the task_run_id of a run that is gone: GET /api/tasks/runs/{id}
+// then answers 404, like any run that does not exist.
+//
+// Pruning runs shortly after start and then every hour, in batches of
+// PRUNE_BATCH rows per transaction, yielding to the event loop between
+// batches, so requests keep being served while a backlog is cleared. Each
+// batch finds its rows through an index: outbox(status, delivered_at),
+// task_runs(finished_at), and the time-ordered primary keys of activity and
+// messages (an id starts with its creation time, lib/ids.ts).
+import { unlink } from "node:fs/promises";
+import path from "node:path";
+import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
+import { prepared } from "../db/prepared.ts";
+import { isoMs } from "../lib/time.ts";
+import { mediaDir, MEDIA_NAME_RE } from "../media/service.ts";
+
+export const PRUNE_BATCH = 500;
+export const RETENTION = { firstAfterMs: 60_000, everyMs: 3_600_000 };
+
+export type Pruned = { outbox: number; task_runs: number; activity: number; messages: number };
+
+/** The smallest id made at ms or later, for a prefix (lib/ids.ts: prefix + 12 hex digits of ms + …). */
+export const idAt = (prefix: string, ms: number) => prefix + Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+
+const stmt = (db: Db, key: string, text: string) => prepared(db, `retention.${key}`, (db) => db.$client.prepare(text));
+
+// Each DELETE takes at most `limit` rows, picked through an index.
+const SQL = {
+  outbox: "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ?1 LIMIT ?2)",
+  task_runs:
+    "DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ?1 AND status IN ('completed', 'failed') LIMIT ?2)",
+  activity: "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ?1 ORDER BY id LIMIT ?2)",
+  messagesPick: "SELECT id, image_url AS imageUrl FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
+  messagesDelete: "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
+};
+
+/** Deletes one batch of a table's rows older than the cutoff; returns how many (and the images of deleted messages). */
+export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): { n: number; images: string[] } {
+  return ctx.writer.now((uow) => {
+    const db = uow.db;
+    switch (table) {
+      case "outbox":
+      case "task_runs":
+        return { n: stmt(db, table, SQL[table]).run(isoMs(cutoffMs), limit).changes, images: [] };
+      case "activity":
+        return { n: stmt(db, table, SQL.activity).run(idAt("act_", cutoffMs), limit).changes, images: [] };
+      case "messages": {
+        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as { id: string; imageUrl: string | null }[];
+        if (!rows.length) return { n: 0, images: [] };
+        stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
+        return { n: rows.length, images: rows.flatMap((r) => (r.imageUrl ? [r.imageUrl] : [])) };
+      }
+    }
+  });
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class Retention {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running: Promise<Pruned> | null = null;
+  private stopped = true; // the timer is off
+  private closing = false; // stop() was called: a pass in progress ends after its batch
+
+  constructor(private ctx: Ctx) {}
+
+  /** How long each kind of row is kept, in ms (0: forever). */
+  private ages(): Record<keyof Pruned, number> {
+    const c = this.ctx.config;
+    return { outbox: c.keepDeliveriesMs, task_runs: c.keepRunsMs, activity: c.keepActivityMs, messages: c.keepMessagesMs };
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.closing = false;
+    if (Object.values(this.ages()).every((ms) => ms === 0)) return; // everything is kept
+    this.arm(RETENTION.firstAfterMs);
+  }
+
+  async stop() {
+    this.stopped = true;
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => {});
+  }
+
+  private arm(ms: number) {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run()
+        .catch((e) => this.ctx.log.error("pruning old rows failed", { error: e as Error }))
+        .finally(() => {
+          if (!this.stopped) this.arm(RETENTION.everyMs);
+        });
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  /** One pass over every table (tests call it directly); a pass already running is joined. */
+  run(): Promise<Pruned> {
+    this.running ??= this.pass().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<Pruned> {
+    const { ctx } = this;
+    const now = ctx.now();
+    const pruned: Pruned = { outbox: 0, task_runs: 0, activity: 0, messages: 0 };
+    for (const [table, age] of Object.entries(this.ages()) as [keyof Pruned, number][]) {
+      if (age <= 0) continue;
+      for (;;) {
+        if (this.closing) break;
+        const batch = pruneBatch(ctx, table, now - age);
+        pruned[table] += batch.n;
+        await this.removeImages(batch.images);
+        if (batch.n < PRUNE_BATCH) break;
+        await yieldToLoop(); // requests and socket frames go first
+      }
+      if (pruned[table]) ctx.metrics.inc("nod_pruned_rows_total", "Rows deleted by retention (--keep-…)", { table }, pruned[table]);
+    }
+    if (Object.values(pruned).some((n) => n > 0)) ctx.log.info("pruned old rows", pruned);
+    return pruned;
+  }
+
+  /** Images of deleted messages, after their commit (a failed unlink leaves a file, never a broken link). */
+  private async removeImages(urls: string[]) {
+    for (const url of urls) {
+      const name = url.slice(url.lastIndexOf("/") + 1);
+      if (!MEDIA_NAME_RE.test(name)) continue;
+      await unlink(path.join(mediaDir(this.ctx), name)).catch(() => {});
+    }
+  }
+}
