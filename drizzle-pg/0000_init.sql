@@ -208,6 +208,7 @@ CREATE INDEX "messages_conversation" ON "messages" USING btree ("conversation_id
 CREATE INDEX "messages_agent_unread" ON "messages" USING btree ("agent_id","read_at");--> statement-breakpoint
 CREATE INDEX "outbox_agent_status" ON "outbox" USING btree ("agent_id","status","id");--> statement-breakpoint
 CREATE INDEX "outbox_due" ON "outbox" USING btree ("status","next_attempt_at");--> statement-breakpoint
+CREATE INDEX "outbox_delivered" ON "outbox" USING btree ("status","delivered_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "push_queue_sub_tag" ON "push_queue" USING btree ("subscription_id","tag");--> statement-breakpoint
 CREATE INDEX "push_queue_due" ON "push_queue" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "push_queue_tag" ON "push_queue" USING btree ("tag");--> statement-breakpoint
@@ -216,5 +217,6 @@ CREATE UNIQUE INDEX "run_context_pk" ON "run_context" USING btree ("run_id","blo
 CREATE INDEX "sessions_user" ON "sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "task_runs_task" ON "task_runs" USING btree ("task_id","id");--> statement-breakpoint
 CREATE INDEX "task_runs_agent_status" ON "task_runs" USING btree ("agent_id","status");--> statement-breakpoint
+CREATE INDEX "task_runs_finished" ON "task_runs" USING btree ("finished_at");--> statement-breakpoint
 CREATE INDEX "tasks_agent" ON "tasks" USING btree ("agent_id");--> statement-breakpoint
 CREATE INDEX "tasks_next_run" ON "tasks" USING btree ("enabled","next_run_at");

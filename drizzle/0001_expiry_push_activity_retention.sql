@@ -50,5 +50,9 @@ CREATE TABLE `server_settings` (
 	`created_at` text NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE `activity` ADD `ref_id` text;--> statement-breakpoint
+ALTER TABLE `activity` ADD `outcome` text;--> statement-breakpoint
 ALTER TABLE `decisions` ADD `expires_at` text;--> statement-breakpoint
-CREATE INDEX `decisions_expiry` ON `decisions` (`expires_at`) WHERE status = 'pending' AND expires_at IS NOT NULL;
+CREATE INDEX `decisions_expiry` ON `decisions` (`expires_at`) WHERE status = 'pending' AND expires_at IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `outbox_delivered` ON `outbox` (`status`,`delivered_at`);--> statement-breakpoint
+CREATE INDEX `task_runs_finished` ON `task_runs` (`finished_at`);
