@@ -4,19 +4,6 @@
 import { VERSION, COMMIT } from "./version.ts";
 import { UsageError } from "./cli/args.ts";
 import { CliFailure } from "./cli/client.ts";
-import { serve, SERVE_HELP } from "./cli/serve.ts";
-import { user, USER_HELP } from "./cli/user.ts";
-import { agent, AGENT_HELP } from "./cli/agent.ts";
-import { backup, BACKUP_HELP } from "./cli/backup.ts";
-import { migrateCommand, MIGRATE_HELP } from "./cli/migrate.ts";
-import { version, VERSION_HELP } from "./cli/version.ts";
-import { healthcheck, HEALTHCHECK_HELP } from "./cli/healthcheck.ts";
-import { send, SEND_HELP } from "./cli/send.ts";
-import { alert, ALERT_HELP } from "./cli/alert.ts";
-import { ask, ASK_HELP } from "./cli/ask.ts";
-import { taskOutput, TASK_OUTPUT_HELP } from "./cli/task-output.ts";
-import { claudeHook, CLAUDE_HOOK_HELP } from "./cli/claude-hook.ts";
-import { mcp, MCP_HELP } from "./cli/mcp.ts";
 
 export const HELP = `nod — the inbox between AI agents and the people who work with them
 
@@ -43,21 +30,25 @@ Exit status: 0 success, 1 refused or failed, 2 bad usage, 3 timed out.
 `;
 
 type Command = (argv: string[]) => Promise<number | void>;
-/** writesData: the command creates files in the data directory (or a backup of it). */
-export const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean; writesData?: boolean }> = {
-  serve: { run: serve, help: SERVE_HELP, writesData: true },
-  user: { run: user, help: USER_HELP, writesData: true },
-  agent: { run: agent, help: AGENT_HELP, writesData: true },
-  backup: { run: backup, help: BACKUP_HELP, writesData: true },
-  migrate: { run: migrateCommand, help: MIGRATE_HELP, writesData: true },
-  version: { run: version, help: VERSION_HELP },
-  send: { run: send, help: SEND_HELP },
-  alert: { run: alert, help: ALERT_HELP },
-  ask: { run: ask, help: ASK_HELP },
-  "task-output": { run: taskOutput, help: TASK_OUTPUT_HELP },
-  "claude-hook": { run: claudeHook, help: CLAUDE_HOOK_HELP },
-  mcp: { run: mcp, help: MCP_HELP },
-  healthcheck: { run: healthcheck, help: HEALTHCHECK_HELP, hidden: true },
+/**
+ * Each command's module is loaded when that command runs: an agent command
+ * (ask, send, claude-hook on every tool call) starts without loading the server.
+ * writesData: the command creates files in the data directory (or a backup of it).
+ */
+export const COMMANDS: Record<string, { load: () => Promise<{ run: Command; help: string }>; hidden?: boolean; writesData?: boolean }> = {
+  serve: { load: () => import("./cli/serve.ts").then((m) => ({ run: m.serve, help: m.SERVE_HELP })), writesData: true },
+  user: { load: () => import("./cli/user.ts").then((m) => ({ run: m.user, help: m.USER_HELP })), writesData: true },
+  agent: { load: () => import("./cli/agent.ts").then((m) => ({ run: m.agent, help: m.AGENT_HELP })), writesData: true },
+  backup: { load: () => import("./cli/backup.ts").then((m) => ({ run: m.backup, help: m.BACKUP_HELP })), writesData: true },
+  migrate: { load: () => import("./cli/migrate.ts").then((m) => ({ run: m.migrateCommand, help: m.MIGRATE_HELP })), writesData: true },
+  version: { load: () => import("./cli/version.ts").then((m) => ({ run: m.version, help: m.VERSION_HELP })) },
+  send: { load: () => import("./cli/send.ts").then((m) => ({ run: m.send, help: m.SEND_HELP })) },
+  alert: { load: () => import("./cli/alert.ts").then((m) => ({ run: m.alert, help: m.ALERT_HELP })) },
+  ask: { load: () => import("./cli/ask.ts").then((m) => ({ run: m.ask, help: m.ASK_HELP })) },
+  "task-output": { load: () => import("./cli/task-output.ts").then((m) => ({ run: m.taskOutput, help: m.TASK_OUTPUT_HELP })) },
+  "claude-hook": { load: () => import("./cli/claude-hook.ts").then((m) => ({ run: m.claudeHook, help: m.CLAUDE_HOOK_HELP })) },
+  mcp: { load: () => import("./cli/mcp.ts").then((m) => ({ run: m.mcp, help: m.MCP_HELP })) },
+  healthcheck: { load: () => import("./cli/healthcheck.ts").then((m) => ({ run: m.healthcheck, help: m.HEALTHCHECK_HELP })), hidden: true },
 };
 
 export async function main(argv: string[]): Promise<number | undefined> {
@@ -72,7 +63,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`nod: unknown command '${rest[0]}'\nRun 'nod --help' for usage.\n`);
       return 2;
     }
-    process.stdout.write(topic ? topic.help : HELP);
+    process.stdout.write(topic ? (await topic.load()).help : HELP);
     return 0;
   }
   if (name === "--version" || name === "-v") {
@@ -88,8 +79,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
   // Whatever the umask, nothing nod writes is readable by other users: files SQLite
   // creates on its own (-wal, -shm, journals) start 0600 too.
   if (cmd.writesData) process.umask(0o077);
+  const { run } = await cmd.load();
   try {
-    return (await cmd.run(rest)) ?? undefined;
+    return (await run(rest)) ?? undefined;
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`nod ${name}: ${e.message}\nRun 'nod ${name} --help' for usage.\n`);

@@ -23,6 +23,7 @@ test("SIGKILL under load: every acknowledged event and queued delivery survives"
   const agent = new AgentClient(first.url, created.id, created.secret);
   const queued = await person.post(`/api/agents/${created.id}/messages`, { text: "deliver me after the crash" });
   expect(queued.status).toBe(201);
+  await hook.waitFor(1); // its first attempt was made, and refused, before the crash
 
   // 16 writers send messages back to back; the server is killed while they run.
   const acked: string[] = [];
@@ -45,7 +46,7 @@ test("SIGKILL under load: every acknowledged event and queued delivery survives"
 
   hook.responses.length = 0; // the receiver is healthy again
   const refused = hook.received.length;
-  expect(refused).toBeGreaterThan(0); // the first attempt was made, and refused, before the crash
+  expect(refused).toBeGreaterThan(0);
   const second = await serve(dir, first.port);
   try {
     const conv = queued.body.conversation_id;

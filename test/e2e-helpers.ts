@@ -1,10 +1,11 @@
 // Shared pieces for the browser tests: headless Debian chromium driven by
-// playwright-core, screenshots into test-artifacts/, and a minimal agent
-// WebSocket client (/ws/agent/:id with the auth frame).
+// playwright-core and screenshots into test-artifacts/. Agent sockets are
+// ws-helpers.ts's connectAgent.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll } from "bun:test";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { connectAgent, type Frame } from "./ws-helpers.ts";
 
 export const ARTIFACTS = path.resolve(import.meta.dir, "..", "test-artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -83,32 +84,11 @@ export async function unnamedControls(page: Page) {
   });
 }
 
-/** Connects an agent's WebSocket and authenticates; collects every frame it receives. */
+/**
+ * The agent socket of ws-helpers.ts (connectAgent), by the name and with the
+ * next() browser tests used: one agent-socket client for every test.
+ */
 export async function agentSocket(base: string, agentId: string, secret: string) {
-  const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ws/agent/${agentId}`);
-  const frames: any[] = [];
-  const waiters: { pred: (f: any) => boolean; resolve: (f: any) => void }[] = [];
-  ws.onmessage = (e) => {
-    const f = JSON.parse(String(e.data));
-    frames.push(f);
-    for (const w of [...waiters]) if (w.pred(f)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(f));
-  };
-  const next = (pred: (f: any) => boolean, timeoutMs = 5000) =>
-    new Promise<any>((resolve, reject) => {
-      const found = frames.find(pred);
-      if (found) return resolve(found);
-      const w = { pred, resolve };
-      waiters.push(w);
-      setTimeout(() => {
-        if (waiters.includes(w)) reject(new Error(`agent socket: no matching frame in ${timeoutMs} ms; got ${JSON.stringify(frames)}`));
-      }, timeoutMs);
-    });
-  ws.addEventListener("close", (e) => frames.push({ type: "(closed)", code: e.code, reason: e.reason }));
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error("agent socket failed to open"));
-  });
-  ws.send(JSON.stringify({ type: "auth", agent_id: agentId, secret }));
-  await next((f) => f.type === "auth_ok");
-  return { ws, frames, next, send: (f: unknown) => ws.send(JSON.stringify(f)) };
+  const s = await connectAgent({ url: base }, { id: agentId, secret }, { keep: true });
+  return Object.assign(s, { next: (pred: (f: Frame) => boolean, timeoutMs = 5000) => s.waitFor(pred, timeoutMs) });
 }

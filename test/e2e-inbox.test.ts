@@ -4,7 +4,8 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page, BrowserContext } from "playwright-core";
 import { startTestServer, AgentClient, Person, eventually, type TestServer } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE } from "./e2e-helpers.ts";
+import { connectAgent, type AgentSocketClient } from "./ws-helpers.ts";
 
 // A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
 setDefaultTimeout(20_000);
@@ -18,7 +19,7 @@ let pageErrors: string[];
 let agent: AgentClient;
 let agentId = "";
 let person: Person;
-let sock: Awaited<ReturnType<typeof agentSocket>> | undefined;
+let sock: AgentSocketClient | undefined;
 /** The agent's socket, opened in the approval test; later checks fail without it. */
 function agentSock() {
   if (!sock) throw new Error("the agent WebSocket (/ws/agent/:id) was not opened (see the approval test)");
@@ -82,7 +83,7 @@ describe("inbox in the browser", async () => {
   }, T);
 
   test("a message and an approval request appear live; Approve reaches the agent's socket", async () => {
-    sock = await agentSocket(server.url, agentId, agent.secret);
+    sock = await connectAgent(server, agent, { keep: true }); // used by the tests after this one
     expect((await agent.event({ type: "message", text: "Build **142** is green.\n\n- tests pass\n- lint clean" })).status).toBe(200);
     await page.getByText("Build 142 is green.").waitFor();
     expect(await page.locator(".bubble strong", { hasText: "142" }).count()).toBe(1);
@@ -102,7 +103,7 @@ describe("inbox in the browser", async () => {
     await card.getByText("Approved by alice").waitFor();
     await card.getByText("“ship it”").waitFor();
     await eventually(async () => (await page.title()) === "nod", 5000, "title without pending requests");
-    const resolved = await agentSock().next((f) => f.type === "decision_resolved" && f.decision_id === r.body.decision_id);
+    const resolved = await agentSock().waitFor((f) => f.type === "decision_resolved" && f.decision_id === r.body.decision_id);
     expect(resolved.status).toBe("approved");
     expect(resolved.note).toBe("ship it");
   }, T);
@@ -119,7 +120,7 @@ describe("inbox in the browser", async () => {
     await eventually(async () => (await box.inputValue()) === "", 8000, "the composer to be cleared after sending");
     const msgs = (await person.get(`/api/conversations/${(await person.get(`/api/agents/${agentId}/conversations`)).body[0].id}/messages`)).body;
     expect(msgs.at(-1).text).toBe("first line\nsecond line");
-    expect((await agentSock().next((f) => f.type === "user_message" && f.text === "first line\nsecond line")).sender_name).toBe("alice");
+    expect((await agentSock().waitFor((f) => f.type === "user_message" && f.text === "first line\nsecond line")).sender_name).toBe("alice");
   }, T);
 
   test("agent text with HTML renders as text: no script or handler runs", async () => {
@@ -197,7 +198,7 @@ describe("inbox in the browser", async () => {
     expect(await get(choice.body.decision_id)).toMatchObject({ status: "responded", note: "Both, staging first", resolved_by: "alice" });
     expect(await get(question.body.decision_id)).toMatchObject({ status: "responded", note: "Tonight at 22:00" });
     expect(await get(permission.body.decision_id)).toMatchObject({ status: "approved", always_allow: true, always_allow_pattern: "Bash(npm install *)" });
-    const f = await agentSock().next((f) => f.type === "decision_resolved" && f.decision_id === permission.body.decision_id);
+    const f = await agentSock().waitFor((f) => f.type === "decision_resolved" && f.decision_id === permission.body.decision_id);
     expect(f).toMatchObject({ status: "approved", always_allow: true, always_allow_pattern: "Bash(npm install *)" });
     await eventually(async () => (await page.title()) === "nod", 5000, "no pending left");
     await page.getByRole("button", { name: "Answered" }).click();

@@ -4,7 +4,8 @@
 // approval-only agents open on their requests.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, openPage, shot, agentSocket } from "./e2e-helpers.ts";
+import { launch, openPage, shot } from "./e2e-helpers.ts";
+import { connectAgent } from "./ws-helpers.ts";
 
 // A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
 setDefaultTimeout(20_000);
@@ -106,8 +107,8 @@ describe("live inbox", async () => {
     await box.press("Enter");
     const bubble = page.locator(".bubble.user", { hasText: "Are you there?" });
     await bubble.getByText("Not delivered yet").waitFor({ timeout: 10_000 });
-    const sock = await agentSocket(server.url, created.id, created.secret);
-    expect((await sock.next((f) => f.type === "user_message" && f.text === "Are you there?")).sender_name).toBe("alice");
+    const sock = await connectAgent(server, created);
+    expect((await sock.waitFor((f) => f.type === "user_message" && f.text === "Are you there?")).sender_name).toBe("alice");
     await bubble.getByText("delivered", { exact: true }).waitFor();
     expect(await bubble.getByText("Not delivered yet").count()).toBe(0);
     sock.ws.close();

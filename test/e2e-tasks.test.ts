@@ -3,7 +3,8 @@
 // enable/disable, edit, event tasks with their trigger URL, delete.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, agentSocket, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE } from "./e2e-helpers.ts";
+import { connectAgent } from "./ws-helpers.ts";
 
 // A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
 setDefaultTimeout(20_000);
@@ -51,9 +52,9 @@ describe("tasks in the browser", async () => {
   }, T);
 
   test("run now: the agent gets task_due; the summary shows rendered, in the task and in the chat", async () => {
-    const sock = await agentSocket(server.url, created.id, created.secret);
+    const sock = await connectAgent(server, created);
     await page.getByRole("button", { name: "Run Morning digest now" }).click();
-    const due = await sock.next((f) => f.type === "task_due" && f.task_id === taskId);
+    const due = await sock.waitFor((f) => f.type === "task_due" && f.task_id === taskId);
     expect(due.run_id).toMatch(/^run_/);
     await page.locator(".run").first().waitFor();
     const done = await agent.post(`/api/agent/tasks/runs/${due.run_id}/complete`, { status: "completed", summary: "**3 items** overnight:\n\n- deploy ok\n- <b>no</b> alerts" });

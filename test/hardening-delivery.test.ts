@@ -36,11 +36,18 @@ describe("indicator events check the conversation they name", async () => {
       }
     }
     // the own conversation's indicator went on and off; nothing was shown for the others
+    // (a last indicator of its own marks the end: frames arrive in order)
+    expect((await A.event({ type: "processing_start", conversation_id: own })).status).toBe(200);
+    await inbox.waitFor((f) => f.type === "processing" && f.conversation_id === own && f.active);
+    await inbox.waitFor((f) => f.type === "processing" && f.conversation_id === own && !f.active);
+    await inbox.waitFor((f) => f.type === "processing" && f.conversation_id === own && f.active);
     const shown = inbox.all("processing").map((f) => [f.conversation_id, f.active]);
     expect(shown).toEqual([
       [own, true],
       [own, false],
+      [own, true],
     ]);
+    expect((await A.event({ type: "processing_stop", conversation_id: own })).status).toBe(200);
   });
 
   test("WebSocket: own conversation acked; foreign or unknown → error frame with code 404, the socket stays open", async () => {

@@ -1,5 +1,11 @@
 // Shared test helpers: a real server on a free loopback port with its own
 // temporary data directory, and small clients for a person and an agent.
+//
+// Requests to a server this process started run in process (app.handle with a
+// Request), without a socket: the same routes, hooks and responses, less the
+// network stack. What needs a socket uses one: WebSockets, postFrom (another
+// client address), fetch(), requests with { network: true }, and every request
+// when NOD_TEST_NETWORK=1.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +14,10 @@ import { afterAll } from "bun:test";
 import { makeConfig, type Config } from "../server/config.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { Logger } from "../server/lib/log.ts";
+import { users } from "../server/db/schema.ts";
+import { createSession, setupOpen, SESSION_COOKIE } from "../server/auth/service.ts";
+import { timeId } from "../server/lib/ids.ts";
+import { isoMs } from "../server/lib/time.ts";
 
 export interface TestServer extends NodServer {
   dataDir: string;
@@ -21,20 +31,30 @@ export function tempDir(prefix = "nod-test-") {
   return dir;
 }
 
+/** Running servers of this process by URL: requests to them are handled in process. */
+const inProcess = new Map<string, NodServer>();
+const ALWAYS_NETWORK = !!process.env.NOD_TEST_NETWORK;
+
 export async function startTestServer(over: Partial<Config> & { now?: () => number } = {}, dataDir = tempDir()): Promise<TestServer> {
   const { now, ...configOver } = over;
   const config = makeConfig({ port: 0, host: "127.0.0.1", logLevel: "error", ...configOver, dataDir });
   const nod = await startServer(config, { log: new Logger(process.env.NOD_TEST_LOG ? "debug" : "error"), now });
+  inProcess.set(nod.url, nod);
+  const stop = () => {
+    if (inProcess.get(nod.url) === nod) inProcess.delete(nod.url);
+    return nod.stop();
+  };
   const ts: TestServer = {
     ...nod,
+    stop,
     dataDir,
     async restart() {
       const port = nod.server.port;
-      await nod.stop();
+      await stop();
       return startTestServer({ ...over, port }, dataDir);
     },
   };
-  afterAll(() => nod.stop());
+  afterAll(stop);
   return ts;
 }
 
@@ -53,14 +73,31 @@ async function toRes(r: Response): Promise<Res> {
   return { status: r.status, body, headers: r.headers };
 }
 
-export async function request(base: string, method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<Res> {
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  raw?: string;
+  /** Over a real socket even when the server runs in this process. */
+  network?: boolean;
+}
+
+export async function request(base: string, method: string, path: string, opts: RequestOptions = {}): Promise<Res> {
   const headers: Record<string, string> = { ...opts.headers };
   let body: string | undefined = opts.raw;
   if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";
   }
-  return toRes(await fetch(base + path, { method, headers, body, redirect: "manual" }));
+  const local = !opts.network && !ALWAYS_NETWORK && inProcess.get(base);
+  if (!local) return toRes(await fetch(base + path, { method, headers, body, redirect: "manual" }));
+  // As Bun.serve builds it: the URL names the Host the client sent. No client
+  // address: the sign-in limits count these requests under "unknown".
+  const host = Object.entries(headers).find(([k]) => k.toLowerCase() === "host")?.[1] ?? new URL(base).host;
+  const res = await toRes(await local.app.handle(new Request(`http://${host}${path}`, { method, headers, body })));
+  // A turn of the event loop, as a round trip over a socket gives: a loop of
+  // requests must not starve the server's timers and socket writes.
+  await new Promise((resolve) => setImmediate(resolve));
+  return res;
 }
 
 /** A signed-in person: keeps the session cookie. */
@@ -87,11 +124,29 @@ export class Person {
   }
 }
 
-/** The owner, set up on a fresh server (username alice). */
-export async function owner(server: { url: string }, username = "alice", password = "correct horse battery") {
+// argon2id hashes by password, made once per process: a hash costs about 0.2 s of CPU.
+const hashes = new Map<string, Promise<string>>();
+
+/**
+ * The owner, set up on a fresh server (username alice) and signed in. On a
+ * server of this process the account and its session are written as setup
+ * and sign-in write them, with a hash made once per process; elsewhere (a
+ * spawned server) through POST /api/auth/setup.
+ */
+export async function owner(server: { url: string; ctx?: NodServer["ctx"] }, username = "alice", password = "correct horse battery") {
   const p = new Person(server.url);
-  const res = await p.post("/api/auth/setup", { username, password });
-  if (res.status !== 201) throw new Error(`setup: ${res.status} ${JSON.stringify(res.body)}`);
+  const ctx = server.ctx;
+  if (!ctx || ALWAYS_NETWORK) {
+    const res = await p.post("/api/auth/setup", { username, password });
+    if (res.status !== 201) throw new Error(`setup: ${res.status} ${JSON.stringify(res.body)}`);
+    return p;
+  }
+  if (!hashes.has(password)) hashes.set(password, Bun.password.hash(password));
+  const passwordHash = await hashes.get(password)!;
+  if (!setupOpen(ctx.db)) throw new Error("setup: the server already has its owner");
+  const id = timeId("usr_");
+  ctx.db.insert(users).values({ id, username, passwordHash, createdAt: isoMs() }).run();
+  p.cookie = `${SESSION_COOKIE}=${createSession(ctx.db, id, ctx.now())}`;
   return p;
 }
 

@@ -52,7 +52,7 @@ export class FrameSocket {
   }
 
   /** The first frame matching (a type name or a predicate) not returned before; waits for it if needed. */
-  waitFor(p: Pred | string, timeoutMs = 3000): Promise<Frame> {
+  waitFor(p: Pred | string, timeoutMs = 5000): Promise<Frame> {
     const pred = match(p);
     const have = this.frames.find((f) => !this.taken.has(f) && pred(f));
     if (have) {
@@ -92,7 +92,7 @@ export class FrameSocket {
   }
 
   /** Sends a frame with a fresh request_id and returns the ack or error frame that echoes it. */
-  async request(frame: Frame, timeoutMs = 3000): Promise<Frame> {
+  async request(frame: Frame, timeoutMs = 5000): Promise<Frame> {
     const request_id = `r${this.nextId++}`;
     this.send({ ...frame, request_id });
     return this.waitFor((f) => (f.type === "ack" || f.type === "error") && f.request_id === request_id, timeoutMs);
@@ -111,9 +111,19 @@ function track(s: FrameSocket) {
   return s;
 }
 
+/**
+ * Closing after the tests: afterAll from inside a test runs when that test
+ * ends. A socket that later tests go on using is opened with { keep: true }
+ * and closed by the test that is done with it.
+ */
+export interface SocketOptions {
+  keep?: boolean;
+}
+
 /** Opens /ws/agent/:id without authenticating (for handshake tests). */
-export async function openAgentSocket(server: { url: string }, agentId: string): Promise<FrameSocket> {
-  const s = track(new FrameSocket(new WebSocket(`${toWs(server.url)}/ws/agent/${agentId}`)));
+export async function openAgentSocket(server: { url: string }, agentId: string, opts: SocketOptions = {}): Promise<FrameSocket> {
+  const s = new FrameSocket(new WebSocket(`${toWs(server.url)}/ws/agent/${agentId}`));
+  if (!opts.keep) track(s);
   await s.opened;
   return s;
 }
@@ -123,8 +133,8 @@ export interface AgentSocketClient extends FrameSocket {
 }
 
 /** An authenticated agent socket: connects, sends the auth frame, waits for auth_ok. */
-export async function connectAgent(server: { url: string }, agent: { id: string; secret: string }): Promise<AgentSocketClient> {
-  const s = (await openAgentSocket(server, agent.id)) as AgentSocketClient;
+export async function connectAgent(server: { url: string }, agent: { id: string; secret: string }, opts: SocketOptions = {}): Promise<AgentSocketClient> {
+  const s = (await openAgentSocket(server, agent.id, opts)) as AgentSocketClient;
   s.send({ type: "auth", agent_id: agent.id, secret: agent.secret });
   const first = await Promise.race([s.waitFor((f) => f.type === "auth_ok"), s.closed.then((c) => Promise.reject(new Error(`agent socket closed during auth: ${c.code} ${c.reason}`)))]);
   s.authOk = first;
