@@ -3,6 +3,7 @@ import { and, count, eq, isNull, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { agents, decisions, messages } from "../db/schema.ts";
+import { prepared } from "../db/prepared.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -78,8 +79,9 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
   return { agent, secret };
 }
 
+/** The agent as stored now (last_seen_at included), or 404. */
 export function getAgent(db: Db, id: string): Agent {
-  const a = db.select().from(agents).where(eq(agents.id, id)).get();
+  const a = agentById(db).get({ id });
   if (!a) throw notFound("agent");
   return a;
 }
@@ -119,6 +121,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
   return ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
     return updated;
@@ -128,6 +131,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
   ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     uow.db.delete(agents).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4004, "agent deleted");
     uow.toInbox({ type: "agent_deleted", agent_id: id });
@@ -139,6 +143,7 @@ export function rotateSecret(ctx: Ctx, id: string): string {
   getAgent(ctx.db, id);
   const secret = newAgentSecret();
   ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4003, "secret rotated");
   });
@@ -151,18 +156,47 @@ export type CredentialCheck = { ok: true; agent: Agent } | { ok: false; reason: 
 /** The one credential check, used by REST headers and the WebSocket handshake. */
 export function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown): CredentialCheck {
   if (typeof agentId !== "string" || typeof secret !== "string" || !agentId || !secret) return { ok: false, reason: "bad_secret" };
-  const agent = agentById(db).get({ id: agentId });
+  const agent = knownAgent(db, agentId);
   if (!agent) return { ok: false, reason: "unknown_agent" };
   if (!secretMatches(secret, agent.secretHash)) return { ok: false, reason: "bad_secret" };
   return { ok: true, agent };
 }
 
-// Prepared once per database: this runs on every agent request.
-const prepared = new WeakMap<Db, ReturnType<typeof prepareAgentById>>();
-const prepareAgentById = (db: Db) =>
-  db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare();
-function agentById(db: Db) {
-  let p = prepared.get(db);
-  if (!p) prepared.set(db, (p = prepareAgentById(db)));
-  return p;
+// ---- the agents every request authenticates against, kept in memory ----
+//
+// Every agent request and socket frame needs its agent's row (secret digest,
+// name, type). They are read once and kept; whatever changes or removes an
+// agent (update, rotate, delete) drops its entry inside its own unit of work,
+// before the commit, so no request after the change can see the old row.
+// Only this process writes agents (the CLI only creates them), so nothing
+// changes behind the cache's back. last_seen_at in a kept row is not kept
+// current: people's routes read agents from the database.
+
+/** Agents kept at most; beyond, the longest unused is dropped (a server with more reads them again). */
+export const KNOWN_AGENTS_MAX = 10_000;
+const known = new WeakMap<Db, Map<string, Agent>>();
+
+const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
+
+/** The agent with this id, from memory when it was read before; undefined when there is none. */
+export function knownAgent(db: Db, id: string): Agent | undefined {
+  let forDb = known.get(db);
+  if (!forDb) known.set(db, (forDb = new Map()));
+  let agent = forDb.get(id);
+  if (agent) {
+    forDb.delete(id); // most recently used last
+    forDb.set(id, agent);
+    return agent;
+  }
+  agent = agentById(db).get({ id });
+  if (!agent) return undefined;
+  if (db.$client.inTransaction) return agent; // read inside a transaction that may yet roll back: not kept
+  forDb.set(id, agent);
+  if (forDb.size > KNOWN_AGENTS_MAX) forDb.delete(forDb.keys().next().value!);
+  return agent;
+}
+
+/** The agent changed or is gone: the next request reads it again (called inside the change's unit of work). */
+export function forgetAgent(db: Db, id: string) {
+  known.get(db)?.delete(id);
 }

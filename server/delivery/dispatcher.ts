@@ -48,6 +48,10 @@ export class OutboxDispatcher {
     this.retries = new RetryTimer(() => ctx.db, ctx.log, (agentId) => this.wake(agentId));
     this.push = new SocketPush({
       db: () => ctx.db,
+      writer: () => ctx.writer,
+      markFailed: (agentId, e) => {
+        if (!this.stopped) ctx.log.error("marking events delivered failed; they stay pending", { agent: agentId, error: e as Error });
+      },
       inflight: this.inflight,
       delivered: (agentId, _ws, rows) => {
         ctx.metrics.inc(...DELIVERIES, { channel: "websocket", outcome: "delivered" }, rows.length);

@@ -45,11 +45,11 @@ export const undeliveredRows = (db: Db, agentId: string, limit: number) => stmts
 export const webhookHead = (db: Db, agentId: string) => stmts(db).webhookHead.get({ agentId });
 export const webhookOf = (db: Db, agentId: string) => stmts(db).webhookOf.get({ id: agentId });
 
-/** Marks rows delivered over a socket in one transaction; returns those that were not delivered before. */
+/** Marks rows delivered over a socket, inside the caller's transaction; returns those that were not delivered before. */
 export function markSocketDelivered<R extends { id: string }>(db: Db, rows: R[]): R[] {
   const at = isoMs();
   const s = stmts(db);
-  return db.$client.transaction(() => rows.filter((r) => (s.markSocket.run({ id: r.id, at }) as unknown as { changes: number }).changes > 0))();
+  return rows.filter((r) => (s.markSocket.run({ id: r.id, at }) as unknown as { changes: number }).changes > 0);
 }
 
 export function markWebhookDelivered(db: Db, id: string, attempts: number, at: number) {

@@ -198,6 +198,9 @@ const q = {
     prepared(db, "push.pendingCount", (db) =>
       db.select({ n: sql<number>`count(*)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
+  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(1).prepare()),
+  tagged: (db: Db) =>
+    prepared(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(1).prepare()),
   recipients: (db: Db) =>
     prepared(db, "push.recipients", (db) =>
       db
@@ -322,6 +325,8 @@ export function notifyPeople(uow: UnitOfWork, notice: PushNotice): number {
  * were told of it, under the same tag.
  */
 export function enqueuePush(db: Db, notice: PushNotice): number {
+  // Most servers have no device subscribed: then nothing is built at all.
+  if (notice.kind === "resolved" ? !q.tagged(db).get({ tag: notice.decision.id }) : !q.anyDevice(db).get()) return 0;
   const badge = q.pending(db).get()!.n;
   const now = isoMs();
   if (notice.kind === "resolved") {
