@@ -1,8 +1,9 @@
 // Agents: created by people, authenticated by id + secret.
-import { and, count, eq, isNull, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { agents, decisions, messages } from "../db/schema.ts";
+import { agents } from "../db/schema.ts";
+import { pageLimit } from "../lib/paging.ts";
 import { prepared } from "../db/prepared.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
@@ -86,31 +87,68 @@ export function getAgent(db: Db, id: string): Agent {
   return a;
 }
 
+const lists = (db: Db) =>
+  prepared(db, "agents.lists", (db) => ({
+    // Creation order: created_at, then rowid (the insertion order within a millisecond;
+    // every index ends with the rowid, so agents_created serves both).
+    all: db.select().from(agents).orderBy(agents.createdAt, sql`rowid`).prepare(),
+    // A page: the `limit` agents created last before the one at (createdAt, rowid), newest first.
+    before: db
+      .select()
+      .from(agents)
+      .where(sql`(${agents.createdAt}, rowid) < (${sql.placeholder("createdAt")}, ${sql.placeholder("rowid")})`)
+      .orderBy(desc(agents.createdAt), sql`rowid DESC`)
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+    position: db.$client.prepare<{ createdAt: string; rowid: number }, [string]>("SELECT created_at AS createdAt, rowid FROM agents WHERE id = ?"),
+    // The counts come from two small indexes: pending requests (decisions_pending, named:
+    // without statistics SQLite prefers decisions_status and a sort) and conversations
+    // with something unread (conversations_unread), never from the messages.
+    pending: db.$client.prepare<{ id: string; n: number }, []>(
+      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' GROUP BY agent_id",
+    ),
+    unread: db.$client.prepare<{ id: string; n: number }, []>("SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 GROUP BY agent_id"),
+    pendingOf: db.$client.prepare<{ id: string; n: number }, [string]>(
+      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
+    ),
+    unreadOf: db.$client.prepare<{ id: string; n: number }, [string]>(
+      "SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
+    ),
+  }));
+
 export function listAgents(db: Db): Agent[] {
-  return db.select().from(agents).orderBy(agents.createdAt).all();
+  return lists(db).all.all();
 }
 
-/** Pending requests and unread agent messages, per agent, for the inbox's list. */
-export function agentCounts(db: Db) {
-  const pending = new Map(
-    db.select({ id: decisions.agentId, n: count() }).from(decisions).where(eq(decisions.status, "pending")).groupBy(decisions.agentId).all().map((r) => [r.id, r.n]),
-  );
-  const unread = new Map(
-    db
-      .select({ id: messages.agentId, n: count() })
-      .from(messages)
-      .where(and(isNull(messages.readAt), sql`${messages.role} != 'user'`))
-      .groupBy(messages.agentId)
-      .all()
-      .map((r) => [r.id, r.n]),
-  );
+/** Pending requests and unread agent messages per agent (of these agents only, when given), for the inbox's list. */
+export function agentCounts(db: Db, ids?: string[]) {
+  const q = lists(db);
+  const json = ids && JSON.stringify(ids);
+  const byId = (rows: { id: string; n: number }[]) => new Map(rows.map((r) => [r.id, r.n]));
+  const pending = byId(json ? q.pendingOf.all(json) : q.pending.all());
+  const unread = byId(json ? q.unreadOf.all(json) : q.unread.all());
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
 }
 
-/** Every agent as the inbox lists them: with its pending requests and unread messages. */
-export function listAgentsWithCounts(ctx: Ctx): Static<typeof AgentListItem>[] {
-  const counts = agentCounts(ctx.db);
-  return listAgents(ctx.db).map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
+/**
+ * The agents as the inbox lists them, with their pending requests and unread
+ * messages, oldest first: every agent, or with `limit` or `before` one page —
+ * the `limit` (default 50) created last before the agent `before`.
+ */
+export function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Static<typeof AgentListItem>[] {
+  let list: Agent[];
+  if (page.limit === undefined && page.before === undefined) list = listAgents(ctx.db);
+  else {
+    let from: { createdAt: string; rowid: number } = { createdAt: "\uffff", rowid: 0 }; // after every stored time: the newest page
+    if (page.before !== undefined) {
+      const b = lists(ctx.db).position.get(page.before);
+      if (!b) throw badRequest("before: no agent with this id");
+      from = b;
+    }
+    list = lists(ctx.db).before.all({ ...from, limit: pageLimit(page.limit) }).reverse();
+  }
+  const counts = agentCounts(ctx.db, page.limit === undefined && page.before === undefined ? undefined : list.map((a) => a.id));
+  return list.map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
 }
 
 export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {

@@ -118,6 +118,9 @@ const ph = (name: string) => sql`${sql.placeholder(name)}`;
 const stmts = (db: Db) =>
   prepared(db, "decisions", (db) => ({
     byId: db.select().from(decisions).where(eq(decisions.id, sql.placeholder("id"))).prepare(),
+    agentPending: db.$client.prepare<{ id: string }, [string, string, number]>(
+      "SELECT id FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    ),
     answer: db
       .update(decisions)
       .set({
@@ -148,6 +151,12 @@ export function getAgentDecision(db: Db, agentId: string, id: string): Decision 
 }
 
 export function listDecisions(db: Db, opts: { status?: "pending" | "resolved"; agentId?: string; before?: string; limit: number }) {
+  if (opts.status === "pending" && opts.agentId) {
+    // One agent's pending requests: through decisions_pending (named: SQLite would otherwise
+    // walk all of the agent's requests, answered ones included, by decisions_agent).
+    const ids = stmts(db).agentPending.all(opts.agentId, opts.before ?? "\uffff", opts.limit);
+    return ids.map((r) => publicDecision(stmts(db).byId.get({ id: r.id })!));
+  }
   const where = and(
     opts.status === "pending" ? eq(decisions.status, "pending") : opts.status === "resolved" ? ne(decisions.status, "pending") : undefined,
     opts.agentId ? eq(decisions.agentId, opts.agentId) : undefined,

@@ -13,11 +13,11 @@ export type RowRef = Pick<OutboxRow, "id" | "type" | "payload">;
 
 const stmts = (db: Db) =>
   prepared(db, "delivery.outbox", (db) => ({
-    // Everything the agent has not received yet, oldest first: replayed over a socket.
+    // What the agent has not received yet in one status, oldest first (outbox_agent_status, in id order).
     undelivered: db
       .select({ id: outbox.id, payload: outbox.payload, type: outbox.type })
       .from(outbox)
-      .where(and(eq(outbox.agentId, sql.placeholder("agentId")), inArray(outbox.status, ["pending", "undelivered"])))
+      .where(and(eq(outbox.agentId, sql.placeholder("agentId")), eq(outbox.status, sql.placeholder("status"))))
       .orderBy(asc(outbox.id))
       .limit(sql.placeholder("limit"))
       .prepare(),
@@ -41,7 +41,18 @@ const stmts = (db: Db) =>
       .prepare(),
   }));
 
-export const undeliveredRows = (db: Db, agentId: string, limit: number) => stmts(db).undelivered.all({ agentId, limit });
+/**
+ * Everything the agent has not received yet (pending, then given up on by the
+ * webhook: undelivered), oldest first, at most `limit`: one indexed read per
+ * status, merged, so a long backlog is never sorted whole.
+ */
+export function undeliveredRows(db: Db, agentId: string, limit: number) {
+  const q = stmts(db).undelivered;
+  const pending = q.all({ agentId, status: "pending", limit });
+  const given = q.all({ agentId, status: "undelivered", limit });
+  if (!given.length) return pending;
+  return [...pending, ...given].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit);
+}
 export const webhookHead = (db: Db, agentId: string) => stmts(db).webhookHead.get({ agentId });
 export const webhookOf = (db: Db, agentId: string) => stmts(db).webhookOf.get({ id: agentId });
 
