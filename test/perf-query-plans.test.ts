@@ -13,9 +13,11 @@ setDefaultTimeout(20_000); // each test starts a server (a hang guard, not a tim
 
 // Recorded before the server exists: statements are prepared once and kept.
 const seen = new Set<string>();
+type Method = (this: Database, sql: string, ...rest: unknown[]) => unknown;
+const proto = Database.prototype as unknown as Record<"prepare" | "query", Method>;
+const originals = { prepare: proto.prepare, query: proto.query };
 for (const m of ["prepare", "query"] as const) {
-  const proto = Database.prototype as unknown as Record<string, (this: Database, sql: string, ...rest: unknown[]) => unknown>;
-  const orig = proto[m]!;
+  const orig = originals[m];
   proto[m] = function (sql: string, ...rest: unknown[]) {
     seen.add(sql);
     return orig.call(this, sql, ...rest);
@@ -23,7 +25,8 @@ for (const m of ["prepare", "query"] as const) {
 }
 afterAll(() => {
   // leave bun:sqlite as it was for any file that runs after this one in the same process
-  for (const m of ["prepare", "query"] as const) delete (Database.prototype as unknown as Record<string, unknown>)[m];
+  proto.prepare = originals.prepare;
+  proto.query = originals.query;
 });
 
 const { AgentClient, owner, startTestServer, eventually } = await import("./helpers.ts");

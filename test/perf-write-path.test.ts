@@ -163,3 +163,22 @@ describe("delivered marks", async () => {
     expect(delivered.map((d) => [d.message_id, d.delivered_via])).toEqual([[message_id, "websocket"]]);
   });
 });
+
+describe("WAL checkpoints", async () => {
+  const server = await startTestServer();
+  const person = await owner(server);
+
+  test("run off the event loop: the server's connection does not checkpoint, and what it commits reaches nod.db", async () => {
+    const { statSync } = await import("node:fs");
+    const path = await import("node:path");
+    const db = server.ctx.db.$client;
+    await eventually(() => (db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint === 0, 5000, "the worker to take over");
+    const file = path.join(server.dataDir, "nod.db");
+    const before = statSync(file).size;
+    const created = await person.createAgent({ name: "Writer" });
+    const agent = getAgent(server.ctx.db, created.id);
+    // a few thousand pages' worth of messages, committed by the server's connection
+    for (let i = 0; i < 20; i++) server.ctx.writer.now(() => Array.from({ length: 100 }, (_, k) => sendUserMessage(server.ctx, agent, "alice", `${i}/${k} ${"x".repeat(2000)}`)));
+    await eventually(() => statSync(file).size > before + 4_000_000, 10_000, "the pages copied into nod.db");
+  });
+});
