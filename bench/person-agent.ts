@@ -9,6 +9,7 @@
 //   - the server's CPU time per event (user + system from /proc, over the run:
 //     everything the server did for it, the delivery and its "delivered" mark included).
 // Targets: server CPU ≤ 0.15 ms per event, p99 < 20 ms.
+// NOD_ROOT=/path/to/other/checkout runs another version of the server (before/after).
 // BENCH_BUN_FLAGS="--cpu-prof-md --cpu-prof-dir=prof" profiles the server.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -17,15 +18,15 @@ import { percentile, spawnServer } from "./lib.ts";
 
 const SECONDS = Math.min(30, Number(process.argv[2] ?? 5));
 const RATES = (process.argv[3] ?? "200,1000").split(",").map(Number);
-const root = path.resolve(import.meta.dir, "..");
+const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
 const dir = mkdtempSync(path.join(tmpdir(), "nod-person-agent-"));
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 
-/** The server's CPU time (user + system) in ms. */
-function cpuMs(pid: number): number {
+/** The server's CPU time in ms: user and system (every thread of the process). */
+function cpuMs(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS; // utime, stime (fields 14 and 15)
+  return { user: (Number(f[11]) * 1000) / TICKS, sys: (Number(f[12]) * 1000) / TICKS }; // utime, stime (fields 14 and 15)
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -119,10 +120,13 @@ async function run(base: string, pid: number, cookie: string, agent: { id: strin
   const end = Date.now() + 5000;
   while (latencies.length < total && Date.now() < end) await Bun.sleep(5);
   const elapsed = (performance.now() - t0) / 1000;
-  const cpu = cpuMs(pid) - cpu0;
+  const cpu1 = cpuMs(pid);
+  const user = cpu1.user - cpu0.user;
+  const sys = cpu1.sys - cpu0.sys;
+  const cpu = user + sys;
   ws.close();
   latencies.sort((a, b) => a - b);
-  return { total, got: latencies.length, errors, elapsed, cpuPerEvent: cpu / total, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN };
+  return { total, got: latencies.length, errors, elapsed, cpuPerEvent: cpu / total, userPerEvent: user / total, sysPerEvent: sys / total, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN };
 }
 
 try {
@@ -134,12 +138,12 @@ try {
   console.log(`person → agent over its WebSocket — loopback, ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   await run(base, nod.proc.pid, cookie, agent, "message", 200, 1); // warm-up, not reported
   await run(base, nod.proc.pid, cookie, agent, "answer", 200, 1);
-  for (const kind of ["message", "answer"] as Kind[])
+  for (const kind of (process.env.BENCH_KINDS ?? "message,answer").split(",") as Kind[])
     for (const rate of RATES) {
       const r = await run(base, nod.proc.pid, cookie, agent, kind, rate, SECONDS);
       const met = r.cpuPerEvent <= 0.15 && r.p99 < 20;
       console.log(
-        `   ${kind.padEnd(7)} ${String(rate).padStart(5)}/s: server CPU ${r.cpuPerEvent.toFixed(3)} ms/event   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   max ${r.max.toFixed(1)} ms` +
+        `   ${kind.padEnd(7)} ${String(rate).padStart(5)}/s: server CPU ${r.cpuPerEvent.toFixed(3)} ms/event (user ${r.userPerEvent.toFixed(3)}, system ${r.sysPerEvent.toFixed(3)})   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   max ${r.max.toFixed(1)} ms` +
           `   (${r.got}/${r.total} delivered in ${r.elapsed.toFixed(1)} s, ${r.errors} errors)   target ≤ 0.15 ms and p99 < 20 ms: ${met ? "met" : "MISSED"}`,
       );
     }

@@ -42,6 +42,8 @@ export interface Effects {
   inbox: InboxFrame[];
   /** Agents with something new (or due again) in their outbox. */
   deliver: Set<string>;
+  /** Agents whose older outbox rows were put back in the queue (they are looked for again, not only new ones). */
+  redeliver: Set<string>;
   /** Requests that stopped being pending: long-polls waiting on them answer. */
   settled: string[];
   /** Agents whose sockets must close (deleted, or their secret changed). */
@@ -58,7 +60,7 @@ export interface Effects {
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
+const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), redeliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -78,7 +80,7 @@ export class UnitOfWork {
 
   /** Outbox rows of the agent were put back in the queue: deliver them again. */
   redeliver(agentId: string) {
-    this.effects.deliver.add(agentId);
+    this.effects.redeliver.add(agentId);
   }
 
   settled(decisionId: string) {
@@ -230,6 +232,7 @@ export class Writer {
 function mergeInto(into: Effects, e: Effects) {
   for (const f of e.inbox) into.inbox.push(f);
   for (const a of e.deliver) into.deliver.add(a);
+  for (const a of e.redeliver) into.redeliver.add(a);
   for (const id of e.settled) into.settled.push(id);
   for (const c of e.closeAgents) into.closeAgents.push(c);
   for (const s of e.closeSessions) into.closeSessions.push(s);

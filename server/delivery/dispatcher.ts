@@ -94,6 +94,12 @@ export class OutboxDispatcher {
     l.done = this.run(agentId, l);
   }
 
+  /** Older events of the agent were put back in the queue (a retry, a dead socket's): its sockets look at the whole queue again. */
+  redeliver(agentId: string) {
+    this.push.rewind(agentId);
+    this.wake(agentId);
+  }
+
   /** An agent socket's send buffer drained: what waited in it counts as delivered, and the next events follow. */
   drained(agentId: string, ws: AgentSocket) {
     this.push.drained(agentId, ws);

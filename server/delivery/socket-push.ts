@@ -44,6 +44,9 @@ export class SocketPush {
   /** Sockets whose last round stopped before the agent's queue was empty: their flush brings the next round. */
   private more = new WeakSet<AgentSocket>();
   private checks = new WeakSet<AgentSocket>();
+  /** Per socket: the last event id it was handed in order, and the agent's rewind count it read under. */
+  private cursors = new WeakMap<AgentSocket, { after: string; epoch: number }>();
+  private epochs = new Map<string, number>();
   stopped = false;
 
   constructor(private hooks: SocketPushHooks) {}
@@ -57,12 +60,15 @@ export class SocketPush {
       this.more.add(ws);
       return "sent";
     }
-    const rows = undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH);
+    const cursor = this.cursorOf(agentId, ws);
+    const rows = undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH, cursor.after);
     if (rows.length === PUSH_BATCH) this.more.add(ws);
+    let held = false; // a row before this one was left behind: the cursor stays before it
     for (const row of rows) {
       if (handed.has(row.id) || this.marking.has(row.id)) continue;
       if (this.hooks.inflight.has(row.id)) {
         this.more.add(ws); // its webhook attempt decides; if it fails, a later round takes it
+        held = true;
         continue;
       }
       const n = ws.send(row.payload);
@@ -72,6 +78,7 @@ export class SocketPush {
         break; // open but over its backpressure limit: not sent, the drain brings the rest
       }
       handed.set(row.id, row);
+      if (!held) cursor.after = row.id;
       this.checkSoon(agentId, ws);
       if (n === -1) {
         this.more.add(ws);
@@ -79,6 +86,23 @@ export class SocketPush {
       }
     }
     return "sent";
+  }
+
+  /**
+   * Where the socket's next round starts reading: after the last event it was
+   * handed (rows handed or being marked are not read again each round). Rows
+   * put back in the queue (rewind) may be older: then it reads from the start.
+   */
+  private cursorOf(agentId: string, ws: AgentSocket) {
+    const epoch = this.epochs.get(agentId) ?? 0;
+    let c = this.cursors.get(ws);
+    if (!c || c.epoch !== epoch) this.cursors.set(ws, (c = { after: "", epoch }));
+    return c;
+  }
+
+  /** Older events of the agent are pending again: its sockets read the whole queue next round. */
+  rewind(agentId: string) {
+    this.epochs.set(agentId, (this.epochs.get(agentId) ?? 0) + 1);
   }
 
   /** The socket's send buffer emptied (or shrank): what waited in it may have left. */

@@ -216,7 +216,7 @@ export class AgentConnection {
         if (n) {
           ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
           ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
-          this.live.dispatcher.wake(this.agentId);
+          this.live.dispatcher.redeliver(this.agentId);
         }
       } catch {
         // the database is closing (server shutdown)
