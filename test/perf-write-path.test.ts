@@ -164,6 +164,34 @@ describe("delivered marks", async () => {
   });
 });
 
+describe("a socket reads only what it was not handed yet", async () => {
+  const server = await startTestServer();
+  const person = await owner(server);
+
+  test("an older event put back in the queue (its socket died) still reaches the newest socket, after newer ones went out", async () => {
+    const { AGENT_WS } = await import("../server/realtime/agent-socket.ts");
+    const was = AGENT_WS.confirmAfterMs;
+    AGENT_WS.confirmAfterMs = 60_000; // whatever the machine's pace, nothing is confirmed by time alone here
+    try {
+      const created = await person.createAgent({ name: "Two sockets" });
+      const agent = getAgent(server.ctx.db, created.id);
+      const delivered = async () => ((await person.get(`/api/deliveries?status=delivered&agent_id=${created.id}`)).body as { message_id: string }[]).map((d) => d.message_id);
+      const b = await connectAgent(server, created);
+      const x = sendUserMessage(server.ctx, agent, "alice", "x").message_id;
+      await b.waitFor("user_message");
+      await eventually(async () => (await delivered()).includes(x), 5000, "x marked delivered");
+      const a = await connectAgent(server, created); // the newest: deliveries go here now
+      const y = sendUserMessage(server.ctx, agent, "alice", "y").message_id;
+      expect((await a.waitFor("user_message")).message_id).toBe(y);
+      (b.ws as WebSocket & { terminate(): void }).terminate(); // died without a sign of life since x: x goes back in the queue
+      expect((await a.waitFor("user_message")).message_id).toBe(x);
+      await eventually(async () => (await delivered()).includes(x) && (await delivered()).includes(y), 5000, "both marked delivered");
+    } finally {
+      AGENT_WS.confirmAfterMs = was;
+    }
+  });
+});
+
 describe("WAL checkpoints", async () => {
   const server = await startTestServer();
   const person = await owner(server);
