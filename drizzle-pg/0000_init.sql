@@ -30,7 +30,8 @@ CREATE TABLE "conversations" (
 	"title" text COLLATE "C" NOT NULL,
 	"is_default" boolean DEFAULT false NOT NULL,
 	"created_at" text COLLATE "C" NOT NULL,
-	"updated_at" text COLLATE "C" NOT NULL
+	"updated_at" text COLLATE "C" NOT NULL,
+	"unread" integer DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "decisions" (
@@ -68,7 +69,6 @@ CREATE TABLE "messages" (
 	"report_description" text COLLATE "C",
 	"task_run_id" text COLLATE "C",
 	"sender_name" text COLLATE "C",
-	"read_at" text COLLATE "C",
 	"created_at" text COLLATE "C" NOT NULL
 );
 --> statement-breakpoint
@@ -200,23 +200,28 @@ ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_task_id_tasks_id_fk" FOREIGN K
 ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "activity_agent" ON "activity" USING btree ("agent_id","id");--> statement-breakpoint
+CREATE INDEX "agents_created" ON "agents" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "conversations_agent" ON "conversations" USING btree ("agent_id","updated_at");--> statement-breakpoint
+CREATE INDEX "conversations_unread" ON "conversations" USING btree ("agent_id","unread") WHERE unread > 0;--> statement-breakpoint
 CREATE INDEX "decisions_status" ON "decisions" USING btree ("status","id");--> statement-breakpoint
 CREATE INDEX "decisions_agent" ON "decisions" USING btree ("agent_id","id");--> statement-breakpoint
 CREATE INDEX "decisions_expiry" ON "decisions" USING btree ("expires_at") WHERE status = 'pending' AND expires_at IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "decisions_pending" ON "decisions" USING btree ("agent_id","id") WHERE status = 'pending';--> statement-breakpoint
 CREATE INDEX "messages_conversation" ON "messages" USING btree ("conversation_id","id");--> statement-breakpoint
-CREATE INDEX "messages_agent_unread" ON "messages" USING btree ("agent_id","read_at");--> statement-breakpoint
 CREATE INDEX "outbox_agent_status" ON "outbox" USING btree ("agent_id","status","id");--> statement-breakpoint
 CREATE INDEX "outbox_due" ON "outbox" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "outbox_delivered" ON "outbox" USING btree ("status","delivered_at");--> statement-breakpoint
+CREATE INDEX "outbox_status" ON "outbox" USING btree ("status","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "push_queue_sub_tag" ON "push_queue" USING btree ("subscription_id","tag");--> statement-breakpoint
 CREATE INDEX "push_queue_due" ON "push_queue" USING btree ("status","next_attempt_at");--> statement-breakpoint
 CREATE INDEX "push_queue_tag" ON "push_queue" USING btree ("tag");--> statement-breakpoint
 CREATE INDEX "push_subscriptions_user" ON "push_subscriptions" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "run_context_pk" ON "run_context" USING btree ("run_id","block_id");--> statement-breakpoint
 CREATE INDEX "sessions_user" ON "sessions" USING btree ("user_id");--> statement-breakpoint
+CREATE INDEX "sessions_expiry" ON "sessions" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "task_runs_task" ON "task_runs" USING btree ("task_id","id");--> statement-breakpoint
 CREATE INDEX "task_runs_agent_status" ON "task_runs" USING btree ("agent_id","status");--> statement-breakpoint
 CREATE INDEX "task_runs_finished" ON "task_runs" USING btree ("finished_at");--> statement-breakpoint
+CREATE INDEX "task_runs_open" ON "task_runs" USING btree ("created_at") WHERE status IN ('due', 'running');--> statement-breakpoint
 CREATE INDEX "tasks_agent" ON "tasks" USING btree ("agent_id");--> statement-breakpoint
 CREATE INDEX "tasks_next_run" ON "tasks" USING btree ("enabled","next_run_at");

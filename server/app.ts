@@ -6,7 +6,8 @@ import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { openDb, closeDb } from "./db/index.ts";
+import { openDb, closeDb, DB_FILE } from "./db/index.ts";
+import { Checkpointer } from "./db/checkpointer.ts";
 import { Writer } from "./db/unit-of-work.ts";
 import { privateDir } from "./lib/private-files.ts";
 import { Logger } from "./lib/log.ts";
@@ -131,6 +132,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   const web = await webRoutes();
   const { ctx, live } = createContext(config, opts);
   const app = buildApp(ctx, live, web);
+  const checkpointer = new Checkpointer(ctx.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail));
+  checkpointer.start();
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
   live.hub.attach(server);
@@ -169,6 +172,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await app.stop(true);
       live.hub.detach();
       ctx.writer.flush();
+      await checkpointer.stop();
       closeDb(ctx.db);
     },
   };

@@ -31,6 +31,7 @@ export function effectSink(live: Live): EffectSink {
   return (e) => {
     for (const frame of e.inbox) live.hub.toInbox(frame);
     for (const agentId of e.deliver) live.dispatcher.wake(agentId);
+    for (const agentId of e.redeliver) live.dispatcher.redeliver(agentId);
     for (const id of e.settled) settleLongPolls(id);
     for (const c of e.closeAgents) live.agentSockets.disconnect(c.agentId, c.code, c.reason);
     for (const token of e.closeSessions) live.inboxSockets.closeSession(token);

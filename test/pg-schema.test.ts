@@ -142,7 +142,13 @@ function expectedColumn(c: Column) {
 function parseIndexDef(def: string): IndexShape & { name: string; table: string } {
   const m = /^CREATE (UNIQUE )?INDEX (\S+) ON public\.(\S+) USING btree \((.+?)\)(?: WHERE (.+))?$/.exec(def);
   if (!m) throw new Error(`unexpected index definition: ${def}`);
-  const where = m[5] ? m[5].replaceAll("::text", "").replace(/[()]/g, "") : null;
+  // PostgreSQL stores `x IN ('a', 'b')` as `x = ANY (ARRAY['a', 'b'])`: read it back as written.
+  const where = m[5]
+    ? m[5]
+        .replaceAll("::text", "")
+        .replace(/[()]/g, "")
+        .replace(/(\w+) = ANY ARRAY\[([^\]]*)\]/g, "$1 IN ($2)")
+    : null;
   return { name: m[2]!, table: m[3]!, unique: Boolean(m[1]), columns: m[4]!.split(", "), where };
 }
 

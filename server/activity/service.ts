@@ -1,5 +1,5 @@
 // The activity feed: what agents did and what people answered, newest first.
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { activity } from "../db/schema.ts";
@@ -24,22 +24,12 @@ export const publicActivity = (a: Activity): Static<typeof ActivityView> => ({
   created_at: toApiTime(a.createdAt),
 });
 
+// Straight to bun:sqlite, prepared once: most agent events write one of these.
 const insertStmt = (db: Db) =>
   prepared(db, "activity.insert", (db) =>
-    db
-      .insert(activity)
-      .values({
-        id: sql.placeholder("id"),
-        agentId: sql.placeholder("agentId"),
-        type: sql.placeholder("type"),
-        title: sql.placeholder("title"),
-        text: sql.placeholder("text"),
-        taskRunId: sql.placeholder("taskRunId"),
-        refId: sql.placeholder("refId"),
-        outcome: sql.placeholder("outcome"),
-        createdAt: sql.placeholder("createdAt"),
-      })
-      .prepare(),
+    db.$client.prepare<unknown, [string, string, ActivityType, string, string | null, string | null, string | null, string | null, string]>(
+      "INSERT INTO activity (id, agent_id, type, title, text, task_run_id, ref_id, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
   );
 
 /** What an entry is about (the inbox links to it) and how that ended. */
@@ -59,7 +49,7 @@ export function recordActivity(
   ref: ActivityRef = {},
 ): Activity {
   const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, refId: ref.refId ?? null, outcome: ref.outcome ?? null, createdAt: isoMs() };
-  insertStmt(uow.db).run(row);
+  insertStmt(uow.db).run(row.id, row.agentId, row.type, row.title, row.text, row.taskRunId, row.refId, row.outcome, row.createdAt);
   uow.toInbox({ type: "activity", activity: publicActivity(row) });
   return row;
 }

@@ -3,14 +3,19 @@ import { t } from "elysia";
 import type { Ctx } from "../context.ts";
 import { forPeople } from "../auth/guard.ts";
 import { doc, errors } from "../lib/schemas.ts";
+import { PagingQuery } from "../lib/paging.ts";
 import { AgentListItem, AgentView, CreateAgentBody, CreatedAgent, NewSecret, UpdateAgentBody } from "./model.ts";
 import * as agents from "./service.ts";
 
 export function peopleAgentRoutes(ctx: Ctx) {
   return forPeople(ctx)
-    .get("/api/agents", () => agents.listAgentsWithCounts(ctx), {
-      response: { 200: t.Array(AgentListItem), ...errors(401) },
-      ...doc("Every agent, with its pending requests and unread messages"),
+    .get("/api/agents", ({ query }) => agents.listAgentsWithCounts(ctx, query), {
+      query: t.Object(PagingQuery),
+      response: { 200: t.Array(AgentListItem), ...errors(400, 401) },
+      ...doc(
+        "Every agent, with its pending requests and unread messages, oldest first",
+        "With ?limit= (1–200, default 50) or ?before=AGENT_ID, one page: the agents created last before that one, still oldest first.",
+      ),
     })
     .post(
       "/api/agents",

@@ -1,8 +1,10 @@
 // Agents: created by people, authenticated by id + secret.
-import { and, count, eq, isNull, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { agents, decisions, messages } from "../db/schema.ts";
+import { agents } from "../db/schema.ts";
+import { pageLimit } from "../lib/paging.ts";
+import { prepared } from "../db/prepared.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -79,37 +81,75 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
   return { agent, secret };
 }
 
+/** The agent as stored now (last_seen_at included), or 404. */
 export function getAgent(db: Db, id: string): Agent {
-  const a = db.select().from(agents).where(eq(agents.id, id)).get();
+  const a = agentById(db).get({ id });
   if (!a) throw notFound("agent");
   return a;
 }
 
+const lists = (db: Db) =>
+  prepared(db, "agents.lists", (db) => ({
+    // Creation order: created_at, then rowid (the insertion order within a millisecond;
+    // every index ends with the rowid, so agents_created serves both).
+    all: db.select().from(agents).orderBy(agents.createdAt, sql`rowid`).prepare(),
+    // A page: the `limit` agents created last before the one at (createdAt, rowid), newest first.
+    before: db
+      .select()
+      .from(agents)
+      .where(sql`(${agents.createdAt}, rowid) < (${sql.placeholder("createdAt")}, ${sql.placeholder("rowid")})`)
+      .orderBy(desc(agents.createdAt), sql`rowid DESC`)
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+    position: db.$client.prepare<{ createdAt: string; rowid: number }, [string]>("SELECT created_at AS createdAt, rowid FROM agents WHERE id = ?"),
+    // The counts come from two small indexes: pending requests (decisions_pending, named:
+    // without statistics SQLite prefers decisions_status and a sort) and conversations
+    // with something unread (conversations_unread), never from the messages.
+    pending: db.$client.prepare<{ id: string; n: number }, []>(
+      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' GROUP BY agent_id",
+    ),
+    unread: db.$client.prepare<{ id: string; n: number }, []>("SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 GROUP BY agent_id"),
+    pendingOf: db.$client.prepare<{ id: string; n: number }, [string]>(
+      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
+    ),
+    unreadOf: db.$client.prepare<{ id: string; n: number }, [string]>(
+      "SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
+    ),
+  }));
+
 export function listAgents(db: Db): Agent[] {
-  return db.select().from(agents).orderBy(agents.createdAt).all();
+  return lists(db).all.all();
 }
 
-/** Pending requests and unread agent messages, per agent, for the inbox's list. */
-export function agentCounts(db: Db) {
-  const pending = new Map(
-    db.select({ id: decisions.agentId, n: count() }).from(decisions).where(eq(decisions.status, "pending")).groupBy(decisions.agentId).all().map((r) => [r.id, r.n]),
-  );
-  const unread = new Map(
-    db
-      .select({ id: messages.agentId, n: count() })
-      .from(messages)
-      .where(and(isNull(messages.readAt), sql`${messages.role} != 'user'`))
-      .groupBy(messages.agentId)
-      .all()
-      .map((r) => [r.id, r.n]),
-  );
+/** Pending requests and unread agent messages per agent (of these agents only, when given), for the inbox's list. */
+export function agentCounts(db: Db, ids?: string[]) {
+  const q = lists(db);
+  const json = ids && JSON.stringify(ids);
+  const byId = (rows: { id: string; n: number }[]) => new Map(rows.map((r) => [r.id, r.n]));
+  const pending = byId(json ? q.pendingOf.all(json) : q.pending.all());
+  const unread = byId(json ? q.unreadOf.all(json) : q.unread.all());
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
 }
 
-/** Every agent as the inbox lists them: with its pending requests and unread messages. */
-export function listAgentsWithCounts(ctx: Ctx): Static<typeof AgentListItem>[] {
-  const counts = agentCounts(ctx.db);
-  return listAgents(ctx.db).map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
+/**
+ * The agents as the inbox lists them, with their pending requests and unread
+ * messages, oldest first: every agent, or with `limit` or `before` one page —
+ * the `limit` (default 50) created last before the agent `before`.
+ */
+export function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Static<typeof AgentListItem>[] {
+  let list: Agent[];
+  if (page.limit === undefined && page.before === undefined) list = listAgents(ctx.db);
+  else {
+    let from: { createdAt: string; rowid: number } = { createdAt: "\uffff", rowid: 0 }; // after every stored time: the newest page
+    if (page.before !== undefined) {
+      const b = lists(ctx.db).position.get(page.before);
+      if (!b) throw badRequest("before: no agent with this id");
+      from = b;
+    }
+    list = lists(ctx.db).before.all({ ...from, limit: pageLimit(page.limit) }).reverse();
+  }
+  const counts = agentCounts(ctx.db, page.limit === undefined && page.before === undefined ? undefined : list.map((a) => a.id));
+  return list.map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
 }
 
 export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
@@ -120,6 +160,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
   return ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
     return updated;
@@ -129,6 +170,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
   ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     uow.db.delete(agents).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4004, "agent deleted");
     uow.toInbox({ type: "agent_deleted", agent_id: id });
@@ -140,6 +182,7 @@ export function rotateSecret(ctx: Ctx, id: string): string {
   getAgent(ctx.db, id);
   const secret = newAgentSecret();
   ctx.writer.now((uow) => {
+    forgetAgent(uow.db, id);
     uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4003, "secret rotated");
   });
@@ -152,20 +195,49 @@ export type CredentialCheck = { ok: true; agent: Agent } | { ok: false; reason: 
 /** The one credential check, used by REST headers and the WebSocket handshake. */
 export function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown): CredentialCheck {
   if (typeof agentId !== "string" || typeof secret !== "string" || !agentId || !secret) return { ok: false, reason: "bad_secret" };
-  const agent = agentById(db).get({ id: agentId });
+  const agent = knownAgent(db, agentId);
   if (!agent) return { ok: false, reason: "unknown_agent" };
   if (!secretMatches(secret, agent.secretHash)) return { ok: false, reason: "bad_secret" };
   return { ok: true, agent };
 }
 
-// Prepared once per database: this runs on every agent request.
-const prepared = new WeakMap<Db, ReturnType<typeof prepareAgentById>>();
-const prepareAgentById = (db: Db) =>
-  db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare();
-function agentById(db: Db) {
-  let p = prepared.get(db);
-  if (!p) prepared.set(db, (p = prepareAgentById(db)));
-  return p;
+// ---- the agents every request authenticates against, kept in memory ----
+//
+// Every agent request and socket frame needs its agent's row (secret digest,
+// name, type). They are read once and kept; whatever changes or removes an
+// agent (update, rotate, delete) drops its entry inside its own unit of work,
+// before the commit, so no request after the change can see the old row.
+// Only this process writes agents (the CLI only creates them), so nothing
+// changes behind the cache's back. last_seen_at in a kept row is not kept
+// current: people's routes read agents from the database.
+
+/** Agents kept at most; beyond, the longest unused is dropped (a server with more reads them again). */
+export const KNOWN_AGENTS_MAX = 10_000;
+const known = new WeakMap<Db, Map<string, Agent>>();
+
+const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
+
+/** The agent with this id, from memory when it was read before; undefined when there is none. */
+export function knownAgent(db: Db, id: string): Agent | undefined {
+  let forDb = known.get(db);
+  if (!forDb) known.set(db, (forDb = new Map()));
+  let agent = forDb.get(id);
+  if (agent) {
+    forDb.delete(id); // most recently used last
+    forDb.set(id, agent);
+    return agent;
+  }
+  agent = agentById(db).get({ id });
+  if (!agent) return undefined;
+  if (db.$client.inTransaction) return agent; // read inside a transaction that may yet roll back: not kept
+  forDb.set(id, agent);
+  if (forDb.size > KNOWN_AGENTS_MAX) forDb.delete(forDb.keys().next().value!);
+  return agent;
+}
+
+/** The agent changed or is gone: the next request reads it again (called inside the change's unit of work). */
+export function forgetAgent(db: Db, id: string) {
+  known.get(db)?.delete(id);
 }
 
 /** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */

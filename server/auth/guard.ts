@@ -24,6 +24,10 @@ export const forPeople = (ctx: Ctx) => new Elysia({ detail: PEOPLE }).use(models
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+// The public URL, parsed once (it is asked on every state-changing people request).
+let parsedPublic: { text: string; url: URL } | null = null;
+const publicOrigin = (text: string) => (parsedPublic?.text === text ? parsedPublic.url : (parsedPublic = { text, url: new URL(text) }).url);
+
 /**
  * Whether a request comes from this server's own pages: its Origin must be
  * this server in scheme, host and port (the public URL's origin, or the Host
@@ -40,7 +44,7 @@ export function isSameOrigin(ctx: Ctx, request: Request): boolean {
   } catch {
     return false; // "null" (sandboxed frames, file://, some redirects)
   }
-  const pub = new URL(ctx.config.publicUrl);
+  const pub = publicOrigin(ctx.config.publicUrl);
   if (o.origin === pub.origin) return true;
   // The public URL's own name over another scheme (http:// next to https://) is another origin.
   if (o.hostname === pub.hostname && o.protocol !== pub.protocol) return false;

@@ -1,5 +1,5 @@
 // People: accounts, passwords (Bun.password, argon2id) and browser sessions.
-import { eq, lt, count } from "drizzle-orm";
+import { eq, lt, count, sql } from "drizzle-orm";
 import { randomHex, timeId } from "../lib/ids.ts";
 import { sha256hex } from "../lib/secrets.ts";
 import { iso, isoMs } from "../lib/time.ts";
@@ -7,6 +7,7 @@ import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
 import type { Ctx } from "../context.ts";
 import { inTx, type Db } from "../db/index.ts";
+import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";
 
@@ -83,21 +84,54 @@ export function createSession(db: Db, userId: string, now = Date.now()): string 
 
 export function userForSession(db: Db, token: string | undefined, now = Date.now()): User | null {
   if (!token || token.length !== 64) return null;
-  const row = db
-    .select({ user: users, expiresAt: sessions.expiresAt })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.tokenHash, sha256hex(token)))
-    .get();
-  if (!row || row.expiresAt < isoMs(now)) return null;
-  return row.user;
+  const hash = sha256hex(token);
+  let forDb = signedIn.get(db);
+  if (!forDb) signedIn.set(db, (forDb = new Map()));
+  let s = forDb.get(hash);
+  if (s) {
+    forDb.delete(hash); // most recently used last
+    forDb.set(hash, s);
+  } else {
+    const row = sessionStmt(db).get({ hash });
+    if (!row) return null;
+    s = { user: row.user, expiresAt: row.expiresAt };
+    if (!db.$client.inTransaction) {
+      forDb.set(hash, s);
+      if (forDb.size > SESSIONS_KEPT_MAX) forDb.delete(forDb.keys().next().value!);
+    }
+  }
+  if (s.expiresAt < isoMs(now)) return null;
+  return s.user;
 }
+
+// ---- sessions kept in memory ----
+//
+// Every people request and inbox socket checks its session. A session found
+// once is kept (by its token's SHA-256); signing out drops it in the same unit
+// of work that deletes the row, so a signed-out cookie is refused at once.
+// Sessions and people are only removed through this file, in this process.
+
+/** Sessions kept at most; beyond, the longest unused is dropped (and read again when it comes back). */
+export const SESSIONS_KEPT_MAX = 10_000;
+const signedIn = new WeakMap<Db, Map<string, { user: User; expiresAt: string }>>();
+
+const sessionStmt = (db: Db) =>
+  prepared(db, "auth.session", (db) =>
+    db
+      .select({ user: users, expiresAt: sessions.expiresAt })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.tokenHash, sql.placeholder("hash")))
+      .prepare(),
+  );
 
 /** Signs a session out; its open inbox sockets close after the commit. */
 export function deleteSession(ctx: Ctx, token: string | undefined) {
   if (!token) return;
+  const hash = sha256hex(token);
   ctx.writer.now((uow) => {
-    uow.db.delete(sessions).where(eq(sessions.tokenHash, sha256hex(token))).run();
+    signedIn.get(uow.db)?.delete(hash);
+    uow.db.delete(sessions).where(eq(sessions.tokenHash, hash)).run();
     uow.closeSessionSockets(token);
   });
 }

@@ -1,5 +1,5 @@
 // Conversations and their messages: agents post into them, people reply.
-import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
@@ -46,28 +46,14 @@ const stmts = (db: Db) =>
       .from(conversations)
       .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
       .prepare(),
-    touch: db
-      .update(conversations)
-      .set({ updatedAt: sql`${sql.placeholder("now")}` })
-      .where(eq(conversations.id, sql.placeholder("id")))
-      .prepare(),
-    insertMessage: db
-      .insert(messages)
-      .values({
-        id: sql.placeholder("id"),
-        conversationId: sql.placeholder("conversationId"),
-        agentId: sql.placeholder("agentId"),
-        role: sql.placeholder("role"),
-        text: sql.placeholder("text"),
-        imageUrl: sql.placeholder("imageUrl"),
-        reportTitle: sql.placeholder("reportTitle"),
-        reportDescription: sql.placeholder("reportDescription"),
-        taskRunId: sql.placeholder("taskRunId"),
-        senderName: sql.placeholder("senderName"),
-        readAt: sql.placeholder("readAt"),
-        createdAt: sql.placeholder("createdAt"),
-      })
-      .prepare(),
+    // The hot path's writes, straight to bun:sqlite (no query building per call).
+    // A message bumps its conversation, and one from an agent or a task counts as unread.
+    touch: db.$client.prepare<unknown, [string, number, string]>("UPDATE conversations SET updated_at = ?, unread = unread + ? WHERE id = ?"),
+    insertMessage: db.$client.prepare<unknown, [string, string, string, string, string, string | null, string | null, string | null, string | null, string | null, string]>(
+      `INSERT INTO messages (id, conversation_id, agent_id, role, text, image_url, report_title, report_description, task_run_id, sender_name, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    markRead: db.$client.prepare<unknown, [string]>("UPDATE conversations SET unread = 0 WHERE id = ? AND unread > 0"),
   }));
 
 /**
@@ -84,7 +70,7 @@ export function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "
   }
   const existing = s.defaultFor.get({ agentId: agent.id });
   if (existing) return existing;
-  const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, createdAt: now, updatedAt: now };
+  const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, createdAt: now, updatedAt: now };
   uow.db.insert(conversations).values(c).run();
   uow.toInbox({ type: "conversation", conversation: publicConversation(c) });
   return c;
@@ -115,12 +101,11 @@ export function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Me
     reportDescription: m.reportDescription ?? null,
     taskRunId: m.taskRunId ?? null,
     senderName: m.senderName ?? null,
-    readAt: m.role === "user" ? now : null,
     createdAt: now,
   };
   const s = stmts(uow.db);
-  s.insertMessage.run(row);
-  s.touch.run({ id: m.conversationId, now });
+  s.insertMessage.run(row.id, row.conversationId, row.agentId, row.role, row.text, row.imageUrl, row.reportTitle, row.reportDescription, row.taskRunId, row.senderName, row.createdAt);
+  s.touch.run(now, row.role === "user" ? 0 : 1, row.conversationId);
   uow.toInbox({ type: "message", message: publicMessage(row) });
   return row;
 }
@@ -155,14 +140,11 @@ export function listMessages(db: Db, conversationId: string, opts: { before?: st
   return rows.reverse().map(publicMessage);
 }
 
+/** A person opened the conversation: its agent and task messages are read (one row changes, however many there are). */
 export function markRead(ctx: Ctx, conversationId: string) {
   const c = getConversation(ctx.db, conversationId);
   ctx.writer.now((uow) => {
-    uow.db
-      .update(messages)
-      .set({ readAt: isoMs() })
-      .where(and(eq(messages.conversationId, conversationId), isNull(messages.readAt)))
-      .run();
+    stmts(uow.db).markRead.run(c.id);
     uow.toInbox({ type: "conversation_read", agent_id: c.agentId, conversation_id: c.id });
   });
 }

@@ -1,7 +1,7 @@
 // Rows of the outbox: every event that must reach an agent is written here,
 // in the transaction of the change that caused it (UnitOfWork.toAgent), and
 // stays until it is delivered. The dispatcher (delivery/) drains it.
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne } from "drizzle-orm";
 import { prepared } from "./prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { outbox } from "./schema.ts";
@@ -10,26 +10,19 @@ import type { Db } from "./index.ts";
 /** What nod delivers to agents (the Nod documents' outbound events; what agents send in is an "agent event", events/). */
 export type DeliveryType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
 
-// Prepared once per database: the scheduler enqueues thousands of these a minute.
+// Prepared once per database, straight to bun:sqlite: the scheduler enqueues
+// a hundred thousand of these in a burst. (One row per statement: multi-row
+// INSERTs measured no faster here, the bindings cost what the statements save.)
 const insertStmt = (db: Db) =>
   prepared(db, "outbox.insert", (db) =>
-    db
-      .insert(outbox)
-      .values({
-        id: sql.placeholder("id"),
-        agentId: sql.placeholder("agentId"),
-        type: sql.placeholder("type"),
-        payload: sql.placeholder("payload"),
-        status: "pending",
-        nextAttemptAt: sql.placeholder("at"),
-        createdAt: sql.placeholder("at"),
-      })
-      .prepare(),
+    db.$client.prepare<unknown, [string, string, DeliveryType, string, string]>(
+      "INSERT INTO outbox (id, agent_id, type, payload, status, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+    ),
   );
 
 /** Writes one outbox row inside the caller's transaction (UnitOfWork.toAgent is the way in). */
 export function insertOutboxRow(db: Db, row: { id: string; agentId: string; type: DeliveryType; payload: string; at: string }) {
-  insertStmt(db).run(row);
+  insertStmt(db).run(row.id, row.agentId, row.type, row.payload, row.at);
 }
 
 export type DeliveryChannel = "websocket" | "webhook" | "poll";

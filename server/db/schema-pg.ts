@@ -54,22 +54,26 @@ export const sessions = pgTable(
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
   },
-  (t) => [index("sessions_user").on(t.userId)],
+  (t) => [index("sessions_user").on(t.userId), index("sessions_expiry").on(t.expiresAt)],
 );
 
-export const agents = pgTable("agents", {
-  id: text("id").primaryKey(), // agt_ + 16 hex
-  name: text("name").notNull(),
-  avatar: text("avatar"),
-  type: text("type", { enum: ["interactive", "approval_only"] }).notNull(),
-  webhookUrl: text("webhook_url"),
-  secretHash: text("secret_hash").notNull(), // SHA-256 hex of the nod_ secret
-  webhookSecret: text("webhook_secret").notNull(), // whsec_…, shown to people, used to sign webhooks
-  createdBy: text("created_by"),
-  createdAt: text("created_at").notNull(),
-  updatedAt: text("updated_at").notNull(),
-  lastSeenAt: text("last_seen_at"),
-});
+export const agents = pgTable(
+  "agents",
+  {
+    id: text("id").primaryKey(), // agt_ + 16 hex
+    name: text("name").notNull(),
+    avatar: text("avatar"),
+    type: text("type", { enum: ["interactive", "approval_only"] }).notNull(),
+    webhookUrl: text("webhook_url"),
+    secretHash: text("secret_hash").notNull(), // SHA-256 hex of the nod_ secret
+    webhookSecret: text("webhook_secret").notNull(), // whsec_…, shown to people, used to sign webhooks
+    createdBy: text("created_by"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    lastSeenAt: text("last_seen_at"),
+  },
+  (t) => [index("agents_created").on(t.createdAt)],
+);
 
 export const conversations = pgTable(
   "conversations",
@@ -80,8 +84,13 @@ export const conversations = pgTable(
     isDefault: boolean("is_default").notNull().default(false),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
+    // Agent and task messages no person has opened yet (see schema.ts).
+    unread: integer("unread").notNull().default(0),
   },
-  (t) => [index("conversations_agent").on(t.agentId, t.updatedAt)],
+  (t) => [
+    index("conversations_agent").on(t.agentId, t.updatedAt),
+    index("conversations_unread").on(t.agentId, t.unread).where(sql`unread > 0`),
+  ],
 );
 
 export const messages = pgTable(
@@ -97,10 +106,9 @@ export const messages = pgTable(
     reportDescription: text("report_description"),
     taskRunId: text("task_run_id"),
     senderName: text("sender_name"), // the person's username for role=user
-    readAt: text("read_at"), // agent messages: when a person saw it (unread counts)
     createdAt: text("created_at").notNull(),
   },
-  (t) => [index("messages_conversation").on(t.conversationId, t.id), index("messages_agent_unread").on(t.agentId, t.readAt)],
+  (t) => [index("messages_conversation").on(t.conversationId, t.id)],
 );
 
 export const decisions = pgTable(
@@ -135,6 +143,7 @@ export const decisions = pgTable(
     index("decisions_agent").on(t.agentId, t.id),
     // The expiry loop's due list: only pending requests with a due time are in it.
     index("decisions_expiry").on(t.expiresAt).where(sql`status = 'pending' AND expires_at IS NOT NULL`),
+    index("decisions_pending").on(t.agentId, t.id).where(sql`status = 'pending'`),
   ],
 );
 
@@ -196,6 +205,7 @@ export const taskRuns = pgTable(
     index("task_runs_task").on(t.taskId, t.id),
     index("task_runs_agent_status").on(t.agentId, t.status),
     index("task_runs_finished").on(t.finishedAt), // retention: finished runs past --keep-runs (ops/retention.ts)
+    index("task_runs_open").on(t.createdAt).where(sql`status IN ('due', 'running')`),
   ],
 );
 
@@ -234,6 +244,7 @@ export const outbox = pgTable(
     index("outbox_agent_status").on(t.agentId, t.status, t.id),
     index("outbox_due").on(t.status, t.nextAttemptAt),
     index("outbox_delivered").on(t.status, t.deliveredAt), // retention: delivered events past --keep-deliveries (ops/retention.ts)
+    index("outbox_status").on(t.status, t.id),
   ],
 );
 

@@ -23,22 +23,28 @@ export const sessions = sqliteTable(
     createdAt: text("created_at").notNull(),
     expiresAt: text("expires_at").notNull(),
   },
-  (t) => [index("sessions_user").on(t.userId)],
+  (t) => [index("sessions_user").on(t.userId), index("sessions_expiry").on(t.expiresAt)],
 );
 
-export const agents = sqliteTable("agents", {
-  id: text("id").primaryKey(), // agt_ + 16 hex
-  name: text("name").notNull(),
-  avatar: text("avatar"),
-  type: text("type", { enum: ["interactive", "approval_only"] }).notNull(),
-  webhookUrl: text("webhook_url"),
-  secretHash: text("secret_hash").notNull(), // SHA-256 hex of the nod_ secret
-  webhookSecret: text("webhook_secret").notNull(), // whsec_…, shown to people, used to sign webhooks
-  createdBy: text("created_by"),
-  createdAt: text("created_at").notNull(),
-  updatedAt: text("updated_at").notNull(),
-  lastSeenAt: text("last_seen_at"),
-});
+export const agents = sqliteTable(
+  "agents",
+  {
+    id: text("id").primaryKey(), // agt_ + 16 hex
+    name: text("name").notNull(),
+    avatar: text("avatar"),
+    type: text("type", { enum: ["interactive", "approval_only"] }).notNull(),
+    webhookUrl: text("webhook_url"),
+    secretHash: text("secret_hash").notNull(), // SHA-256 hex of the nod_ secret
+    webhookSecret: text("webhook_secret").notNull(), // whsec_…, shown to people, used to sign webhooks
+    createdBy: text("created_by"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    lastSeenAt: text("last_seen_at"),
+  },
+  // Agent ids are random: the list is in creation order (created_at, then rowid: every
+  // index ends with the rowid) and pages (?before=ID) through this.
+  (t) => [index("agents_created").on(t.createdAt)],
+);
 
 export const conversations = sqliteTable(
   "conversations",
@@ -47,10 +53,17 @@ export const conversations = sqliteTable(
     agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
     title: text("title").notNull(),
     isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    // Agent and task messages no person has opened yet: +1 with each, 0 when the
+    // conversation is marked read. Counts stay one lookup however many messages there are.
+    unread: integer("unread").notNull().default(0),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },
-  (t) => [index("conversations_agent").on(t.agentId, t.updatedAt)],
+  (t) => [
+    index("conversations_agent").on(t.agentId, t.updatedAt),
+    // The inbox's unread counts: only conversations with something unread are in it.
+    index("conversations_unread").on(t.agentId, t.unread).where(sql`unread > 0`),
+  ],
 );
 
 export const messages = sqliteTable(
@@ -66,10 +79,9 @@ export const messages = sqliteTable(
     reportDescription: text("report_description"),
     taskRunId: text("task_run_id"),
     senderName: text("sender_name"), // the person's username for role=user
-    readAt: text("read_at"), // agent messages: when a person saw it (unread counts)
     createdAt: text("created_at").notNull(),
   },
-  (t) => [index("messages_conversation").on(t.conversationId, t.id), index("messages_agent_unread").on(t.agentId, t.readAt)],
+  (t) => [index("messages_conversation").on(t.conversationId, t.id)],
 );
 
 export const decisions = sqliteTable(
@@ -102,6 +114,8 @@ export const decisions = sqliteTable(
   (t) => [
     index("decisions_status").on(t.status, t.id),
     index("decisions_agent").on(t.agentId, t.id),
+    // Pending requests per agent (the inbox's counts, an agent's pending list): only pending ones are in it.
+    index("decisions_pending").on(t.agentId, t.id).where(sql`status = 'pending'`),
     // The expiry loop's due list: only pending requests with a due time are in it.
     index("decisions_expiry").on(t.expiresAt).where(sql`status = 'pending' AND expires_at IS NOT NULL`),
   ],
@@ -165,6 +179,8 @@ export const taskRuns = sqliteTable(
     index("task_runs_task").on(t.taskId, t.id),
     index("task_runs_agent_status").on(t.agentId, t.status),
     index("task_runs_finished").on(t.finishedAt), // retention: finished runs past --keep-runs (ops/retention.ts)
+    // The run-timeout sweep: open runs by the time they became due (finished runs are not in it).
+    index("task_runs_open").on(t.createdAt).where(sql`status IN ('due', 'running')`),
   ],
 );
 
@@ -203,6 +219,8 @@ export const outbox = sqliteTable(
     index("outbox_agent_status").on(t.agentId, t.status, t.id),
     index("outbox_due").on(t.status, t.nextAttemptAt),
     index("outbox_delivered").on(t.status, t.deliveredAt), // retention: delivered events past --keep-deliveries (ops/retention.ts)
+    // People's list of events by status, newest first (GET /api/deliveries).
+    index("outbox_status").on(t.status, t.id),
   ],
 );
 

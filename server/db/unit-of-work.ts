@@ -15,6 +15,20 @@ import type { Db } from "./index.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { insertOutboxRow, type DeliveryType } from "./outbox.ts";
+import { prepared } from "./prepared.ts";
+
+// The group commit's own statements, compiled once (not once per batch and unit).
+const txStatements = (db: Db) =>
+  prepared(db, "writer.tx", (db) => {
+    const c = db.$client;
+    return {
+      begin: c.prepare("BEGIN IMMEDIATE"),
+      savepoint: c.prepare("SAVEPOINT uow"),
+      release: c.prepare("RELEASE uow"),
+      rollbackTo: c.prepare("ROLLBACK TO uow"),
+      commit: c.prepare("COMMIT"),
+    };
+  });
 
 /** A frame for every open inbox (/ws/app): a `type` and the object it concerns. */
 export interface InboxFrame {
@@ -28,6 +42,8 @@ export interface Effects {
   inbox: InboxFrame[];
   /** Agents with something new (or due again) in their outbox. */
   deliver: Set<string>;
+  /** Agents whose older outbox rows were put back in the queue (they are looked for again, not only new ones). */
+  redeliver: Set<string>;
   /** Requests that stopped being pending: long-polls waiting on them answer. */
   settled: string[];
   /** Agents whose sockets must close (deleted, or their secret changed). */
@@ -44,7 +60,7 @@ export interface Effects {
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
+const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), redeliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -64,7 +80,7 @@ export class UnitOfWork {
 
   /** Outbox rows of the agent were put back in the queue: deliver them again. */
   redeliver(agentId: string) {
-    this.effects.deliver.add(agentId);
+    this.effects.redeliver.add(agentId);
   }
 
   settled(decisionId: string) {
@@ -109,6 +125,7 @@ interface Queued {
 export class Writer {
   private queue: Queued[] = [];
   private scheduled = false;
+  private lazy: ReturnType<typeof setTimeout> | null = null;
   private sink: EffectSink = () => {};
   batches = 0;
   writes = 0;
@@ -150,30 +167,45 @@ export class Writer {
     });
   }
 
+  /**
+   * fn joins the next batch whenever one is committed anyway, and at the latest
+   * `withinMs` from now: for writes nobody waits on (an event's "delivered"
+   * mark), so they share a commit with the traffic around them.
+   */
+  soon<T>(fn: (uow: UnitOfWork) => T, withinMs = 20): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled && !this.lazy) this.lazy = setTimeout(() => this.flush(), withinMs);
+    });
+  }
+
   /** Commits everything queued now (also at shutdown). */
   flush() {
     this.scheduled = false;
+    if (this.lazy) clearTimeout(this.lazy);
+    this.lazy = null;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
     const sqlite = this.db.$client;
+    const tx = txStatements(this.db);
     const outcomes: { ok: boolean; value: unknown; uow: UnitOfWork }[] = [];
     try {
-      sqlite.run("BEGIN IMMEDIATE");
+      tx.begin.run();
       for (const item of batch) {
         const uow = new UnitOfWork(this.db);
-        sqlite.run("SAVEPOINT uow");
+        tx.savepoint.run();
         try {
           const value = item.fn(uow);
-          sqlite.run("RELEASE uow");
+          tx.release.run();
           outcomes.push({ ok: true, value, uow });
         } catch (e) {
-          sqlite.run("ROLLBACK TO uow");
-          sqlite.run("RELEASE uow");
+          tx.rollbackTo.run();
+          tx.release.run();
           outcomes.push({ ok: false, value: e, uow });
         }
       }
-      sqlite.run("COMMIT");
+      tx.commit.run();
     } catch (e) {
       if (sqlite.inTransaction) sqlite.run("ROLLBACK");
       for (const item of batch) item.reject(e);
@@ -200,6 +232,7 @@ export class Writer {
 function mergeInto(into: Effects, e: Effects) {
   for (const f of e.inbox) into.inbox.push(f);
   for (const a of e.deliver) into.deliver.add(a);
+  for (const a of e.redeliver) into.redeliver.add(a);
   for (const id of e.settled) into.settled.push(id);
   for (const c of e.closeAgents) into.closeAgents.push(c);
   for (const s of e.closeSessions) into.closeSessions.push(s);

@@ -1,6 +1,7 @@
 // Requests ("decisions"): approval, choice, question, permission. Agents ask,
 // people answer, and the answer goes back to the agent as decision_resolved.
-import { and, desc, eq, lt, ne } from "drizzle-orm";
+import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
+import { prepared } from "../db/prepared.ts";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
@@ -110,20 +111,52 @@ export function checkAnswerable(d: Decision, nowMs: number) {
   if (d.expiresAt && Date.parse(d.expiresAt) <= nowMs) throw conflict("decision already expired");
 }
 
+/** A value bound when the prepared statement runs (drizzle takes a placeholder in set() as SQL). */
+const ph = (name: string) => sql`${sql.placeholder(name)}`;
+
+// Prepared once per database: a person's answer reads its request twice (the route and the transaction).
+const stmts = (db: Db) =>
+  prepared(db, "decisions", (db) => ({
+    byId: db.select().from(decisions).where(eq(decisions.id, sql.placeholder("id"))).prepare(),
+    agentPending: db.$client.prepare<{ id: string }, [string, string, number]>(
+      "SELECT id FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    ),
+    answer: db
+      .update(decisions)
+      .set({
+        status: ph("status"),
+        note: ph("note"),
+        alwaysAllow: ph("alwaysAllow"),
+        alwaysAllowPattern: ph("alwaysAllowPattern"),
+        resolvedBy: ph("resolvedBy"),
+        resolvedAt: ph("resolvedAt"),
+        taskId: ph("taskId"),
+      })
+      .where(eq(decisions.id, sql.placeholder("id")))
+      .returning()
+      .prepare(),
+  }));
+
 export function getDecision(db: Db, id: string): Decision {
-  const d = db.select().from(decisions).where(eq(decisions.id, id)).get();
+  const d = stmts(db).byId.get({ id });
   if (!d) throw notFound("decision");
   return d;
 }
 
 /** The agent's own decision, or 404 (another agent's id looks exactly like an unknown one). */
 export function getAgentDecision(db: Db, agentId: string, id: string): Decision {
-  const d = db.select().from(decisions).where(and(eq(decisions.id, id), eq(decisions.agentId, agentId))).get();
-  if (!d) throw notFound("decision");
+  const d = stmts(db).byId.get({ id });
+  if (!d || d.agentId !== agentId) throw notFound("decision");
   return d;
 }
 
 export function listDecisions(db: Db, opts: { status?: "pending" | "resolved"; agentId?: string; before?: string; limit: number }) {
+  if (opts.status === "pending" && opts.agentId) {
+    // One agent's pending requests: through decisions_pending (named: SQLite would otherwise
+    // walk all of the agent's requests, answered ones included, by decisions_agent).
+    const ids = stmts(db).agentPending.all(opts.agentId, opts.before ?? "\uffff", opts.limit);
+    return ids.map((r) => publicDecision(stmts(db).byId.get({ id: r.id })!));
+  }
   const where = and(
     opts.status === "pending" ? eq(decisions.status, "pending") : opts.status === "resolved" ? ne(decisions.status, "pending") : undefined,
     opts.agentId ? eq(decisions.agentId, opts.agentId) : undefined,
@@ -166,16 +199,16 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
     }
     // An approved proposal becomes a task in the same transaction (or the answer fails with 400).
     const taskId = d.proposal && r.status === "approved" ? createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
-    const patch = {
+    const updated = stmts(db).answer.get({
+      id,
       status: r.status,
       note: r.note ?? null,
-      alwaysAllow,
+      alwaysAllow: alwaysAllow ? 1 : 0,
       alwaysAllowPattern: pattern,
       resolvedBy: by,
       resolvedAt: isoMs(),
       taskId,
-    } satisfies Partial<Decision>;
-    const updated = db.update(decisions).set(patch).where(eq(decisions.id, id)).returning().get()!;
+    })!;
     settle(uow, updated);
     recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId, { refId: d.id, outcome: r.status });
     // A dismissed request tells the agent nothing (as in Nod).

@@ -48,6 +48,10 @@ export class OutboxDispatcher {
     this.retries = new RetryTimer(() => ctx.db, ctx.log, (agentId) => this.wake(agentId));
     this.push = new SocketPush({
       db: () => ctx.db,
+      writer: () => ctx.writer,
+      markFailed: (agentId, e) => {
+        if (!this.stopped) ctx.log.error("marking events delivered failed; they stay pending", { agent: agentId, error: e as Error });
+      },
       inflight: this.inflight,
       delivered: (agentId, _ws, rows) => {
         ctx.metrics.inc(...DELIVERIES, { channel: "websocket", outcome: "delivered" }, rows.length);
@@ -88,6 +92,12 @@ export class OutboxDispatcher {
     const l: Lane = lane ?? { running: false, again: false, done: Promise.resolve() };
     if (!lane) this.lanes.set(agentId, l);
     l.done = this.run(agentId, l);
+  }
+
+  /** Older events of the agent were put back in the queue (a retry, a dead socket's): its sockets look at the whole queue again. */
+  redeliver(agentId: string) {
+    this.push.rewind(agentId);
+    this.wake(agentId);
   }
 
   /** An agent socket's send buffer drained: what waited in it counts as delivered, and the next events follow. */

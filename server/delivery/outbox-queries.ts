@@ -1,7 +1,7 @@
 // The outbox as delivery reads and updates it: every statement the dispatcher
 // runs, prepared once per database. (Rows are written by UnitOfWork.toAgent,
 // db/outbox.ts.)
-import { and, asc, eq, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, asc, eq, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { agents, outbox } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
@@ -13,14 +13,11 @@ export type RowRef = Pick<OutboxRow, "id" | "type" | "payload">;
 
 const stmts = (db: Db) =>
   prepared(db, "delivery.outbox", (db) => ({
-    // Everything the agent has not received yet, oldest first: replayed over a socket.
-    undelivered: db
-      .select({ id: outbox.id, payload: outbox.payload, type: outbox.type })
-      .from(outbox)
-      .where(and(eq(outbox.agentId, sql.placeholder("agentId")), inArray(outbox.status, ["pending", "undelivered"])))
-      .orderBy(asc(outbox.id))
-      .limit(sql.placeholder("limit"))
-      .prepare(),
+    // What the agent has not received yet in one status, oldest first (outbox_agent_status, in id order).
+    // Straight to bun:sqlite: every event to a connected agent runs it.
+    undelivered: db.$client.prepare<RowRef, [string, OutboxRow["status"], string, number]>(
+      "SELECT id, payload, type FROM outbox WHERE agent_id = ? AND status = ? AND id > ? ORDER BY id LIMIT ?",
+    ),
     // The oldest event still waiting for a webhook attempt (task_trigger never goes to a webhook).
     webhookHead: db
       .select()
@@ -34,22 +31,32 @@ const stmts = (db: Db) =>
       .from(agents)
       .where(eq(agents.id, sql.placeholder("id")))
       .prepare(),
-    markSocket: db
-      .update(outbox)
-      .set({ status: "delivered", deliveredVia: "websocket", deliveredAt: sql`${sql.placeholder("at")}`, nextAttemptAt: null })
-      .where(and(eq(outbox.id, sql.placeholder("id")), ne(outbox.status, "delivered")))
-      .prepare(),
+    markSocket: db.$client.prepare<unknown, [string, string]>(
+      "UPDATE outbox SET status = 'delivered', delivered_via = 'websocket', delivered_at = ?, next_attempt_at = NULL WHERE id = ? AND status != 'delivered'",
+    ),
   }));
 
-export const undeliveredRows = (db: Db, agentId: string, limit: number) => stmts(db).undelivered.all({ agentId, limit });
+/**
+ * What the agent has not received yet (pending, then given up on by the
+ * webhook: undelivered), oldest first, at most `limit`, after the event id
+ * `after` ("" for all): one indexed read per status, merged, so a long backlog
+ * is never sorted whole.
+ */
+export function undeliveredRows(db: Db, agentId: string, limit: number, after = "") {
+  const q = stmts(db).undelivered;
+  const pending = q.all(agentId, "pending", after, limit);
+  const given = q.all(agentId, "undelivered", after, limit);
+  if (!given.length) return pending;
+  return [...pending, ...given].sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit);
+}
 export const webhookHead = (db: Db, agentId: string) => stmts(db).webhookHead.get({ agentId });
 export const webhookOf = (db: Db, agentId: string) => stmts(db).webhookOf.get({ id: agentId });
 
-/** Marks rows delivered over a socket in one transaction; returns those that were not delivered before. */
+/** Marks rows delivered over a socket, inside the caller's transaction; returns those that were not delivered before. */
 export function markSocketDelivered<R extends { id: string }>(db: Db, rows: R[]): R[] {
   const at = isoMs();
   const s = stmts(db);
-  return db.$client.transaction(() => rows.filter((r) => (s.markSocket.run({ id: r.id, at }) as unknown as { changes: number }).changes > 0))();
+  return rows.filter((r) => s.markSocket.run(at, r.id).changes > 0);
 }
 
 export function markWebhookDelivered(db: Db, id: string, attempts: number, at: number) {

@@ -1,6 +1,6 @@
 // People's view of the outbox: which events have not reached their agent yet
 // (the inbox shows them as "undelivered"), and trying one again.
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { outbox } from "../db/schema.ts";
@@ -35,23 +35,25 @@ export function publicDelivery(r: Row): Static<typeof DeliveryView> {
   };
 }
 
-/** Newest first; without a status, the events not delivered yet (pending and undelivered). */
+/**
+ * Newest first; without a status, the events not delivered yet (pending and
+ * undelivered). One indexed query per status (outbox_status, or
+ * outbox_agent_status for one agent), each reading at most `limit` rows in id
+ * order, merged: the cost does not grow with the delivered history.
+ */
 export function listDeliveries(db: Db, opts: { status?: DeliveryStatus; agentId?: string; before?: string; limit: number }) {
-  const statuses = opts.status ? [opts.status] : (["pending", "undelivered"] as const);
-  return db
-    .select()
-    .from(outbox)
-    .where(
-      and(
-        inArray(outbox.status, [...statuses]),
-        opts.agentId ? eq(outbox.agentId, opts.agentId) : undefined,
-        opts.before ? lt(outbox.id, opts.before) : undefined,
-      ),
-    )
-    .orderBy(desc(outbox.id))
-    .limit(opts.limit)
-    .all()
-    .map(publicDelivery);
+  const statuses: DeliveryStatus[] = opts.status ? [opts.status] : ["pending", "undelivered"];
+  const rows = statuses.flatMap((status) =>
+    db
+      .select()
+      .from(outbox)
+      .where(and(eq(outbox.status, status), opts.agentId ? eq(outbox.agentId, opts.agentId) : undefined, opts.before ? lt(outbox.id, opts.before) : undefined))
+      .orderBy(desc(outbox.id))
+      .limit(opts.limit)
+      .all(),
+  );
+  if (statuses.length > 1) rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return rows.slice(0, opts.limit).map(publicDelivery);
 }
 
 /** An undelivered event goes back to pending with fresh attempts; the dispatcher is woken after the commit. */

@@ -10,8 +10,14 @@
 // crash replays it at the next auth, a socket that closes first lets it go to
 // the webhook or the next socket. A stalled reader thus holds at most one
 // batch of handed-over events.
+//
+// The "delivered" marks are written through the writer's group commit
+// (Writer.soon): they share a commit with the writes around them instead of
+// taking one of their own. Until their commit, the rows are still pending in
+// the database, so they are kept aside (not handed out again).
 import type { AgentSocket } from "../realtime/sockets.ts";
 import type { Db } from "../db/index.ts";
+import type { UnitOfWork, Writer } from "../db/unit-of-work.ts";
 import { markSocketDelivered, undeliveredRows, type RowRef } from "./outbox-queries.ts";
 
 /** Events read and handed over per round. */
@@ -19,6 +25,9 @@ export const PUSH_BATCH = 200;
 
 export interface SocketPushHooks {
   db: () => Db;
+  writer: () => Writer;
+  /** A batch of delivered marks could not be written (the database is closing): the rows stay pending. */
+  markFailed(agentId: string, error: unknown): void;
   /** Rows whose webhook POST is under way: that attempt decides, the lane comes back to them. */
   inflight: Set<string>;
   /** Rows that reached the agent over this socket (already marked delivered). */
@@ -30,7 +39,14 @@ export interface SocketPushHooks {
 export class SocketPush {
   /** Events handed to each socket whose bytes may not have left the process yet. */
   private handed = new WeakMap<AgentSocket, Map<string, RowRef>>();
+  /** Rows whose bytes have left, while their delivered mark waits for its commit. */
+  private marking = new Set<string>();
+  /** Sockets whose last round stopped before the agent's queue was empty: their flush brings the next round. */
+  private more = new WeakSet<AgentSocket>();
   private checks = new WeakSet<AgentSocket>();
+  /** Per socket: the last event id it was handed in order, and the agent's rewind count it read under. */
+  private cursors = new WeakMap<AgentSocket, { after: string; epoch: number }>();
+  private epochs = new Map<string, number>();
   stopped = false;
 
   constructor(private hooks: SocketPushHooks) {}
@@ -40,19 +56,53 @@ export class SocketPush {
     let handed = this.handed.get(ws);
     if (!handed) this.handed.set(ws, (handed = new Map()));
     // Bytes still in memory from earlier frames: adding more would only grow them; the drain brings the rest.
-    if ((ws.getBufferedAmount?.() ?? 0) > 0) return "sent";
-    for (const row of undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH)) {
-      if (handed.has(row.id) || this.hooks.inflight.has(row.id)) continue;
+    if ((ws.getBufferedAmount?.() ?? 0) > 0) {
+      this.more.add(ws);
+      return "sent";
+    }
+    const cursor = this.cursorOf(agentId, ws);
+    const rows = undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH, cursor.after);
+    if (rows.length === PUSH_BATCH) this.more.add(ws);
+    let held = false; // a row before this one was left behind: the cursor stays before it
+    for (const row of rows) {
+      if (handed.has(row.id) || this.marking.has(row.id)) continue;
+      if (this.hooks.inflight.has(row.id)) {
+        this.more.add(ws); // its webhook attempt decides; if it fails, a later round takes it
+        held = true;
+        continue;
+      }
       const n = ws.send(row.payload);
       if (n === 0) {
         if (ws.readyState !== 1) return "closed";
+        this.more.add(ws);
         break; // open but over its backpressure limit: not sent, the drain brings the rest
       }
       handed.set(row.id, row);
+      if (!held) cursor.after = row.id;
       this.checkSoon(agentId, ws);
-      if (n === -1) break; // buffered in memory: the socket is backed up, the rest follows on drain
+      if (n === -1) {
+        this.more.add(ws);
+        break; // buffered in memory: the socket is backed up, the rest follows on drain
+      }
     }
     return "sent";
+  }
+
+  /**
+   * Where the socket's next round starts reading: after the last event it was
+   * handed (rows handed or being marked are not read again each round). Rows
+   * put back in the queue (rewind) may be older: then it reads from the start.
+   */
+  private cursorOf(agentId: string, ws: AgentSocket) {
+    const epoch = this.epochs.get(agentId) ?? 0;
+    let c = this.cursors.get(ws);
+    if (!c || c.epoch !== epoch) this.cursors.set(ws, (c = { after: "", epoch }));
+    return c;
+  }
+
+  /** Older events of the agent are pending again: its sockets read the whole queue next round. */
+  rewind(agentId: string) {
+    this.epochs.set(agentId, (this.epochs.get(agentId) ?? 0) + 1);
   }
 
   /** The socket's send buffer emptied (or shrank): what waited in it may have left. */
@@ -62,6 +112,10 @@ export class SocketPush {
 
   /** The socket closed; returns whether events handed to it were still in memory (they are pending yet and go elsewhere). */
   closed(ws: AgentSocket): boolean {
+    // Marks still waiting for their commit are written now: what left over this socket
+    // must count as delivered before its events are looked at again (requeued, or sent
+    // to the webhook or another socket).
+    if (this.marking.size) this.hooks.writer().flush();
     const handed = this.handed.get(ws);
     this.handed.delete(ws);
     return (handed?.size ?? 0) > 0;
@@ -88,10 +142,38 @@ export class SocketPush {
     if (handed?.size) {
       const rows = [...handed.values()];
       handed.clear();
-      const marked = markSocketDelivered(this.hooks.db(), rows);
-      for (const row of rows) ws.data?.pushed?.(row.id);
-      if (marked.length) this.hooks.delivered(agentId, ws, marked);
+      for (const row of rows) {
+        this.marking.add(row.id);
+        ws.data?.pushed?.(row.id);
+      }
+      const unmark = () => rows.forEach((r) => this.marking.delete(r.id));
+      // A backlog's next round waits for these marks (it would read the same rows
+      // again): then they commit at once; otherwise with the writes around them.
+      const more = this.more.has(ws);
+      this.more.delete(ws);
+      const writer = this.hooks.writer();
+      const mark = (uow: UnitOfWork) => {
+        // Set aside until the commit, which follows this unit at once (or, if the
+        // commit fails, they are pending and may go out again: at-least-once).
+        unmark();
+        return markSocketDelivered(uow.db, rows);
+      };
+      (more ? writer.run(mark) : writer.soon(mark)).then(
+        (marked) => {
+          if (marked.length) this.hooks.delivered(agentId, ws, marked);
+          if (more) this.hooks.flushed(agentId, ws);
+        },
+        (e) => {
+          unmark();
+          this.hooks.markFailed(agentId, e);
+        },
+      );
+      return;
     }
-    this.hooks.flushed(agentId, ws);
+    // Only a round that stopped early has more to send: new events wake the dispatcher themselves.
+    if (this.more.has(ws)) {
+      this.more.delete(ws);
+      this.hooks.flushed(agentId, ws);
+    }
   }
 }

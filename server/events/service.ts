@@ -61,6 +61,14 @@ export async function handleAgentEvent(ctx: Ctx, agent: Agent, body: unknown, al
   }
 }
 
+// Events whose handler goes straight to the group commit (ctx.writer.run) with
+// nothing asynchronous before it: started in the order they arrive, they are
+// written in that order, so a socket may start the next one without waiting.
+const STRAIGHT_TO_COMMIT = new Set(["message", "decision", "alert", "status", "task_proposal"]);
+
+/** Whether this event may start while the ones before it wait for their commit (a message's image is stored first: it may not). */
+export const joinsGroupCommit = (body: Record<string, unknown>) => STRAIGHT_TO_COMMIT.has(body.type as string) && !(body.type === "message" && body.image_base64);
+
 const runOwner = (db: Db) =>
   prepared(db, "events.runOwner", (db) =>
     db.select({ agentId: taskRuns.agentId }).from(taskRuns).where(eq(taskRuns.id, sql.placeholder("id"))).prepare(),

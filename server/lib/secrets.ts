@@ -1,8 +1,8 @@
 // Agent secrets are 160 random bits, so a fast hash is enough to store them;
 // people's passwords go through Bun.password (argon2id) instead.
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
-export const sha256hex = (text: string) => createHash("sha256").update(text).digest("hex");
+export const sha256hex = (text: string) => Bun.SHA256.hash(text, "hex") as string;
 
 /** Constant-time comparison of a presented secret against a stored SHA-256 hex digest. */
 export function secretMatches(presented: string, storedHash: string): boolean {

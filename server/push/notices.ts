@@ -43,6 +43,9 @@ const q = {
     prepared(db, "push.pendingCount", (db) =>
       db.select({ n: sql<number>`count(*)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
+  // Asked on every message and request: straight to bun:sqlite.
+  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.$client.prepare<{ id: string }, []>("SELECT id FROM push_subscriptions LIMIT 1")),
+  tagged: (db: Db) => prepared(db, "push.tagged", (db) => db.$client.prepare<{ id: number }, [string]>("SELECT id FROM push_queue WHERE tag = ? LIMIT 1")),
   recipients: (db: Db) =>
     prepared(db, "push.recipients", (db) =>
       db
@@ -167,6 +170,8 @@ export function notifyPeople(uow: UnitOfWork, notice: PushNotice): number {
  * were told of it, under the same tag.
  */
 export function enqueuePush(db: Db, notice: PushNotice): number {
+  // Most servers have no device subscribed: then nothing is built at all.
+  if (notice.kind === "resolved" ? !q.tagged(db).get(notice.decision.id) : !q.anyDevice(db).get()) return 0;
   const badge = q.pending(db).get()!.n;
   const now = isoMs();
   if (notice.kind === "resolved") {

@@ -26,8 +26,8 @@ import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { agents } from "../db/schema.ts";
 import { prepared } from "../db/prepared.ts";
-import { checkAgentCredentials, type Agent } from "../agents/service.ts";
-import { handleAgentEvent, WS_EVENT_TYPES } from "../events/service.ts";
+import { checkAgentCredentials, knownAgent } from "../agents/service.ts";
+import { handleAgentEvent, joinsGroupCommit, WS_EVENT_TYPES } from "../events/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { nestedDeeperThan, tooDeepDetail } from "../lib/json-depth.ts";
 import { randomHex } from "../lib/ids.ts";
@@ -50,8 +50,6 @@ const touchStmt = (db: Db) =>
   prepared(db, "agents.touch", (db) =>
     db.update(agents).set({ lastSeenAt: sql`${sql.placeholder("at")}` }).where(eq(agents.id, sql.placeholder("id"))).prepare(),
   );
-const agentStmt = (db: Db) =>
-  prepared(db, "agents.byIdForWs", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -60,7 +58,10 @@ export class AgentConnection {
   agentId = "";
   sessionId = "";
   private authTimer: ReturnType<typeof setTimeout> | null = null;
-  private chain: Promise<void> | null = null;
+  /** Settles once every frame so far has been answered (its reply sent), in order. */
+  private replied: Promise<void> = Promise.resolve();
+  /** Frames start after this: the answer of the last frame that could not join a group commit. */
+  private gate: Promise<unknown> = Promise.resolve();
   private lastTouch = 0;
   private unconfirmed: { id: string; at: number }[] | null = null; // pushed events not yet followed by a sign of life
 
@@ -121,32 +122,43 @@ export class AgentConnection {
     const rid = frame.request_id;
     const requestId = typeof rid === "string" || typeof rid === "number" ? { request_id: rid } : {};
     if (nestedDeeperThan(frame)) return this.send(ws, { type: "error", ...requestId, detail: tooDeepDetail("frame"), code: 400 });
-    // Frames are handled one after another, so replies and effects keep the order they were sent in.
-    const prev = this.chain;
-    const run = async () => {
-      if (this.state !== "open") return;
-      if (frame.type === "ping") return this.send(ws, { type: "pong", ...requestId });
-      if (frame.type === "auth") return this.send(ws, { type: "error", ...requestId, detail: "already authenticated" });
-      await this.handle(ws, frame, requestId);
-    };
-    const p: Promise<void> = (prev ? prev.then(run) : run()).finally(() => {
-      if (this.chain === p) this.chain = null;
-    });
-    this.chain = p;
+    // Replies go out in the order the frames came in, and their writes and effects
+    // keep that order too. Consecutive plain writes (a message without an image, a
+    // request, an alert…) start at once, so they join the same group commit; any
+    // other frame waits until every frame before it has been answered, and the
+    // frames after it wait for it.
+    const joins = joinsGroupCommit(frame);
+    const start = () => (this.state === "open" ? this.answer(ws, frame, requestId) : null);
+    const reply = joins ? this.gate.then(start) : this.replied.then(start);
+    this.replied = this.replied
+      .then(() => reply)
+      .then(
+        (r) => {
+          if (r && this.state === "open") this.send(ws, r);
+        },
+        (e) => this.ctx.log.error("agent frame failed", { agent: this.agentId, error: e as Error }), // answer() catches; never stall the socket
+      );
+    if (!joins) this.gate = this.replied;
   }
 
-  private async handle(ws: WS, frame: Record<string, unknown>, requestId: { request_id?: string | number }) {
-    const agent = agentStmt(this.ctx.db).get({ id: this.agentId }) as Agent | undefined;
-    if (!agent) return this.refuse(ws, CLOSE.unknownAgent, "agent deleted");
+  /** Handles one frame; returns the reply to send (none for a quiet heartbeat). */
+  private async answer(ws: WS, frame: Record<string, unknown>, requestId: { request_id?: string | number }): Promise<Record<string, unknown> | null> {
+    if (frame.type === "ping") return { type: "pong", ...requestId };
+    if (frame.type === "auth") return { type: "error", ...requestId, detail: "already authenticated" };
+    const agent = knownAgent(this.ctx.db, this.agentId); // from memory; a deleted agent is dropped there at once
+    if (!agent) {
+      this.refuse(ws, CLOSE.unknownAgent, "agent deleted");
+      return null;
+    }
     this.touch(false);
     try {
       const reply = await handleAgentEvent(this.ctx, agent, frame, WS_EVENT_TYPES);
-      if (QUIET.has(frame.type as string) && !("request_id" in requestId)) return;
-      this.send(ws, { type: "ack", ...requestId, ...reply });
+      if (QUIET.has(frame.type as string) && !("request_id" in requestId)) return null;
+      return { type: "ack", ...requestId, ...reply };
     } catch (e) {
-      if (e instanceof HttpError) return this.send(ws, { type: "error", ...requestId, detail: e.detail, code: e.status });
+      if (e instanceof HttpError) return { type: "error", ...requestId, detail: e.detail, code: e.status };
       this.ctx.log.error("agent frame failed", { agent: this.agentId, type: frame.type, error: e as Error });
-      this.send(ws, { type: "error", ...requestId, detail: "internal error", code: 500 });
+      return { type: "error", ...requestId, detail: "internal error", code: 500 };
     }
   }
 
@@ -204,7 +216,7 @@ export class AgentConnection {
         if (n) {
           ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
           ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
-          this.live.dispatcher.wake(this.agentId);
+          this.live.dispatcher.redeliver(this.agentId);
         }
       } catch {
         // the database is closing (server shutdown)

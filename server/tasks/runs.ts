@@ -220,43 +220,51 @@ export function getContext(ctx: Ctx, agent: Agent, runId: string): Static<typeof
 
 // ---- the timeout ----
 
-export const STALE_BATCH = 500;
+/**
+ * Runs failed per transaction. The sweep finds them through task_runs_open (open
+ * runs by due time: nothing is read when none is stale) and yields to the event
+ * loop between batches, so a backlog of thousands never holds up requests.
+ */
+export const STALE_BATCH = 50;
 
-/** Fails runs not completed within config.runTimeoutMs of becoming due. Returns how many. */
+const staleStmts = (db: Db) =>
+  prepared(db, "tasks.stale", (db) => ({
+    // The partial index's own condition (status IN ('due', 'running')), so SQLite uses it.
+    due: db.$client.prepare<{ id: string }, [string, number]>(
+      "SELECT id FROM task_runs WHERE status IN ('due', 'running') AND created_at < ? ORDER BY created_at LIMIT ?",
+    ),
+    fail: db
+      .update(taskRuns)
+      .set({ status: "failed", summary: sql`${sql.placeholder("summary")}`, finishedAt: sql`${sql.placeholder("now")}` })
+      .where(and(eq(taskRuns.id, sql.placeholder("id")), inArray(taskRuns.status, ["due", "running"])))
+      .returning()
+      .prepare(),
+    clearContext: db.$client.prepare<unknown, [string]>("DELETE FROM run_context WHERE run_id = ?"),
+    dropAnnouncement: db.$client.prepare<unknown, [string]>("DELETE FROM outbox WHERE id = ? AND status != 'delivered'"),
+    taskFailed: db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, sql.placeholder("id"))).returning().prepare(),
+  }));
+
+/** Fails runs not completed within config.runTimeoutMs of becoming due, at most `limit`. Returns how many were found. */
 export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): number {
   const cutoff = isoMs(nowMs - ctx.config.runTimeoutMs);
   const now = isoMs(nowMs);
   const hours = Math.round((ctx.config.runTimeoutMs / 3_600_000) * 10) / 10;
   const summary = `Timed out: not completed within ${hours >= 1 ? `${hours} h` : `${Math.round(ctx.config.runTimeoutMs / 1000)} s`}.`;
-  // Agents first (CROSS JOIN fixes the order), then each one's open runs through
-  // the (agent_id, status) index: the finished history is never scanned.
-  const ids = ctx.db.$client
-    .query<{ id: string }, [string, number]>(
-      `SELECT r.id FROM agents a CROSS JOIN task_runs r ON r.agent_id = a.id AND r.status IN ('due', 'running')
-       WHERE r.created_at < ? LIMIT ?`,
-    )
-    .all(cutoff, limit)
-    .map((r) => r.id);
+  const q = staleStmts(ctx.db);
+  const ids = q.due.all(cutoff, limit).map((r) => r.id);
   if (!ids.length) return 0;
-  const stale = ctx.db.select().from(taskRuns).where(inArray(taskRuns.id, ids)).all();
   const done = ctx.writer.now((uow) => {
-    const db = uow.db;
     let n = 0;
-    for (const r of stale) {
-      const run = db
-        .update(taskRuns)
-        .set({ status: "failed", summary, startedAt: r.startedAt, finishedAt: now })
-        .where(and(eq(taskRuns.id, r.id), inArray(taskRuns.status, ["due", "running"])))
-        .returning()
-        .get();
+    for (const id of ids) {
+      const run = q.fail.get({ id, summary, now });
       if (!run) continue;
-      db.delete(runContext).where(eq(runContext.runId, r.id)).run();
+      q.clearContext.run(run.id);
       // An announcement the agent never received is moot now.
-      if (r.triggerEventId) db.delete(outbox).where(and(eq(outbox.id, r.triggerEventId), ne(outbox.status, "delivered"))).run();
-      const task = db.update(tasks).set({ lastRunStatus: "failed" }).where(eq(tasks.id, r.taskId)).returning().get()!;
+      if (run.triggerEventId) q.dropAnnouncement.run(run.triggerEventId);
+      const task = q.taskFailed.get({ id: run.taskId })!;
       runChanged(uow, run);
       taskChanged(uow, ctx, task);
-      recordActivity(uow, r.agentId, "system", `${task.name}: run timed out`, summary, r.id, { refId: r.id, outcome: "failed" });
+      recordActivity(uow, run.agentId, "system", `${task.name}: run timed out`, summary, run.id, { refId: run.id, outcome: "failed" });
       notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
       n++;
     }

@@ -210,8 +210,19 @@ export function describeSchedule(p: ParsedSchedule, runAtMs: number | null): str
   return describeCron(p.schedule) ?? `on cron schedule "${p.schedule}"`;
 }
 
+// Every task frame carries its schedule in words: the scheduler sends one per task it fires,
+// and a hundred thousand tasks share a handful of schedules. Kept (bounded) once worked out.
+const words = new Map<string, string>();
+
 /** A schedule as stored on a task or written in a proposal ("once", "event" or cron), in words. */
 export function scheduleWords(schedule: string, runAt: string | null = null): string {
-  const triggerType = schedule === "once" ? "once" : schedule === "event" ? "event" : "scheduled";
-  return describeSchedule({ schedule, triggerType, timezone: "UTC" }, runAt ? Date.parse(runAt) : null);
+  const key = runAt ? `${schedule}\u0000${runAt}` : schedule;
+  let w = words.get(key);
+  if (w === undefined) {
+    const triggerType = schedule === "once" ? "once" : schedule === "event" ? "event" : "scheduled";
+    w = describeSchedule({ schedule, triggerType, timezone: "UTC" }, runAt ? Date.parse(runAt) : null);
+    if (words.size >= 10_000) words.clear();
+    words.set(key, w);
+  }
+  return w;
 }

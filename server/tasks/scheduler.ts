@@ -13,6 +13,7 @@
 // Time comes from ctx.now(), so tests move a fake clock and call tick().
 import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
+import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
 import { tasks } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
@@ -29,6 +30,21 @@ export interface SchedulerOptions {
 /** How often runs past the timeout are looked for (the timer wakes at least every maxSleepMs). */
 const SWEEP_EVERY_MS = 10_000;
 
+// Prepared once per database: a burst fires a thousand batches, and every change to a task re-arms the timer.
+const stmts = (db: Db) =>
+  prepared(db, "scheduler", (db) => ({
+    due: db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt), lte(tasks.nextRunAt, sql.placeholder("now"))))
+      .orderBy(asc(tasks.nextRunAt))
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+    claim: db.$client.prepare<unknown, [string | null, string, string, string]>(
+      "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
+    ),
+    earliest: db.$client.prepare<{ next: string | null }, []>("SELECT min(next_run_at) AS next FROM tasks WHERE enabled = 1 AND next_run_at IS NOT NULL"),
+  }));
 
 export class TaskScheduler extends DueLoop {
   private lastSweep = -Infinity;
@@ -63,11 +79,7 @@ export class TaskScheduler extends DueLoop {
 
   /** The earliest next_run_at of an enabled task. */
   protected nextDue() {
-    const row = this.ctx.db
-      .select({ next: sql<string | null>`min(${tasks.nextRunAt})` })
-      .from(tasks)
-      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)))
-      .get();
+    const row = stmts(this.ctx.db).earliest.get();
     return row?.next ? Date.parse(row.next) : null;
   }
 
@@ -78,19 +90,10 @@ export class TaskScheduler extends DueLoop {
     const db = ctx.db;
     const nowMs = ctx.now();
     const now = isoMs(nowMs);
-    const due = db
-      .select()
-      .from(tasks)
-      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt), lte(tasks.nextRunAt, now)))
-      .orderBy(asc(tasks.nextRunAt))
-      .limit(this.opts.batch)
-      .all();
+    const q = stmts(db);
+    const due = q.due.all({ now, limit: this.opts.batch });
     if (!due.length) return 0;
-    const claim = prepared(db, "scheduler.claim", (db) =>
-      db.$client.prepare<unknown, [string | null, string, string, string]>(
-        "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
-      ),
-    );
+    const claim = q.claim;
     const nextCache = new Map<string, number | null>();
     const slots: number[] = [];
     ctx.writer.now((uow) => {

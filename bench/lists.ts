@@ -1,0 +1,204 @@
+// bun bench/lists.ts [messages=1000000] [agents=100000] [openRuns=300000]
+//
+// Flat cost as data grows. Builds a database the size of a busy year (by
+// default 1,000,000 messages in one conversation, none of them read; as many
+// activity entries and delivered events; 100,000 agents; 100,000 requests),
+// then, against a nod server running as its own process on loopback, times
+// every page, count and mark-read people use (client-side, request sent until
+// the whole answer is in: an upper bound of the server's time).
+// Target: every one under 20 ms.
+//
+// Then, in this process, the run-timeout sweep with `openRuns` open runs:
+// how long finding nothing stale takes, and the longest the event loop is
+// held while thousands of stale runs are failed. Target: never over 10 ms.
+//
+// Building the data takes a minute or two (bulk inserts, as fast as SQLite goes).
+// NOD_ROOT=/path/to/other/checkout measures another version (before/after).
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { spawnServer } from "./lib.ts";
+
+const MESSAGES = Number(process.argv[2] ?? 1_000_000);
+const AGENTS = Number(process.argv[3] ?? 100_000);
+const OPEN_RUNS = Number(process.argv[4] ?? 300_000);
+const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
+const dir = mkdtempSync(path.join(tmpdir(), "nod-lists-"));
+const { openDb, closeDb } = (await import(path.join(root, "server/db/index.ts"))) as typeof import("../server/db/index.ts");
+
+const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
+/** Time-ordered ids like the server's (prefix, 12 hex of ms, 4 of counter, 8 random): here the counter is the row number. */
+const id = (prefix: string, ms: number, i: number) => `${prefix}${hex(ms, 12)}${hex(i & 0xffff, 4)}${hex(i, 8)}`;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function build() {
+  const t0 = performance.now();
+  const db = openDb(dir);
+  const c = db.$client;
+  const cols = (table: string) => new Set(c.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all().map((r) => r.name));
+  const counted = cols("conversations").has("unread"); // this version keeps unread counts per conversation
+  const start = Date.now() - 400 * 86_400_000;
+  const at = (i: number, n: number) => start + Math.floor((i / n) * 390 * 86_400_000);
+  c.run("PRAGMA synchronous = OFF");
+  const tx = (n: number, fn: (i: number) => void) => {
+    for (let i = 0; i < n; i += 50_000) c.transaction(() => { for (let k = i; k < Math.min(n, i + 50_000); k++) fn(k); })();
+  };
+  // agents: the busy one first
+  const agent = c.prepare("INSERT INTO agents (id, name, type, secret_hash, webhook_secret, created_at, updated_at) VALUES (?, ?, 'interactive', 'x', 'whsec_x', ?, ?)");
+  tx(AGENTS, (i) => agent.run(`agt_${hex(i, 16)}`, `Agent ${i}`, iso(at(i, AGENTS)), iso(at(i, AGENTS))));
+  const busy = `agt_${hex(0, 16)}`;
+  const conv = "conv_busy";
+  c.run(
+    `INSERT INTO conversations (id, agent_id, title, is_default, created_at, updated_at${counted ? ", unread" : ""}) VALUES (?, ?, 'Busy', 1, ?, ?${counted ? ", ?" : ""})`,
+    counted ? [conv, busy, iso(start), iso(Date.now()), MESSAGES] : [conv, busy, iso(start), iso(Date.now())],
+  );
+  const msg = c.prepare("INSERT INTO messages (id, conversation_id, agent_id, role, text, created_at) VALUES (?, ?, ?, 'agent', ?, ?)");
+  tx(MESSAGES, (i) => msg.run(id("msg_", at(i, MESSAGES), i), conv, busy, `Build #${i} deployed to staging; all checks passed.`, iso(at(i, MESSAGES))));
+  const act = c.prepare("INSERT INTO activity (id, agent_id, type, title, created_at) VALUES (?, ?, 'agent_message', 'Agent 0 sent a message', ?)");
+  tx(MESSAGES, (i) => act.run(id("act_", at(i, MESSAGES), i), busy, iso(at(i, MESSAGES))));
+  const evt = c.prepare(
+    "INSERT INTO outbox (id, agent_id, type, payload, status, delivered_via, created_at, delivered_at) VALUES (?, ?, 'user_message', ?, 'delivered', 'websocket', ?, ?)",
+  );
+  tx(MESSAGES, (i) => {
+    const e = id("evt_", at(i, MESSAGES), i);
+    evt.run(e, busy, `{"type":"user_message","event_id":"${e}","text":"hi","conversation_id":"${conv}"}`, iso(at(i, MESSAGES)), iso(at(i, MESSAGES)));
+  });
+  const pendingEvt = c.prepare("INSERT INTO outbox (id, agent_id, type, payload, status, next_attempt_at, created_at) VALUES (?, ?, 'user_message', '{}', 'pending', NULL, ?)");
+  tx(1000, (i) => pendingEvt.run(id("evt_", Date.now(), i), `agt_${hex(1 + (i % 100), 16)}`, iso(Date.now())));
+  const REQUESTS = 100_000;
+  const dec = c.prepare("INSERT INTO decisions (id, agent_id, kind, title, description, status, created_at) VALUES (?, ?, 'approval', 'Deploy?', '', ?, ?)");
+  tx(REQUESTS, (i) => dec.run(id("dec_", at(i, REQUESTS), i), busy, i < REQUESTS - 1000 ? "approved" : "pending", iso(at(i, REQUESTS))));
+  c.run("PRAGMA synchronous = NORMAL");
+  closeDb(db);
+  return { seconds: (performance.now() - t0) / 1000, busy, conv };
+}
+
+async function time(url: string, init: RequestInit = {}, n = 15) {
+  const ms: number[] = [];
+  let bytes = 0;
+  let status = 0;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const r = await fetch(url, init);
+    const body = await r.arrayBuffer();
+    ms.push(performance.now() - t);
+    bytes = body.byteLength;
+    status = r.status;
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: ms[Math.floor(ms.length / 2)]!, max: ms.at(-1)!, bytes, status };
+}
+
+async function lists(busy: string, conv: string) {
+  const nod = await spawnServer(["bun", ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), path.join(root, "server/main.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn"]);
+  const base = nod.url;
+  const setup = await fetch(base + "/api/auth/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "bench", password: "bench password" }) });
+  const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+  const get = { headers: { cookie } };
+  const post = { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" };
+  const middle = (prefix: string) => id(prefix, Date.now() - 200 * 86_400_000, 0);
+  const middleAgent = `agt_${hex(Math.floor(AGENTS / 2), 16)}`;
+  const rows: [string, string, RequestInit?, number?][] = [
+    ["GET /api/agents?limit=50 (the newest page, with counts)", "/api/agents?limit=50"],
+    ["GET /api/agents?limit=50&before= (a middle page)", `/api/agents?limit=50&before=${middleAgent}`],
+    ["GET /api/conversations/:id/messages (the latest 50)", `/api/conversations/${conv}/messages`],
+    ["GET …/messages?before= (half a year back)", `/api/conversations/${conv}/messages?before=${middle("msg_")}`],
+    ["GET /api/activity", "/api/activity"],
+    ["GET /api/agents/:id/activity?before= (middle)", `/api/agents/${busy}/activity?before=${middle("act_")}`],
+    ["GET /api/deliveries (not delivered yet)", "/api/deliveries"],
+    ["GET /api/deliveries?status=delivered", "/api/deliveries?status=delivered"],
+    ["GET /api/deliveries?status=delivered&before= (middle)", `/api/deliveries?status=delivered&before=${middle("evt_")}`],
+    ["GET /api/deliveries?agent_id= (not delivered yet)", `/api/deliveries?agent_id=${busy}`],
+    ["GET /api/decisions?status=pending", "/api/decisions?status=pending"],
+    ["GET /api/decisions?status=resolved", "/api/decisions?status=resolved"],
+    ["GET /api/decisions?agent_id=&status=pending", `/api/decisions?agent_id=${busy}&status=pending`],
+    [`POST /api/conversations/:id/read (${MESSAGES.toLocaleString("en")} unread)`, `/api/conversations/${conv}/read`, post, 1],
+    ["POST /api/conversations/:id/read (again: none unread)", `/api/conversations/${conv}/read`, post],
+  ];
+  console.log(`\n1. pages, counts and mark-read — ${MESSAGES.toLocaleString("en")} messages, ${AGENTS.toLocaleString("en")} agents (client-side time, p50 / max of 15; mark-read once with all unread)`);
+  let worst = 0;
+  for (const [name, p, init, n] of rows) {
+    if (!init) await time(base + p, get, 1); // the route's first call compiles its handler: not counted
+    const r = await time(base + p, init ?? get, n);
+    worst = Math.max(worst, r.max);
+    console.log(`   ${name.padEnd(56)} ${r.p50.toFixed(2).padStart(8)} ms  max ${r.max.toFixed(2).padStart(8)} ms  ${String(r.status)} ${(r.bytes / 1024).toFixed(1).padStart(7)} KiB   ${r.max < 20 ? "ok" : "OVER 20 ms"}`);
+  }
+  const whole = await time(base + "/api/agents", get, 3);
+  console.log(`   ${"GET /api/agents (unpaged: every agent; no target)".padEnd(56)} ${whole.p50.toFixed(2).padStart(8)} ms  max ${whole.max.toFixed(2).padStart(8)} ms  ${String(whole.status)} ${(whole.bytes / 1024).toFixed(1).padStart(7)} KiB`);
+  console.log(`   worst: ${worst.toFixed(2)} ms — target < 20 ms: ${worst < 20 ? "met" : "MISSED"}`);
+  nod.proc.kill("SIGTERM");
+  await nod.proc.exited;
+}
+
+async function sweep() {
+  const { makeConfig } = (await import(path.join(root, "server/config.ts"))) as typeof import("../server/config.ts");
+  const { createContext } = (await import(path.join(root, "server/app.ts"))) as typeof import("../server/app.ts");
+  const { Logger } = (await import(path.join(root, "server/lib/log.ts"))) as typeof import("../server/lib/log.ts");
+  const runs = (await import(path.join(root, "server/tasks/runs.ts"))) as typeof import("../server/tasks/runs.ts");
+  const TIMEOUT = 86_400_000;
+  const { ctx } = createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
+  const c = ctx.db.$client;
+  const now = Date.now();
+  const STALE = 5000;
+  c.run("PRAGMA synchronous = OFF");
+  c.transaction(() => {
+    const agents = c.query<{ id: string }, []>("SELECT id FROM agents LIMIT 100").all().map((r) => r.id);
+    const task = c.prepare("INSERT INTO tasks (id, agent_id, name, prompt, schedule, trigger_type, created_at, updated_at) VALUES (?, ?, 'Job', 'go', '0 * * * *', 'scheduled', ?, ?)");
+    agents.forEach((a, i) => task.run(`tsk_${hex(i, 20)}`, a, iso(now), iso(now)));
+    const run = c.prepare("INSERT INTO task_runs (id, task_id, agent_id, status, \"trigger\", created_at) VALUES (?, ?, ?, 'due', 'schedule', ?)");
+    for (let i = 0; i < OPEN_RUNS; i++) {
+      const k = i % agents.length;
+      // all recent but the first STALE: those became due more than a day ago
+      const due = i < STALE ? now - TIMEOUT - 60_000 - (STALE - i) : now - (i % 3_600_000);
+      run.run(id("run_", due, i), `tsk_${hex(k, 20)}`, agents[k]!, iso(due));
+    }
+  })();
+  c.run("PRAGMA synchronous = NORMAL");
+  console.log(`\n2. the run-timeout sweep — ${OPEN_RUNS.toLocaleString("en")} open runs, ${STALE.toLocaleString("en")} of them past the timeout`);
+  // A running server swept at its start (nothing stale then, or not): its statements are prepared by now.
+  runs.failStaleRuns(ctx, now - TIMEOUT);
+  // The longest the event loop is held: each sweep call is one synchronous stretch (the scheduler yields between them).
+  // Wall time, and this thread's CPU time (what the sweep itself costs: a busy machine
+  // that takes the CPU away in the middle of a stretch shows in the wall time only).
+  const calls: number[] = [];
+  const cpu: number[] = [];
+  let failed = 0;
+  for (;;) {
+    const t = performance.now();
+    const c0 = process.cpuUsage();
+    const n = runs.failStaleRuns(ctx, now);
+    const c1 = process.cpuUsage(c0);
+    cpu.push((c1.user + c1.system) / 1000);
+    calls.push(performance.now() - t);
+    failed += n;
+    if (n < runs.STALE_BATCH) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  const longest = Math.max(...calls);
+  const idle: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    runs.failStaleRuns(ctx, now);
+    idle.push(performance.now() - t);
+  }
+  const sorted = [...calls].sort((a, b) => a - b);
+  const cpuSorted = [...cpu].sort((a, b) => a - b);
+  const p = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!.toFixed(2);
+  console.log(`   failing ${failed.toLocaleString("en")} stale runs: ${calls.length} stretches of at most ${runs.STALE_BATCH}`);
+  console.log(`      wall: median ${p(sorted, 0.5)} ms, p99 ${p(sorted, 0.99)} ms, max ${longest.toFixed(2)} ms`);
+  console.log(`      CPU:  median ${p(cpuSorted, 0.5)} ms, p99 ${p(cpuSorted, 0.99)} ms, max ${cpuSorted.at(-1)!.toFixed(2)} ms`);
+  console.log(`   a sweep that finds nothing stale: ${Math.max(...idle).toFixed(2)} ms (max of 10)`);
+  const worst = Math.max(cpuSorted.at(-1)!, ...idle);
+  console.log(`   the sweep's longest stretch: ${worst.toFixed(2)} ms of CPU (${longest.toFixed(2)} ms wall) — target ≤ 10 ms: ${worst <= 10 ? "met" : "MISSED"}`);
+  closeDb(ctx.db);
+}
+
+try {
+  console.log(`nod lists bench — ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const built = build();
+  console.log(`built the database in ${built.seconds.toFixed(0)} s`);
+  await lists(built.busy, built.conv);
+  await sweep();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
