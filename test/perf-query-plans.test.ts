@@ -175,7 +175,7 @@ describe("unread counts and marking read", async () => {
 });
 
 describe("an existing database keeps its unread counts through the upgrade", () => {
-  test("messages unread before (read_at empty) are counted on their conversation after migration 0002", async () => {
+  test("messages unread before (read_at empty) are counted on their conversation after the upgrade (migration 0001)", async () => {
     const { mkdtempSync, cpSync, readFileSync, writeFileSync, rmSync } = await import("node:fs");
     const path = await import("node:path");
     const { tmpdir } = await import("node:os");
@@ -184,11 +184,11 @@ describe("an existing database keeps its unread counts through the upgrade", () 
     const { openDb, closeDb } = await import("../server/db/index.ts");
     const dir = mkdtempSync(path.join(tmpdir(), "nod-upgrade-"));
     try {
-      // The database as the release before this one left it: migrations 0000 and 0001 only.
+      // The database as the last release left it: migration 0000 only.
       const old = path.join(dir, "migrations");
       cpSync(path.join(import.meta.dir, "../drizzle"), old, { recursive: true });
       const journal = JSON.parse(readFileSync(path.join(old, "meta/_journal.json"), "utf8"));
-      journal.entries = journal.entries.filter((e: { idx: number }) => e.idx < 2);
+      journal.entries = journal.entries.filter((e: { idx: number }) => e.idx < 1);
       writeFileSync(path.join(old, "meta/_journal.json"), JSON.stringify(journal));
       const sqlite = new Database(path.join(dir, "nod.db"), { create: true });
       migrate(drizzle({ client: sqlite }), { migrationsFolder: old });
@@ -203,7 +203,7 @@ describe("an existing database keeps its unread counts through the upgrade", () 
       msg("msg_4", "conv_1", "user", t);
       msg("msg_5", "conv_2", "agent", null);
       sqlite.close();
-      const db = openDb(dir); // applies 0002
+      const db = openDb(dir); // applies 0001
       const rows = db.$client.query("SELECT id, unread FROM conversations ORDER BY id").all();
       expect(rows).toEqual([
         { id: "conv_1", unread: 2 },
