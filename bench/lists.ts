@@ -14,7 +14,7 @@
 //
 // Building the data takes a minute or two (bulk inserts, as fast as SQLite goes).
 // NOD_ROOT=/path/to/other/checkout measures another version (before/after).
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { spawnServer } from "./lib.ts";
@@ -69,6 +69,8 @@ function build() {
   const dec = c.prepare("INSERT INTO decisions (id, agent_id, kind, title, description, status, created_at) VALUES (?, ?, 'approval', 'Deploy?', '', ?, ?)");
   tx(REQUESTS, (i) => dec.run(id("dec_", at(i, REQUESTS), i), busy, i < REQUESTS - 1000 ? "approved" : "pending", iso(at(i, REQUESTS))));
   c.run("PRAGMA synchronous = NORMAL");
+  // Every statement finalized before closing: an open one keeps the connection (and its locks) alive for the server's start.
+  for (const st of [agent, msg, act, evt, pendingEvt, dec]) st.finalize();
   closeDb(db);
   return { seconds: (performance.now() - t0) / 1000, busy, conv };
 }
@@ -138,6 +140,10 @@ async function sweep() {
   const TIMEOUT = 86_400_000;
   const { ctx } = createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
   const c = ctx.db.$client;
+  // As in the server: checkpoints in their worker thread, when this version has one.
+  const cp = existsSync(path.join(root, "server/db/checkpointer.ts"))
+    ? new (((await import(path.join(root, "server/db/checkpointer.ts"))) as typeof import("../server/db/checkpointer.ts")).Checkpointer)(ctx.db, path.join(dir, "nod.db"))
+    : null;
   const now = Date.now();
   const STALE = 5000;
   c.run("PRAGMA synchronous = OFF");
@@ -154,20 +160,26 @@ async function sweep() {
     }
   })();
   c.run("PRAGMA synchronous = NORMAL");
+  cp?.start();
+  await Bun.sleep(500); // the worker takes over, and checkpoints what the setup wrote
   console.log(`\n2. the run-timeout sweep — ${OPEN_RUNS.toLocaleString("en")} open runs, ${STALE.toLocaleString("en")} of them past the timeout`);
-  // A running server swept at its start (nothing stale then, or not): its statements are prepared by now.
-  runs.failStaleRuns(ctx, now - TIMEOUT);
+  // A running server has prepared the statements a sweep uses (the sweep's own, the activity
+  // and push ones every event uses) long before: one stale run is failed first, not counted.
+  runs.failStaleRuns(ctx, now, 1);
   // The longest the event loop is held: each sweep call is one synchronous stretch (the scheduler yields between them).
-  // Wall time, and this thread's CPU time (what the sweep itself costs: a busy machine
-  // that takes the CPU away in the middle of a stretch shows in the wall time only).
+  // Wall time, and the event loop thread's CPU time (what the sweep itself costs: a busy
+  // machine that takes the CPU away in the middle of a stretch shows in the wall time only;
+  // the checkpoint worker and the garbage collector's helpers run on threads of their own).
+  const threadCpu = (prev?: NodeJS.CpuUsage): NodeJS.CpuUsage =>
+    (process as unknown as { threadCpuUsage?: (p?: NodeJS.CpuUsage) => NodeJS.CpuUsage }).threadCpuUsage?.(prev) ?? process.cpuUsage(prev);
   const calls: number[] = [];
   const cpu: number[] = [];
-  let failed = 0;
+  let failed = 1;
   for (;;) {
     const t = performance.now();
-    const c0 = process.cpuUsage();
+    const c0 = threadCpu();
     const n = runs.failStaleRuns(ctx, now);
-    const c1 = process.cpuUsage(c0);
+    const c1 = threadCpu(c0);
     cpu.push((c1.user + c1.system) / 1000);
     calls.push(performance.now() - t);
     failed += n;
@@ -186,10 +198,11 @@ async function sweep() {
   const p = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!.toFixed(2);
   console.log(`   failing ${failed.toLocaleString("en")} stale runs: ${calls.length} stretches of at most ${runs.STALE_BATCH}`);
   console.log(`      wall: median ${p(sorted, 0.5)} ms, p99 ${p(sorted, 0.99)} ms, max ${longest.toFixed(2)} ms`);
-  console.log(`      CPU:  median ${p(cpuSorted, 0.5)} ms, p99 ${p(cpuSorted, 0.99)} ms, max ${cpuSorted.at(-1)!.toFixed(2)} ms`);
+  console.log(`      CPU (event loop thread):  median ${p(cpuSorted, 0.5)} ms, p99 ${p(cpuSorted, 0.99)} ms, max ${cpuSorted.at(-1)!.toFixed(2)} ms`);
   console.log(`   a sweep that finds nothing stale: ${Math.max(...idle).toFixed(2)} ms (max of 10)`);
   const worst = Math.max(cpuSorted.at(-1)!, ...idle);
   console.log(`   the sweep's longest stretch: ${worst.toFixed(2)} ms of CPU (${longest.toFixed(2)} ms wall) — target ≤ 10 ms: ${worst <= 10 ? "met" : "MISSED"}`);
+  await cp?.stop();
   closeDb(ctx.db);
 }
 
