@@ -62,6 +62,20 @@ describe("nod serve", () => {
     expect(existsSync(path.join(data, "nod.db-wal"))).toBe(false); // closed cleanly
     expect((await runNod(["healthcheck", "--url", url + "/healthz"])).exitCode).toBe(1);
   });
+
+  test("a SIGTERM sent as soon as the ready line is read stops it cleanly (exit 0)", async () => {
+    // Before the fix the ready line came before the signal handlers: about half
+    // of these runs were killed (exit 143). Three runs make that all but certain.
+    const data = path.join(tempDir(), "data");
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const run = spawnNod(["serve", "--port", "0", "--host", "127.0.0.1", "--data", data], { env: { NOD_LOG_LEVEL: "error" } });
+      await run.waitForOutput(/listening on/);
+      run.proc.kill("SIGTERM");
+      codes.push((await run.done).exitCode);
+    }
+    expect(codes).toEqual([0, 0, 0]);
+  });
 });
 
 describe("nod user add, agent create, migrate", () => {

@@ -1,6 +1,7 @@
 // Runs the nod command line from the checkout (`bun run server/main.ts …`) as
 // a separate process, the way scripts and hooks run it.
 import path from "node:path";
+import { GUARD_MS } from "./helpers.ts";
 
 export const MAIN = path.resolve(import.meta.dir, "../server/main.ts");
 
@@ -33,23 +34,29 @@ export function spawnNod(args: string[], opts: { env?: Record<string, string | u
   if (opts.stdin !== undefined) proc.stdin.write(opts.stdin);
   proc.stdin.end();
   let out = "";
+  let changed = () => {}; // wakes waitForOutput when output arrives or stops
   const decoder = new TextDecoder();
   const stdoutDone = (async () => {
-    for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true });
+    for await (const chunk of proc.stdout) {
+      out += decoder.decode(chunk, { stream: true });
+      changed();
+    }
     out += decoder.decode();
+    changed();
   })();
   const done = (async () => {
     const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited, stdoutDone]);
     return { exitCode, stdout: out, stderr };
   })();
   let exited = false;
-  proc.exited.then(() => (exited = true));
+  proc.exited.then(() => ((exited = true), changed()));
   return {
     proc,
     done,
     output: () => out,
+    /** Resolves as soon as the output matches (a waiter woken by each chunk, not a poll). */
     async waitForOutput(re, timeoutMs = 10_000) {
-      const end = Date.now() + timeoutMs;
+      const end = Date.now() + Math.max(timeoutMs, GUARD_MS);
       for (;;) {
         const m = re.exec(out);
         if (m) return m;
@@ -60,8 +67,12 @@ export function spawnNod(args: string[], opts: { env?: Record<string, string | u
           const r = await done;
           throw new Error(`nod ${args[0]} exited ${r.exitCode} before printing ${re}: ${out}${r.stderr}`);
         }
-        if (Date.now() > end) throw new Error(`nod ${args[0]} did not print ${re} within ${timeoutMs} ms: ${out}`);
-        await Bun.sleep(5);
+        const left = end - Date.now();
+        if (left <= 0) throw new Error(`nod ${args[0]} did not print ${re} within ${timeoutMs} ms: ${out}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          changed = () => (clearTimeout(timer), resolve());
+        });
       }
     },
   };

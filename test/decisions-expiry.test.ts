@@ -27,7 +27,15 @@ async function settled(agent: AgentClient, id: string) {
 }
 
 describe("expiry", async () => {
-  let server: TestServer = await startTestServer();
+  // The server's clock runs with real time; a test moves it on instead of
+  // sleeping, then runs the expiry pass the timer would have run.
+  let ahead = 0;
+  const now = () => Date.now() + ahead;
+  const later = async (ms: number) => {
+    ahead += ms;
+    await server.live.expiry.tick();
+  };
+  let server: TestServer = await startTestServer({ now });
   const { person, created, agent } = await withAgent(server, { name: "Impatient" });
 
   test("expires_in must be whole seconds from 1 to 604800 (400 naming the field), over REST and the socket", async () => {
@@ -90,7 +98,7 @@ describe("expiry", async () => {
     const id = await ask(agent, "question", { expires_in: 1 });
     expect((await person.post(`/api/decisions/${id}/respond`, { status: "responded", note: "blue" })).status).toBe(200);
     expect(await a.waitFor("decision_resolved")).toMatchObject({ decision_id: id, status: "responded", note: "blue" });
-    await Bun.sleep(1500); // past expires_at
+    await later(1500); // past expires_at
     expect((await agent.get(`/api/agent/decisions/${id}`)).body).toMatchObject({ status: "responded", note: "blue" });
     expect(a.all((f) => f.type === "decision_resolved" && f.decision_id === id)).toHaveLength(1);
     await a.close();
@@ -98,7 +106,8 @@ describe("expiry", async () => {
 
   test("an agent that was offline gets the expiry on its next connection (replay)", async () => {
     const id = await ask(agent, "permission", { expires_in: 1 });
-    await settled(agent, id);
+    await later(1000);
+    expect((await settled(agent, id)).status).toBe("expired");
     const a = await connectAgent(server, created);
     expect(await a.waitFor((f) => f.type === "decision_resolved" && f.decision_id === id)).toMatchObject({ status: "expired" });
     await a.close();
@@ -109,8 +118,8 @@ describe("expiry", async () => {
     const later = await ask(agent, "approval", { title: "Due after restart", expires_in: 3 });
     const port = server.server.port;
     await server.stop();
-    await Bun.sleep(1200); // past the first one's expires_at, with no server running
-    server = await startTestServer({ port }, server.dataDir);
+    ahead += 1200; // past the first one's expires_at, with no server running
+    server = await startTestServer({ port, now }, server.dataDir);
     expect((await settled(agent, early)).status).toBe("expired");
     expect((await settled(agent, later)).status).toBe("expired");
     const a = await connectAgent(server, created);
@@ -201,7 +210,8 @@ describe("withdrawal", async () => {
 
 describe("in the inbox (browser)", async () => {
   const { launch, openPage, shot } = await import("./e2e-helpers.ts");
-  const server = await startTestServer();
+  let ahead = 0; // as in "expiry": the server's clock moves on instead of the test sleeping
+  const server = await startTestServer({ now: () => Date.now() + ahead });
   const { agent } = await withAgent(server, { name: "Fickle" });
   const browser = await launch();
   const { page } = await openPage(browser);
@@ -223,6 +233,8 @@ describe("in the inbox (browser)", async () => {
     expect((await agent.post(`/api/agent/decisions/${withdrawn}/cancel`)).status).toBe(200);
     await a.getByText("Withdrawn by the agent").waitFor(); // live, without a reload
     expect(await a.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    ahead += 2000;
+    await server.live.expiry.tick();
     await q.getByText("Expired", { exact: true }).waitFor({ timeout: 15_000 });
     expect(await q.getByLabel("Your answer").count()).toBe(0);
     await shot(page, "requests-withdrawn-expired");

@@ -41,7 +41,7 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
   // Printed, not asserted: helps to tell a slow server from a broken page.
   page.on("requestfailed", (r) => console.warn(`[browser] request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
   page.on("console", (m) => m.type() === "error" && console.warn(`[browser] console error: ${m.text()}`));
-  page.setDefaultTimeout(8000);
+  page.setDefaultTimeout(15_000); // a hang guard: parallel test files share the machine
   return { page, context, dialogs, errors };
 }
 
@@ -90,5 +90,5 @@ export async function unnamedControls(page: Page) {
  */
 export async function agentSocket(base: string, agentId: string, secret: string) {
   const s = await connectAgent({ url: base }, { id: agentId, secret }, { keep: true });
-  return Object.assign(s, { next: (pred: (f: Frame) => boolean, timeoutMs = 5000) => s.waitFor(pred, timeoutMs) });
+  return Object.assign(s, { next: (pred: (f: Frame) => boolean, timeoutMs?: number) => s.waitFor(pred, timeoutMs) });
 }

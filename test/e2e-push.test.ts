@@ -58,7 +58,7 @@ describe("the installable app and push in Chromium", async () => {
   const [cookieName, cookieValue] = alice.cookie.split("=") as [string, string];
   await context.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
   const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(8000);
+  page.setDefaultTimeout(15_000); // a hang guard: parallel test files share the machine
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   const cdp = await context.newCDPSession(page);

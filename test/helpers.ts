@@ -189,9 +189,16 @@ export function postFrom(base: string, localAddress: string, path: string, body:
   });
 }
 
-/** Waits until check() returns something truthy, polling every 10 ms. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
+/**
+ * The least a wait for something to happen gives it before failing. Waits are
+ * hang guards, never time checks: on a busy machine (parallel test files, a
+ * core taken by something else) a few seconds can pass before a timer fires.
+ */
+export const GUARD_MS = 10_000;
+
+/** Waits until check() returns something truthy, polling every 10 ms (at least GUARD_MS before failing). */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = GUARD_MS, what = "condition"): Promise<NonNullable<T>> {
+  const end = Date.now() + Math.max(timeoutMs, GUARD_MS);
   for (;;) {
     const v = await check();
     if (v) return v as NonNullable<T>;

@@ -7,6 +7,7 @@
 import { createECDH, createPublicKey, randomBytes, verify, type ECDH } from "node:crypto";
 import * as ece from "http_ece";
 import { afterAll } from "bun:test";
+import { GUARD_MS } from "./helpers.ts";
 
 export interface Delivery {
   device: string; // the subscription's name in the stand-in
@@ -102,8 +103,8 @@ export async function standInPushService(serverKey: () => Promise<string> | stri
     shown(name) {
       return received.filter((d) => d.device === name && d.status >= 200 && d.status < 300).map((d) => d.payload);
     },
-    async until(pred, what = "pushes", timeoutMs = 4500) {
-      const end = Date.now() + timeoutMs;
+    async until(pred, what = "pushes", timeoutMs = GUARD_MS) {
+      const end = Date.now() + Math.max(timeoutMs, GUARD_MS);
       for (;;) {
         const v = pred(received);
         if (v) return v as NonNullable<typeof v>;

@@ -8,6 +8,7 @@
 //   const hook = await webhookReceiver();                 // Bun.serve on 127.0.0.1:0
 import { createHmac } from "node:crypto";
 import { afterAll } from "bun:test";
+import { GUARD_MS } from "./helpers.ts";
 
 export type Frame = Record<string, any>;
 type Pred = (f: Frame) => boolean;
@@ -51,8 +52,9 @@ export class FrameSocket {
     });
   }
 
-  /** The first frame matching (a type name or a predicate) not returned before; waits for it if needed. */
-  waitFor(p: Pred | string, timeoutMs = 5000): Promise<Frame> {
+  /** The first frame matching (a type name or a predicate) not returned before; waits for it if needed (at least GUARD_MS). */
+  waitFor(p: Pred | string, timeoutMs = GUARD_MS): Promise<Frame> {
+    timeoutMs = Math.max(timeoutMs, GUARD_MS);
     const pred = match(p);
     const have = this.frames.find((f) => !this.taken.has(f) && pred(f));
     if (have) {
@@ -92,7 +94,7 @@ export class FrameSocket {
   }
 
   /** Sends a frame with a fresh request_id and returns the ack or error frame that echoes it. */
-  async request(frame: Frame, timeoutMs = 5000): Promise<Frame> {
+  async request(frame: Frame, timeoutMs = GUARD_MS): Promise<Frame> {
     const request_id = `r${this.nextId++}`;
     this.send({ ...frame, request_id });
     return this.waitFor((f) => (f.type === "ack" || f.type === "error") && f.request_id === request_id, timeoutMs);
@@ -205,8 +207,8 @@ export async function webhookReceiver(): Promise<WebhookReceiver> {
     url: `http://127.0.0.1:${server.port}/hook`,
     received,
     responses,
-    async waitFor(n, timeoutMs = 5000) {
-      const end = Date.now() + timeoutMs;
+    async waitFor(n, timeoutMs = GUARD_MS) {
+      const end = Date.now() + Math.max(timeoutMs, GUARD_MS);
       while (received.length < n) {
         if (Date.now() > end) throw new Error(`webhook got ${received.length} of ${n} requests: ${JSON.stringify(received.map((r) => r.json))}`);
         await Bun.sleep(5);

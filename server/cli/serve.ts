@@ -140,8 +140,6 @@ export async function serve(argv: string[]) {
   // --port 0 picks a free port: links then use the real one.
   if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;
   const shown = config.host.includes(":") ? `[${config.host}]` : config.host;
-  // The ready line, on stdout at every log level.
-  process.stdout.write(`nod ${VERSION} listening on http://${shown}:${nod.server.port}\n`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -153,4 +151,7 @@ export async function serve(argv: string[]) {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // The ready line, on stdout at every log level; after the handlers, so that
+  // a SIGTERM sent as soon as it is read stops nod cleanly.
+  process.stdout.write(`nod ${VERSION} listening on http://${shown}:${nod.server.port}\n`);
 }
