@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import http from "node:http";
-import { afterAll } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { makeConfig, type Config } from "../server/config.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { Logger } from "../server/lib/log.ts";
@@ -170,6 +170,14 @@ export async function withAgent(server: { url: string }, body: Record<string, un
   const person = await owner(server);
   const created = await person.createAgent(body);
   return { person, created, agent: new AgentClient(server.url, created.id, created.secret) };
+}
+
+/** Every 429 says why in {"detail"} and when to come back in Retry-After (fetch Headers or node's header object). */
+export function expectLimited(r: { status: number; body: any; headers: Headers | Record<string, unknown> }) {
+  expect(r.status).toBe(429);
+  expect(typeof r.body.detail).toBe("string");
+  const retry = r.headers instanceof Headers ? r.headers.get("retry-after") : r.headers["retry-after"];
+  expect(Number(retry)).toBeGreaterThan(0);
 }
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
