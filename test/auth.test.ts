@@ -2,7 +2,7 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { owner, Person, request, scenarios, startTestServer } from "./helpers.ts";
 
 // This file signs in and out many times (password hashing): a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 describe("people: setup, sign-in, sessions", async () => {
   const server = await startTestServer();

@@ -7,8 +7,10 @@ import { AgentClient, expectLimited, owner, postFrom, request, startTestServer }
 import { addressKey } from "../server/auth/rate-limit.ts";
 import { connectInbox } from "./ws-helpers.ts";
 
-// This file hashes a password for each of many sign-in attempts: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+// This file hashes a password (argon2id, 64 MiB) for each of many sign-in attempts:
+// about 0.12 s of CPU each, ten times that on a machine busy with other work.
+// The timeouts are hang guards, not time checks.
+setDefaultTimeout(60_000);
 
 const GOOD = { username: "alice", password: "correct horse battery" };
 
@@ -30,7 +32,7 @@ describe("sign-in rate limits", async () => {
     const ok = await postFrom(server.url, "127.0.0.2", "/api/auth/login", GOOD);
     expect(ok.status).toBe(200);
     expect(ok.headers["set-cookie"]?.[0]).toContain("nod_session=");
-  }, 60_000);
+  }, 120_000);
 
   test("while the username is under attack, each further address gets one guess", async () => {
     // (the previous test put alice over the per-username limit)
@@ -74,7 +76,7 @@ describe("one address across usernames", async () => {
     expect(all.filter((r) => r.status === 401).length).toBe(1);
     for (const r of all.filter((r) => r.status !== 401)) expectLimited(r);
     expectLimited(await wrong(200));
-  }, 60_000); // 31 argon2id verifications: about 4 s of CPU, far more on a busy machine
+  }, 120_000); // 31 argon2id verifications: about 4 s of CPU, far more on a busy machine
 });
 
 describe("cross-site requests", async () => {
