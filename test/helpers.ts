@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import http from "node:http";
-import { afterAll } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { makeConfig, type Config } from "../server/config.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { Logger } from "../server/lib/log.ts";
@@ -170,6 +170,38 @@ export async function withAgent(server: { url: string }, body: Record<string, un
   const person = await owner(server);
   const created = await person.createAgent(body);
   return { person, created, agent: new AgentClient(server.url, created.id, created.secret) };
+}
+
+/**
+ * One API scenario (PocketBase's ApiScenario style): a request, the status it
+ * gets, fragments its body must contain and text it must not show. Each row of
+ * a table becomes its own test; what the rows share is set up before them.
+ */
+export interface Scenario {
+  name: string;
+  request: () => Promise<Res>;
+  status: number;
+  /** Matched with toMatchObject. */
+  body?: unknown;
+  /** Must not appear anywhere in the body. */
+  leaks?: RegExp;
+}
+
+export function scenarios(rows: Scenario[]) {
+  for (const row of rows)
+    test(`${row.name} → ${row.status}`, async () => {
+      const r = await row.request();
+      expect({ status: r.status, body: r.body }).toMatchObject({ status: row.status, ...(row.body === undefined ? {} : { body: row.body }) });
+      if (row.leaks) expect(JSON.stringify(r.body)).not.toMatch(row.leaks);
+    });
+}
+
+/** Every 429 says why in {"detail"} and when to come back in Retry-After (fetch Headers or node's header object). */
+export function expectLimited(r: { status: number; body: any; headers: Headers | Record<string, unknown> }) {
+  expect(r.status).toBe(429);
+  expect(typeof r.body.detail).toBe("string");
+  const retry = r.headers instanceof Headers ? r.headers.get("retry-after") : r.headers["retry-after"];
+  expect(Number(retry)).toBeGreaterThan(0);
 }
 
 /** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
