@@ -13,12 +13,29 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export const PHONE = { width: 375, height: 740 };
 export const DESKTOP = { width: 1280, height: 860 };
 
+let shared: Promise<Browser> | undefined;
+
+/**
+ * The test process's chromium, started by the first browser test file and
+ * kept for the next ones a test worker runs (starting one costs about a
+ * second). A file gets its own pages through its own contexts: when the file
+ * is done, every context still open is closed. Closing the browser itself is
+ * allowed: the next file starts another.
+ */
 export async function launch(): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  shared ??= chromium
+    .launch({
+      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    })
+    .then((browser) => {
+      browser.on("disconnected", () => (shared = undefined));
+      return browser;
+    });
+  const browser = await shared;
+  afterAll(async () => {
+    for (const context of browser.contexts()) await context.close().catch(() => {});
   });
-  afterAll(() => browser.close());
   return browser;
 }
 
