@@ -137,6 +137,34 @@ describe("tasks in the browser", async () => {
     await page.locator(".run").first().waitFor({ timeout: 10_000 });
   }, T);
 
+  test("a run that starts while the task page is still loading its runs shows up", async () => {
+    // The inbox socket is up first (its hello makes open views reload), then the
+    // task page opens inside the app. Its runs list is answered by the server
+    // at once but handed to the page only after the run's live frame reached
+    // it: the answer lacks the run, and only the frame knows of it.
+    const frames: string[] = [];
+    page.on("websocket", (ws) => ws.on("framereceived", (f) => frames.push(String(f.payload))));
+    await page.goto(`${server.url}/app/tasks`);
+    await eventually(async () => frames.some((f) => f.includes('"hello"')), 10_000, "the inbox socket's hello");
+    const held: (() => Promise<void>)[] = [];
+    let holding = true;
+    await page.route(`**/api/tasks/${taskId}/runs`, async (route) => {
+      if (!holding) return route.continue();
+      const response = await route.fetch();
+      held.push(() => route.fulfill({ response }));
+    });
+    await page.locator(`a[href="/app/tasks/${taskId}"]`).first().click();
+    await eventually(async () => held.length > 0, 10_000, "the runs list asked for");
+    const started = await person.post(`/api/tasks/${taskId}/run`);
+    expect(started.status).toBe(201);
+    const runId = started.body.run_id as string;
+    await eventually(async () => frames.some((f) => f.includes('"task_run"') && f.includes(runId)), 10_000, "the run's frame at the page");
+    holding = false;
+    for (const release of held) await release();
+    await page.locator(`#run-${runId}`).waitFor();
+    await page.unroute(`**/api/tasks/${taskId}/runs`);
+  }, T);
+
   test("at 375 px the task pages do not scroll sideways", async () => {
     const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
     const p = await phone.newPage();

@@ -20,13 +20,14 @@ const WORKER = `
 import { Database } from "bun:sqlite";
 let db = null;
 let timer = null;
+let checkpoint = null;
 self.onmessage = (e) => {
   const m = e.data;
   if (m.open) {
     try {
       db = new Database(m.open);
       db.run("PRAGMA busy_timeout = 1000");
-      const checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+      checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
       timer = setInterval(() => {
         try { checkpoint.get(); } catch (err) { postMessage({ error: String(err) }); }
       }, m.everyMs);
@@ -36,7 +37,9 @@ self.onmessage = (e) => {
     }
   } else if (m.close) {
     clearInterval(timer);
-    try { db?.close(); } catch {}
+    // An unfinalized statement would leave this connection open as a zombie, and the
+    // server's close would then not be the last one, so the WAL would stay behind.
+    try { checkpoint?.finalize(); db?.close(); } catch {}
     postMessage({ closed: true });
   }
 };

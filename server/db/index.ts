@@ -32,10 +32,20 @@ export function openDb(dataDir: string, opts: { migrate?: boolean } = {}): Db {
 }
 
 export function closeDb(db: Db) {
+  const sqlite = db.$client;
   try {
-    db.$client.run("PRAGMA optimize");
+    sqlite.run("PRAGMA optimize");
   } catch {}
-  db.$client.close();
+  // Leave nod.db complete on its own: leaving WAL mode checkpoints and removes
+  // nod.db-wal. A plain close does that only when no statement is still alive
+  // (drizzle's prepared statements live until the garbage collector takes them),
+  // so it did not always. If another connection is open (a backup, a second
+  // process), this gives way at once and the WAL stays: it is just as committed.
+  try {
+    sqlite.run("PRAGMA busy_timeout = 0");
+    sqlite.run("PRAGMA journal_mode = DELETE");
+  } catch {}
+  sqlite.close();
 }
 
 export { schema };

@@ -51,9 +51,7 @@ export function ActivityList({ agentId, showAgent = false }) {
   useFrames((f) => {
     if (f.type === "resync") return load.reload();
     const a = f.type === "activity" && f.activity;
-    if (a && (!agentId || a.agent_id === agentId) && (!type || a.type === type) && load.data) {
-      if (!load.data.some((x) => x.id === a.id)) load.setData([a, ...load.data]);
-    }
+    if (a && (!agentId || a.agent_id === agentId) && (!type || a.type === type)) load.update((list) => (list.some((x) => x.id === a.id) ? list : [a, ...list]));
   });
   const older = async () => {
     const list = load.data || [];

@@ -142,7 +142,13 @@ export function useLoad(fn, deps) {
     if (fetching.current > 0) raced.current = true;
     setState(d);
   }, []);
-  return { data, setData, error, reload: () => setN((x) => x + 1) };
+  // A live change to the loaded list. One that arrives while the list is still
+  // loading may be missing from the answer in flight: that load runs again.
+  const update = useCallback((change) => {
+    if (fetching.current > 0) raced.current = true;
+    setState((d) => (d === undefined ? d : change(d)));
+  }, []);
+  return { data, setData, update, error, reload: () => setN((x) => x + 1) };
 }
 
 export const Loading = () => html`<p class="muted" aria-live="polite">Loading…</p>`;

@@ -21,11 +21,9 @@ export function TaskList({ agentId, showAgent = false }) {
   const load = useLoad(() => get(`/api/tasks${qs({ agent_id: agentId })}`), [agentId]);
   useFrames((f) => {
     if (f.type === "resync") return load.reload();
-    if (!load.data) return;
-    if (f.type === "task" && f.task && (!agentId || f.task.agent_id === agentId)) load.setData(upsertTask(load.data, f.task));
-    if (f.type === "task_deleted") load.setData(load.data.filter((t) => t.id !== f.task_id));
-    if (f.type === "task_run" && f.run && load.data.some((t) => t.id === f.run.task_id))
-      load.setData(load.data.map((t) => (t.id === f.run.task_id ? { ...t, last_run_status: f.run.status } : t)));
+    if (f.type === "task" && f.task && (!agentId || f.task.agent_id === agentId)) load.update((list) => upsertTask(list, f.task));
+    if (f.type === "task_deleted") load.update((list) => list.filter((t) => t.id !== f.task_id));
+    if (f.type === "task_run" && f.run) load.update((list) => list.map((t) => (t.id === f.run.task_id ? { ...t, last_run_status: f.run.status } : t)));
   });
   const newHref = `/app/tasks/new${qs({ agent: agentId })}`;
   return html`
@@ -135,10 +133,9 @@ export function TaskPage({ id }) {
     if (f.type === "resync") return task.reload(), runs.reload();
     if (f.type === "task" && f.task?.id === id) task.setData({ ...(task.data || {}), ...f.task });
     if (f.type === "task_deleted" && f.task_id === id) navigate("/app/tasks", { replace: true });
-    if (f.type === "task_run" && f.run?.task_id === id && runs.data) {
-      const list = runs.data;
-      runs.setData(list.some((r) => r.id === f.run.id) ? list.map((r) => (r.id === f.run.id ? { ...r, ...f.run } : r)) : [f.run, ...list]);
-      task.setData({ ...task.data, last_run_status: f.run.status });
+    if (f.type === "task_run" && f.run?.task_id === id) {
+      runs.update((list) => (list.some((r) => r.id === f.run.id) ? list.map((r) => (r.id === f.run.id ? { ...r, ...f.run } : r)) : [f.run, ...list]));
+      task.update((t) => ({ ...t, last_run_status: f.run.status }));
     }
   });
   const remove = useAction(async () => {
