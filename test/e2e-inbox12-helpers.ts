@@ -4,7 +4,7 @@
 import { expect } from "bun:test";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { ARTIFACTS, horizontalOverflow, unnamedControls } from "./e2e-helpers.ts";
+import { ARTIFACTS, horizontalOverflow, unnamedControls, visit } from "./e2e-helpers.ts";
 import type { Person } from "./helpers.ts";
 
 export const PHONE_390 = { width: 390, height: 844 };
@@ -48,7 +48,7 @@ export async function fourViews(browser: Browser, base: string, person: Person) 
  */
 export async function shootAll(views: View[], base: string, p: string, name: string, ready: (page: Page) => Promise<unknown>, opts: { bottom?: boolean } = {}) {
   for (const v of views) {
-    await v.page.goto(base + p);
+    await visit(v.page, base, p);
     await ready(v.page);
     expect({ view: v.name, p, overflow: await horizontalOverflow(v.page) }).toEqual({ view: v.name, p, overflow: 0 });
     expect({ view: v.name, p, unnamed: await unnamedControls(v.page) }).toEqual({ view: v.name, p, unnamed: [] });
