@@ -68,6 +68,20 @@ export async function shot(page: Page, name: string, fullPage = true) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
+/**
+ * Opens an /app path the way a click on a link does: inside the app when it is
+ * already loaded (a fresh page load costs chromium several times more CPU),
+ * else with a page load. The same path again is a reload.
+ */
+export async function visit(page: Page, base: string, path: string) {
+  const here = page.url();
+  if (!here.startsWith(base + "/app") || here === base + path) return page.goto(base + path);
+  await page.evaluate((p) => {
+    history.pushState(null, "", p);
+    dispatchEvent(new PopStateEvent("popstate"));
+  }, path);
+}
+
 /** A free loopback port, so the server's public URL (media links) can name it. */
 export function freePort() {
   const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
