@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import net from "node:net";
-import { AgentClient, Person, eventually, owner, startTestServer, tempDir } from "./helpers.ts";
+import { AgentClient, Person, eventually, owner, startTestServer, tempDir, twoAgents } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
 import { sendUserMessage } from "../server/conversations/service.ts";
 import { getAgent } from "../server/agents/service.ts";
@@ -17,11 +17,7 @@ import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
 
 describe("indicator events check the conversation they name", async () => {
   const server = await startTestServer();
-  const person = await owner(server);
-  const cA = await person.createAgent({ name: "A" });
-  const cB = await person.createAgent({ name: "B" });
-  const A = new AgentClient(server.url, cA.id, cA.secret);
-  const B = new AgentClient(server.url, cB.id, cB.secret);
+  const { person, cA, cB, A, B } = await twoAgents(server);
   const own = (await A.event({ type: "message", text: "A's" })).body.conversation_id as string;
   const foreign = (await B.event({ type: "message", text: "B's" })).body.conversation_id as string;
   const unknown = "conv_00000000000000000000";

@@ -172,6 +172,14 @@ export async function withAgent(server: { url: string }, body: Record<string, un
   return { person, created, agent: new AgentClient(server.url, created.id, created.secret) };
 }
 
+/** Owner + agents A and B: what one agent must never see of the other's. */
+export async function twoAgents(server: { url: string }) {
+  const person = await owner(server);
+  const cA = await person.createAgent({ name: "A" });
+  const cB = await person.createAgent({ name: "B" });
+  return { person, cA, cB, A: new AgentClient(server.url, cA.id, cA.secret), B: new AgentClient(server.url, cB.id, cB.secret) };
+}
+
 /**
  * One API scenario (PocketBase's ApiScenario style): a request, the status it
  * gets, fragments its body must contain and text it must not show. Each row of

@@ -3,16 +3,12 @@
 // it; one agent's socket never receives another's events; a deleted agent's
 // or rotated secret's sockets are closed and its credentials stop working.
 import { describe, expect, test } from "bun:test";
-import { AgentClient, owner, scenarios, startTestServer } from "./helpers.ts";
+import { AgentClient, owner, scenarios, startTestServer, twoAgents } from "./helpers.ts";
 import { connectAgent } from "./ws-helpers.ts";
 
 describe("agent isolation", async () => {
   const server = await startTestServer();
-  const person = await owner(server);
-  const cA = await person.createAgent({ name: "A" });
-  const cB = await person.createAgent({ name: "B" });
-  const A = new AgentClient(server.url, cA.id, cA.secret);
-  const B = new AgentClient(server.url, cB.id, cB.secret);
+  const { person, cA, cB, A, B } = await twoAgents(server);
 
   // B's things
   const msg = await B.event({ type: "message", text: "B's secret plan" });
