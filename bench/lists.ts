@@ -136,7 +136,9 @@ async function sweep() {
   const { makeConfig } = (await import(path.join(root, "server/config.ts"))) as typeof import("../server/config.ts");
   const { createContext } = (await import(path.join(root, "server/app.ts"))) as typeof import("../server/app.ts");
   const { Logger } = (await import(path.join(root, "server/lib/log.ts"))) as typeof import("../server/lib/log.ts");
-  const runs = (await import(path.join(root, "server/tasks/runs.ts"))) as typeof import("../server/tasks/runs.ts");
+  // The sweep lives in run-timeout.ts since runs.ts was split; an older checkout (NOD_ROOT) still has runs.ts.
+  const sweepFile = existsSync(path.join(root, "server/tasks/run-timeout.ts")) ? "server/tasks/run-timeout.ts" : "server/tasks/runs.ts";
+  const runs = (await import(path.join(root, sweepFile))) as typeof import("../server/tasks/run-timeout.ts");
   const TIMEOUT = 86_400_000;
   const { ctx } = createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
   const c = ctx.db.$client;

@@ -31,7 +31,7 @@ afterAll(() => {
 
 const { AgentClient, owner, startTestServer, eventually } = await import("./helpers.ts");
 const { connectAgent, connectInbox } = await import("./ws-helpers.ts");
-const { failStaleRuns } = await import("../server/tasks/runs.ts");
+const { failStaleRuns } = await import("../server/tasks/run-timeout.ts");
 const { dueWebhookAgents } = await import("../server/delivery/outbox-queries.ts");
 
 /** Statements that return a whole table on purpose: GET /api/agents without ?limit (every agent, as it always did). */

@@ -7,7 +7,7 @@ import { AgentClient, Person, eventually, owner, startTestServer, type TestServe
 import { standInPushService, type StandIn } from "./push-service.ts";
 import { createUser } from "../server/auth/service.ts";
 import { plainText } from "../server/push/text.ts";
-import { failStaleRuns } from "../server/tasks/runs.ts";
+import { failStaleRuns } from "../server/tasks/run-timeout.ts";
 import { serveConfig } from "../server/cli/serve.ts";
 import { vapidSubject } from "../server/push/vapid.ts";
 import type { Config } from "../server/config.ts";

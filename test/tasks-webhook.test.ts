@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { outbox } from "../server/db/schema.ts";
-import { TRIGGER_RATE } from "../server/tasks/runs.ts";
+import { TRIGGER_RATE } from "../server/tasks/trigger-rate.ts";
 import { AgentClient, startTestServer, withAgent } from "./helpers.ts";
 
 describe("webhook triggers", async () => {

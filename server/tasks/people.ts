@@ -9,7 +9,7 @@ import { PagingQuery, pageLimit } from "../lib/paging.ts";
 import { doc, errors } from "../lib/schemas.ts";
 import { CreateTaskBody, PreviewQuery, RunId, RunView, SchedulePreview, TaskListQuery, TaskView, UpdateTaskBody } from "./model.ts";
 import * as tasks from "./service.ts";
-import * as runs from "./runs.ts";
+import { runNow } from "./run-create.ts";
 
 export function peopleTaskRoutes(ctx: Ctx) {
   return forPeople(ctx)
@@ -49,7 +49,7 @@ export function peopleTaskRoutes(ctx: Ctx) {
       },
       { response: { 204: t.Void({ description: "Deleted" }), ...errors(401, 403, 404) }, ...doc("Delete a task and its runs") },
     )
-    .post("/api/tasks/:id/run", ({ params, status }) => status(201, runs.runNow(ctx, params.id)), {
+    .post("/api/tasks/:id/run", ({ params, status }) => status(201, runNow(ctx, params.id)), {
       response: { 201: RunId, ...errors(401, 403, 404) },
       ...doc("Run a task now", "A due run; the agent receives task_due."),
     })

@@ -20,7 +20,8 @@ import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
 import { DueLoop, yieldToLoop } from "../lib/due-loop.ts";
 import { taskChanged, type Task } from "./service.ts";
-import { failStaleRuns, STALE_BATCH, insertRun } from "./runs.ts";
+import { insertRun } from "./run-create.ts";
+import { failStaleRuns, STALE_BATCH } from "./run-timeout.ts";
 
 export interface SchedulerOptions {
   batch: number; // tasks fired per transaction

@@ -1,7 +1,10 @@
 // Tasks: a task belongs to one agent and runs on a cron schedule, once, or
 // when its webhook is called. This file holds the tasks themselves (shapes,
-// schedules, create/change/delete, proposals); runs.ts holds their runs, which
-// go due → running → completed | failed.
+// schedules, create/change/delete, proposals) and the shapes and reads of
+// their runs. A run goes due → running → completed | failed: run-create.ts
+// makes it, open-runs.ts lists it to the agent, run-progress.ts starts and
+// finishes it, run-context.ts is its scratchpad, run-timeout.ts fails it when
+// it is left undone, trigger-call.ts makes one for a webhook call.
 //
 // All times come from ctx.now() so that tests can drive the schedule.
 import { and, asc, desc, eq, inArray, lt, ne } from "drizzle-orm";

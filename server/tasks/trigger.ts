@@ -5,11 +5,12 @@ import { MiB } from "../http.ts";
 import { tooLarge } from "../lib/errors.ts";
 import { bodyDoc, errors, models } from "../lib/schemas.ts";
 import { TriggerAccepted } from "./model.ts";
-import * as runs from "./runs.ts";
+import { receiveTrigger } from "./trigger-call.ts";
+import { triggerPayload } from "./trigger-payload.ts";
 
 export const WEBHOOK_MAX_BODY = 1 * MiB;
 
-/** Any body: JSON becomes the payload as is, anything else {"content_type","body"} (runs.ts). */
+/** Any body: JSON becomes the payload as is, anything else {"content_type","body"} (trigger-payload.ts). */
 const ANY_BODY = bodyDoc(
   {
     "application/json": { schema: { description: "Any JSON: the task_trigger's payload as it is" } },
@@ -27,7 +28,7 @@ export function taskTriggerRoutes(ctx: Ctx) {
       // body has none, so its real size is checked here.
       const raw = new Uint8Array(body as ArrayBuffer);
       if (raw.byteLength > WEBHOOK_MAX_BODY) throw tooLarge(`request body too large (limit ${WEBHOOK_MAX_BODY / MiB} MiB)`);
-      return status(202, runs.receiveTrigger(ctx, params.trigger_id, () => runs.triggerPayload(request.headers.get("content-type"), raw)));
+      return status(202, receiveTrigger(ctx, params.trigger_id, () => triggerPayload(request.headers.get("content-type"), raw)));
     },
     {
       parse: "arrayBuffer",
