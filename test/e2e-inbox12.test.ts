@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { AgentClient, eventually, owner, startTestServer } from "./helpers.ts";
 import { ARTIFACTS, freePort, launch } from "./e2e-helpers.ts";
-import { box, fourViews, shootAll, shotView } from "./e2e-inbox12-helpers.ts";
+import { box, fourViews, inScheme, shootAll, shotView } from "./e2e-inbox12-helpers.ts";
 
 // A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
 setDefaultTimeout(20_000);
@@ -219,11 +219,12 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
 
     const cards = [await ask(gateAgent, { kind: "permission", title: "Allow: Bash(npm publish)", allows_always: true, always_allow_options: [{ pattern: "Bash(npm publish)", label: "just this" }] })];
     for (const v of views) {
-      await v.page.goto(`${server.url}/app/requests?agent=${gate.id}`);
+      await (await inScheme(v)).goto(`${server.url}/app/requests?agent=${gate.id}`);
       const card = v.page.locator(`article[data-decision="${cards[0]}"]`);
       await card.getByRole("button", { name: "Add note" }).click();
       await card.screenshot({ path: path.join(ARTIFACTS, `inbox12-card-permission-${v.name}.png`) });
     }
+    for (const v of views) await v.page.emulateMedia({ colorScheme: "light" });
   }, T);
 
   test("outcomes: a failed run is red and says failed, a running one says running; task bubbles link to their run", async () => {
