@@ -13,6 +13,14 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export const PHONE = { width: 375, height: 740 };
 export const DESKTOP = { width: 1280, height: 860 };
 
+/**
+ * Hang guards for the browser tests, never time checks: a step (one wait or
+ * click) and a whole test. A busy machine (three test workers, chromium, a
+ * core kept busy by something else) makes a test take many times longer.
+ */
+export const STEP_GUARD_MS = 30_000;
+export const BROWSER_TEST_MS = 120_000;
+
 let shared: Promise<Browser> | undefined;
 
 /**
@@ -58,7 +66,7 @@ export async function openPage(browser: Browser, viewport = DESKTOP, colorScheme
   // Printed, not asserted: helps to tell a slow server from a broken page.
   page.on("requestfailed", (r) => console.warn(`[browser] request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
   page.on("console", (m) => m.type() === "error" && console.warn(`[browser] console error: ${m.text()}`));
-  page.setDefaultTimeout(15_000); // a hang guard: parallel test files share the machine
+  page.setDefaultTimeout(STEP_GUARD_MS);
   return { page, context, dialogs, errors };
 }
 

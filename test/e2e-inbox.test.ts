@@ -4,11 +4,10 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page, BrowserContext } from "playwright-core";
 import { startTestServer, AgentClient, Person, eventually, type TestServer } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE, visit, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { connectAgent, type AgentSocketClient } from "./ws-helpers.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
 let server: TestServer;
 let browser: Browser;
@@ -26,7 +25,7 @@ function agentSock() {
   return sock;
 }
 
-const T = 30_000;
+const T = BROWSER_TEST_MS;
 
 describe("inbox in the browser", async () => {
   const port = freePort();
@@ -275,32 +274,34 @@ describe("inbox in the browser", async () => {
       type: "message",
       text: "```\n" + "x".repeat(300) + "\n```\n" + "y".repeat(200) + " https://example.com/" + "z".repeat(150) + "\n\n| a | b |\n|---|---|\n| " + "w".repeat(80) + " | 2 |",
     });
-    const state = await context.storageState();
-    for (const scheme of ["light", "dark"] as const) {
-      const phone = await browser.newContext({ viewport: PHONE, storageState: state, colorScheme: scheme });
-      const p = await phone.newPage();
-      p.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
-      const pages: [string, string, string][] = [
-        ["/app", "agents", "Agents"],
-        [`/app/agents/${agentId}`, "chat", "Enter sends"],
-        [`/app/agents/${agentId}/settings`, "settings", "Edit"],
-        ["/app/requests", "requests", "Requests"],
-        ["/app/activity", "activity", "Activity"],
-        ["/app/agents/new", "new-agent", "New agent"],
-      ];
-      for (const [path, name, marker] of pages) {
-        await p.goto(server.url + path);
-        await p.getByText(marker).first().waitFor();
+    // One phone page, each of its pages checked light, then switched to dark and checked again.
+    const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
+    const p = await phone.newPage();
+    p.on("dialog", (d) => (dialogs.push(d.message()), d.dismiss()));
+    const pages: [string, string, string][] = [
+      ["/app", "agents", "Agents"],
+      [`/app/agents/${agentId}`, "chat", "Enter sends"],
+      [`/app/agents/${agentId}/settings`, "settings", "Edit"],
+      ["/app/requests", "requests", "Requests"],
+      ["/app/activity", "activity", "Activity"],
+      ["/app/agents/new", "new-agent", "New agent"],
+    ];
+    for (const [path, name, marker] of pages) {
+      await visit(p, server.url, path);
+      await p.getByText(marker).first().waitFor();
+      for (const scheme of ["light", "dark"] as const) {
+        await p.emulateMedia({ colorScheme: scheme });
         await Bun.sleep(150);
-        expect({ path, overflow: await horizontalOverflow(p) }).toEqual({ path, overflow: 0 });
+        expect({ path, scheme, overflow: await horizontalOverflow(p) }).toEqual({ path, scheme, overflow: 0 });
         expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
         expect({ path, unnamed: await unnamedControls(p) }).toEqual({ path, unnamed: [] });
         // The chat is shown as a person sees it: the newest messages above the composer.
         if (name === "chat") await p.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
         await shot(p, `${name}-phone${scheme === "dark" ? "-dark" : ""}`, name !== "chat");
       }
-      await phone.close();
+      await p.emulateMedia({ colorScheme: "light" });
     }
+    await phone.close();
     expect(dialogs).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 60_000);

@@ -4,7 +4,7 @@
 import { expect } from "bun:test";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { ARTIFACTS, horizontalOverflow, unnamedControls, visit } from "./e2e-helpers.ts";
+import { ARTIFACTS, STEP_GUARD_MS, horizontalOverflow, unnamedControls, visit } from "./e2e-helpers.ts";
 import type { Person } from "./helpers.ts";
 
 export const PHONE_390 = { width: 390, height: 844 };
@@ -28,7 +28,7 @@ export async function signedInView(browser: Browser, base: string, person: Perso
   const errors: string[] = [];
   page.on("pageerror", (e) => (errors.push(String(e)), console.warn(`[browser] page error: ${e}`)));
   page.on("dialog", (d) => d.dismiss().catch(() => {}));
-  page.setDefaultTimeout(8000);
+  page.setDefaultTimeout(STEP_GUARD_MS);
   return { name: `${phone ? 390 : 1280}-${scheme}`, page, context, phone, scheme, errors };
 }
 

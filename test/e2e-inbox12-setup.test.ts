@@ -6,14 +6,13 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { AgentClient, eventually, owner, startTestServer } from "./helpers.ts";
-import { ARTIFACTS, agentSocket, freePort, horizontalOverflow, launch } from "./e2e-helpers.ts";
+import { ARTIFACTS, agentSocket, freePort, horizontalOverflow, launch, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { fourViews, shootAll, shotView, signedInView } from "./e2e-inbox12-helpers.ts";
 import { runNod } from "./cli-util.ts";
 import { bundleWebApp } from "../server/web.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
-const T = 60_000;
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
+const T = BROWSER_TEST_MS;
 
 const favicon = (page: Page) =>
   page.evaluate(() => {

@@ -6,12 +6,11 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { AgentClient, eventually, owner, startTestServer } from "./helpers.ts";
-import { ARTIFACTS, freePort, launch } from "./e2e-helpers.ts";
+import { ARTIFACTS, freePort, launch, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { box, fourViews, inScheme, shootAll, shotView } from "./e2e-inbox12-helpers.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
-const T = 60_000;
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
+const T = BROWSER_TEST_MS;
 
 /** The chat's timeline as ids, top to bottom: m-<message id> for bubbles, the request id for cards. */
 const timeline = (page: Page) =>

@@ -4,13 +4,12 @@
 // approval-only agents open on their requests.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, openPage, shot } from "./e2e-helpers.ts";
+import { launch, openPage, shot, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { connectAgent } from "./ws-helpers.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
-const T = 30_000;
+const T = BROWSER_TEST_MS;
 
 describe("live inbox", async () => {
   let server = await startTestServer({ webhookRetryBaseMs: 20, webhookRetryWindowMs: 0 });
@@ -106,7 +105,7 @@ describe("live inbox", async () => {
     await box.fill("Are you there?");
     await box.press("Enter");
     const bubble = page.locator(".bubble.user", { hasText: "Are you there?" });
-    await bubble.getByText("Not delivered yet").waitFor({ timeout: 10_000 });
+    await bubble.getByText("Not delivered yet").waitFor();
     const sock = await connectAgent(server, created);
     expect((await sock.waitFor((f) => f.type === "user_message" && f.text === "Are you there?")).sender_name).toBe("alice");
     await bubble.getByText("delivered", { exact: true }).waitFor();

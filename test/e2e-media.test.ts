@@ -3,10 +3,9 @@
 // LAN opens the inbox by the server's address).
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { PNG_1x1, startTestServer, withAgent } from "./helpers.ts";
-import { launch, openPage } from "./e2e-helpers.ts";
+import { launch, openPage, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
 test("an agent's image shows when the public URL is another host", async () => {
   const server = await startTestServer({ publicUrl: "http://nod.invalid:9" });

@@ -14,13 +14,12 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startTestServer, owner, AgentClient, eventually, tempDir } from "./helpers.ts";
-import { ARTIFACTS, PHONE, freePort, shot, unnamedControls } from "./e2e-helpers.ts";
+import { ARTIFACTS, PHONE, freePort, shot, unnamedControls, BROWSER_TEST_MS, STEP_GUARD_MS } from "./e2e-helpers.ts";
 import { standInPushService } from "./push-service.ts";
 
-// A browser, a service worker and a push service: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
-const T = 30_000;
+const T = BROWSER_TEST_MS;
 /** NOD_DOCS_SHOTS=1 also refreshes docs/push-*.png (otherwise every run would change them). */
 const DOCS = process.env.NOD_DOCS_SHOTS === "1" ? path.resolve(import.meta.dir, "..", "docs") : ARTIFACTS;
 
@@ -58,7 +57,7 @@ describe("the installable app and push in Chromium", async () => {
   const [cookieName, cookieValue] = alice.cookie.split("=") as [string, string];
   await context.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
   const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000); // a hang guard: parallel test files share the machine
+  page.setDefaultTimeout(STEP_GUARD_MS);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   const cdp = await context.newCDPSession(page);

@@ -3,13 +3,12 @@
 // enable/disable, edit, event tasks with their trigger URL, delete.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { connectAgent } from "./ws-helpers.ts";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
-const T = 30_000;
+const T = BROWSER_TEST_MS;
 
 describe("tasks in the browser", async () => {
   const port = freePort();
@@ -134,7 +133,7 @@ describe("tasks in the browser", async () => {
     await page.getByRole("button", { name: "Create task" }).click();
     await page.getByRole("heading", { name: "One-off check" }).waitFor();
     await page.locator(".schedule", { hasText: "once" }).waitFor();
-    await page.locator(".run").first().waitFor({ timeout: 10_000 });
+    await page.locator(".run").first().waitFor();
   }, T);
 
   test("a run that starts while the task page is still loading its runs shows up", async () => {

@@ -7,14 +7,13 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Locator } from "playwright-core";
 import { startTestServer, owner, AgentClient } from "./helpers.ts";
 import path from "node:path";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, ARTIFACTS, DESKTOP } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, ARTIFACTS, DESKTOP, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { md } from "./vdom.ts";
 import { clean, reveal } from "../web/text.js";
 
-// A browser per file: a busy machine needs more than bun's default 5 s per test (a hang guard, never a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
 
-const T = 30_000;
+const T = BROWSER_TEST_MS;
 const BIDI = /[\u202A-\u202E\u2066-\u2069\u200B\u200E\u200F\u2060\uFEFF]/;
 
 /** The accessible names of a card's buttons, as Chromium computes them. */

@@ -234,7 +234,7 @@ export function postFrom(base: string, localAddress: string, path: string, body:
  * hang guards, never time checks: on a busy machine (parallel test files, a
  * core taken by something else) a few seconds can pass before a timer fires.
  */
-export const GUARD_MS = 10_000;
+export const GUARD_MS = 30_000;
 
 /** Waits until check() returns something truthy, polling every 10 ms (at least GUARD_MS before failing). */
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = GUARD_MS, what = "condition"): Promise<NonNullable<T>> {
