@@ -42,7 +42,8 @@ const BIG = ["messages", "activity", "outbox", "decisions", "task_runs", "run_co
 
 describe("every list and count reads through an index", async () => {
   let start = 0;
-  const server = await startTestServer({ now: () => Date.now() + start });
+  // every kind of retention on, messages included (off by default)
+  const server = await startTestServer({ now: () => Date.now() + start, keepMessagesMs: 365 * 86_400_000 });
   const person = await owner(server);
   const created = await person.createAgent({ name: "Planner", webhook_url: "http://127.0.0.1:9/hook" });
   const agent = new AgentClient(server.url, created.id, created.secret);
@@ -103,11 +104,13 @@ describe("every list and count reads through an index", async () => {
     expect((await agent.get(`/api/agent/tasks/runs/${started}/context`)).status).toBe(200);
     expect((await agent.post(`/api/agent/tasks/runs/${started}/complete`, { status: "completed", summary: "done" })).status).toBe(200);
     expect((await person.get(`/api/tasks/runs/${run}`)).status).toBe(200);
-    // the loops: the scheduler's next minute, the timeout sweep, the webhook's due list
+    // the loops: the scheduler's next minute, the timeout sweep, the webhook's due list, retention
     start = 61_000;
     await server.live.scheduler.tick();
     failStaleRuns(server.ctx, Date.now() + 2 * server.ctx.config.runTimeoutMs);
     dueWebhookAgents(server.ctx.db, new Date().toISOString());
+    start = 2 * 365 * 86_400_000; // two years on: the rows retention deletes are old enough (no push markers: no device here)
+    expect(await server.live.retention.run()).toMatchObject({ outbox: expect.any(Number), messages: 3, sessions: 1, push_queue: 0 });
     socket.close();
     inbox.close();
     await Bun.sleep(100);
