@@ -95,3 +95,64 @@ describe("retention: a request's push marker", async () => {
     expect(sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM push_queue WHERE status = 'sent' AND tag LIKE 'dec_old_%'").get()!.n).toBe(0);
   });
 });
+
+describe("--keep-messages and unread counts", async () => {
+  let shift = 29 * DAY; // the person signs in "now"; the messages' own times (in their ids) are the real ones
+  const server = await startTestServer({ now: () => Date.now() + shift, keepMessagesMs: 30 * DAY });
+  const alice = await owner(server);
+  const made = async (name: string) => {
+    const c = await alice.createAgent({ name });
+    return { id: c.id, agent: new AgentClient(server.url, c.id, c.secret) };
+  };
+  const busy = await made("Busy");
+  const quiet = await made("Quiet");
+  const unread = async () => {
+    const list = (await alice.get("/api/agents")).body as { id: string; unread_messages: number }[];
+    return Object.fromEntries(list.map((a) => [a.id === busy.id ? "busy" : "quiet", a.unread_messages]));
+  };
+  const say = async (who: typeof busy, text: string) => (await who.agent.event({ type: "message", text })).body as { message_id: string; conversation_id: string };
+  const ms = (messageId: string) => Number.parseInt(messageId.slice(4, 16), 16);
+
+  test("pruning old messages lowers the unread count by the unread ones among them, in the same transaction", async () => {
+    const first = await say(busy, "read one");
+    await say(busy, "read two");
+    expect((await alice.post(`/api/conversations/${first.conversation_id}/read`)).status).toBe(204);
+    await say(busy, "unread, old");
+    await say(busy, "unread, old too");
+    expect((await alice.post(`/api/agents/${busy.id}/messages`, { text: "a person's reply" })).status).toBe(201);
+    for (const t of ["never read 1", "never read 2", "never read 3"]) await say(quiet, t);
+    await Bun.sleep(5); // the next message is a millisecond younger than all of these
+    const young = await say(busy, "unread, young");
+    expect(await unread()).toEqual({ busy: 3, quiet: 3 });
+
+    shift = ms(young.message_id) + 30 * DAY - Date.now(); // `young` is exactly 30 days old, the others older
+    const pruned = await server.live.retention.run();
+    expect(pruned.messages).toBe(8);
+    expect(await unread()).toEqual({ busy: 1, quiet: 0 });
+    const left = (await alice.get(`/api/conversations/${first.conversation_id}/messages`)).body as { text: string }[];
+    expect(left.map((m) => m.text)).toEqual(["unread, young"]);
+  });
+
+  test("afterwards the counts go on as usual: new messages count, reading zeroes", async () => {
+    await say(quiet, "new");
+    await say(busy, "new too");
+    expect(await unread()).toEqual({ busy: 2, quiet: 1 });
+    const conv = (await alice.get(`/api/agents/${busy.id}/conversations`)).body[0].id as string;
+    expect((await alice.post(`/api/conversations/${conv}/read`)).status).toBe(204);
+    expect(await unread()).toEqual({ busy: 0, quiet: 1 });
+  });
+
+  test("a batch that ends among a conversation's unread messages takes only those it deletes off the count", async () => {
+    const sqlite = server.ctx.db.$client;
+    const sent: string[] = [];
+    for (let i = 0; i < 6; i++) sent.push((await say(busy, `batch ${i}`)).message_id);
+    expect((await unread()).busy).toBe(6);
+    shift = ms(sent[5]!) + 30 * DAY + 1 - Date.now(); // all six are older than 30 days now
+    // One batch that ends after the third of them (batches go in id order over every conversation).
+    const older = sqlite.query<{ n: number }, [string]>("SELECT count(*) AS n FROM messages WHERE id < ?").get(sent[0]!)!.n;
+    expect(pruneBatch(server.ctx, "messages", Date.now() + shift - 30 * DAY, older + 3).n).toBe(older + 3);
+    expect((await unread()).busy).toBe(3);
+    await server.live.retention.run();
+    expect((await unread()).busy).toBe(0);
+  });
+});

@@ -207,10 +207,10 @@ describe("an existing database keeps its unread counts through the upgrade", () 
       msg("msg_5", "conv_2", "agent", null);
       sqlite.close();
       const db = openDb(dir); // applies 0001
-      const rows = db.$client.query("SELECT id, unread FROM conversations ORDER BY id").all();
+      const rows = db.$client.query("SELECT id, unread, unread_since FROM conversations ORDER BY id").all();
       expect(rows).toEqual([
-        { id: "conv_1", unread: 2 },
-        { id: "conv_2", unread: 1 },
+        { id: "conv_1", unread: 2, unread_since: "msg_2" }, // the first unread one: retention counts from it
+        { id: "conv_2", unread: 1, unread_since: "msg_5" },
       ]);
       closeDb(db);
     } finally {

@@ -3,7 +3,8 @@
 //   delivered outbox events  older than --keep-deliveries (by delivery time, default 7 days)
 //   finished task runs       older than --keep-runs (by finish time, default 90 days; their context blocks go with them)
 //   activity entries         older than --keep-activity (default 90 days)
-//   messages                 older than --keep-messages (default 0: kept forever; their images go with them)
+//   messages                 older than --keep-messages (default 0: kept forever; their images go with
+//                            them, and unread ones leave their conversation's unread count)
 //   sessions                 once expired (a session past its expiry is refused anyway)
 //   push markers             a request's "sent" row in push_queue, PUSH_MARKERS_KEPT_MS after it was
 //                            sent (it only routes the request's answer to the devices told of it)
@@ -49,9 +50,33 @@ const SQL = {
   sessions: "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
   // A sent marker's next_attempt_at is when it was sent (push/sender.ts).
   push_queue: "DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ?1 LIMIT ?2)",
-  messagesPick: "SELECT id, image_url AS imageUrl FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
+  messagesPick: "SELECT id, image_url AS imageUrl, conversation_id AS conversationId, role FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
   messagesDelete: "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
+  unreadOf: "SELECT unread, unread_since AS since FROM conversations WHERE id = ?1",
+  unreadLess: "UPDATE conversations SET unread = max(0, unread - ?2), unread_since = CASE WHEN unread > ?2 THEN unread_since END WHERE id = ?1",
 };
+
+type PickedMessage = { id: string; imageUrl: string | null; conversationId: string; role: string };
+
+/**
+ * Deletes the picked messages and lowers their conversations' unread counts by
+ * the unread ones among them: the agent and task messages from the
+ * conversation's first unread one (unread_since) on. Same transaction.
+ */
+function deleteMessages(db: Db, rows: PickedMessage[]) {
+  const unreadOf = stmt(db, "unreadOf", SQL.unreadOf);
+  const convs = new Map<string, { unread: number; since: string | null } | null>();
+  const gone = new Map<string, number>();
+  for (const m of rows) {
+    if (m.role === "user") continue;
+    if (!convs.has(m.conversationId)) convs.set(m.conversationId, unreadOf.get(m.conversationId) as { unread: number; since: string | null } | null);
+    const c = convs.get(m.conversationId);
+    if (c && c.unread > 0 && c.since !== null && m.id >= c.since) gone.set(m.conversationId, (gone.get(m.conversationId) ?? 0) + 1);
+  }
+  stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
+  const less = stmt(db, "unreadLess", SQL.unreadLess);
+  for (const [conversationId, n] of gone) less.run(conversationId, n);
+}
 
 /** Deletes one batch of a table's rows older than the cutoff; returns how many (and the images of deleted messages). */
 export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): { n: number; images: string[] } {
@@ -66,9 +91,9 @@ export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limi
       case "activity":
         return { n: stmt(db, table, SQL.activity).run(idAt("act_", cutoffMs), limit).changes, images: [] };
       case "messages": {
-        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as { id: string; imageUrl: string | null }[];
+        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as PickedMessage[];
         if (!rows.length) return { n: 0, images: [] };
-        stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
+        deleteMessages(db, rows);
         return { n: rows.length, images: rows.flatMap((r) => (r.imageUrl ? [r.imageUrl] : [])) };
       }
     }
