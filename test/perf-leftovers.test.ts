@@ -156,3 +156,46 @@ describe("--keep-messages and unread counts", async () => {
     expect((await unread()).busy).toBe(0);
   });
 });
+
+describe("GET /api/agents is paged by default; the inbox follows ?before", async () => {
+  const server = await startTestServer();
+  const alice = await owner(server);
+  const { createAgent } = await import("../server/agents/service.ts");
+  const made = Array.from({ length: 450 }, (_, i) => createAgent(server.ctx, { name: `Agent ${i}` }, null).agent.id);
+  const ids = async (q: string) => ((await alice.get(`/api/agents${q}`)).body as { id: string }[]).map((a) => a.id);
+
+  test("without ?limit: the 50 created last (API.md's default page), oldest first; ?before= pages back to the very first", async () => {
+    const first = await ids("");
+    expect(first).toEqual(made.slice(-50));
+    const seen = [...first];
+    for (let page = first; page.length === 50; ) {
+      page = await ids(`?before=${page[0]}`);
+      seen.unshift(...page);
+    }
+    expect(seen).toEqual(made);
+    expect((await ids("?limit=200")).length).toBe(200); // the most one page holds
+  });
+
+  test("the inbox's loadAgents (web/store.js) reads every page: all 450 agents, in creation order, with their counts", async () => {
+    const asked: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((path: string, init: RequestInit = {}) => {
+      asked.push(path);
+      return realFetch(new URL(path, server.url), { ...init, headers: { ...(init.headers as Record<string, string>), cookie: alice.cookie } });
+    }) as typeof fetch;
+    try {
+      const store = await import("../web/store.js");
+      await store.loadAgents();
+      expect(store.state.agentsLoaded).toBe(true);
+      expect(store.state.agents.map((a: { id: string }) => a.id)).toEqual(made);
+      expect(store.state.agents[0]).toMatchObject({ name: "Agent 0", pending_requests: 0, unread_messages: 0 });
+      expect(asked).toEqual([
+        `/api/agents?limit=${store.AGENTS_PAGE}`,
+        `/api/agents?limit=${store.AGENTS_PAGE}&before=${made[250]}`,
+        `/api/agents?limit=${store.AGENTS_PAGE}&before=${made[50]}`,
+      ]);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+});
