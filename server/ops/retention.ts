@@ -18,7 +18,8 @@
 // PRUNE_BATCH rows per transaction, yielding to the event loop between
 // batches, so requests keep being served while a backlog is cleared. Each
 // batch finds its rows through an index: outbox(status, delivered_at),
-// task_runs(finished_at), and the time-ordered primary keys of activity and
+// task_runs(finished_at), sessions(expires_at), push_queue(status,
+// next_attempt_at), and the time-ordered primary keys of activity and
 // messages (an id starts with its creation time, lib/ids.ts).
 import { unlink } from "node:fs/promises";
 import path from "node:path";
