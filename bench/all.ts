@@ -3,7 +3,7 @@
 // Every figure docs/performance.md keeps, in one run, with the machine they
 // come from (nproc, CPU model, load average before and after: other work on
 // the machine shows in the figures). --markdown prints the doc's table.
-// Sections: ingest, sockets, person-to-agent, scheduler, lists (about 8 minutes
+// Sections: ingest, sockets, person-to-agent, scheduler, lists (about 7 minutes
 // in all on 2 cores; --only / --skip pick them). --seconds: per load run
 // (ingest, person-to-agent; default 5); --limit: sockets' open-file limit;
 // --messages: the lists' database size (default 1,000,000).
