@@ -170,7 +170,13 @@ try {
   const openSecs = (performance.now() - t0) / 1000;
   await Bun.sleep(3000); // idle
   const after = rssMiB(pid);
-  const online = ((await (await fetch(base + "/api/agents", { headers: { cookie } })).json()) as { online: boolean }[]).filter((a) => a.online).length;
+  let online = 0; // GET /api/agents answers a page at a time: every page, ?before= the first of the last one
+  for (let before = ""; ; ) {
+    const page = (await (await fetch(`${base}/api/agents?limit=200${before && `&before=${before}`}`, { headers: { cookie } })).json()) as { id: string; online: boolean }[];
+    online += page.filter((a) => a.online).length;
+    if (page.length < 200) break;
+    before = page[0]!.id;
+  }
   const stillOpen = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
   console.log(`   authenticated ${sockets.length} (${failed} failed) in ${openSecs.toFixed(1)} s; after 3 s idle: ${stillOpen} open, ${online} agents online per GET /api/agents`);
   console.log(`   server RSS: ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB with the sockets open`);

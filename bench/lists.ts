@@ -14,24 +14,29 @@
 //
 // Building the data takes a minute or two (bulk inserts, as fast as SQLite goes).
 // NOD_ROOT=/path/to/other/checkout measures another version (before/after).
+// Also a section of bench/all.ts (figures()).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { spawnServer } from "./lib.ts";
+import { fmtMs, spawnServer, type Figure } from "./lib.ts";
 
-const MESSAGES = Number(process.argv[2] ?? 1_000_000);
-const AGENTS = Number(process.argv[3] ?? 100_000);
-const OPEN_RUNS = Number(process.argv[4] ?? 300_000);
 const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
-const dir = mkdtempSync(path.join(tmpdir(), "nod-lists-"));
 const { openDb, closeDb } = (await import(path.join(root, "server/db/index.ts"))) as typeof import("../server/db/index.ts");
+
+/** The size of the database built, and where. */
+interface Size {
+  dir: string;
+  messages: number;
+  agents: number;
+  openRuns: number;
+}
 
 const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
 /** Time-ordered ids like the server's (prefix, 12 hex of ms, 4 of counter, 8 random): here the counter is the row number. */
 const id = (prefix: string, ms: number, i: number) => `${prefix}${hex(ms, 12)}${hex(i & 0xffff, 4)}${hex(i, 8)}`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function build() {
+function build({ dir, messages: MESSAGES, agents: AGENTS }: Size) {
   const t0 = performance.now();
   const db = openDb(dir);
   const c = db.$client;
@@ -91,7 +96,8 @@ async function time(url: string, init: RequestInit = {}, n = 15) {
   return { p50: ms[Math.floor(ms.length / 2)]!, max: ms.at(-1)!, bytes, status };
 }
 
-async function lists(busy: string, conv: string) {
+/** Times each page, count and mark-read against nod in its own process; returns one row each. */
+async function lists({ dir, messages: MESSAGES, agents: AGENTS }: Size, busy: string, conv: string) {
   const nod = await spawnServer(["bun", ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), path.join(root, "server/main.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn"]);
   const base = nod.url;
   const setup = await fetch(base + "/api/auth/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "bench", password: "bench password" }) });
@@ -101,7 +107,7 @@ async function lists(busy: string, conv: string) {
   const middle = (prefix: string) => id(prefix, Date.now() - 200 * 86_400_000, 0);
   const middleAgent = `agt_${hex(Math.floor(AGENTS / 2), 16)}`;
   const rows: [string, string, RequestInit?, number?][] = [
-    ["GET /api/agents?limit=50 (the newest page, with counts)", "/api/agents?limit=50"],
+    ["GET /api/agents (the newest page of 50, with counts)", "/api/agents"],
     ["GET /api/agents?limit=50&before= (a middle page)", `/api/agents?limit=50&before=${middleAgent}`],
     ["GET /api/conversations/:id/messages (the latest 50)", `/api/conversations/${conv}/messages`],
     ["GET …/messages?before= (half a year back)", `/api/conversations/${conv}/messages?before=${middle("msg_")}`],
@@ -117,22 +123,21 @@ async function lists(busy: string, conv: string) {
     [`POST /api/conversations/:id/read (${MESSAGES.toLocaleString("en")} unread)`, `/api/conversations/${conv}/read`, post, 1],
     ["POST /api/conversations/:id/read (again: none unread)", `/api/conversations/${conv}/read`, post],
   ];
-  console.log(`\n1. pages, counts and mark-read — ${MESSAGES.toLocaleString("en")} messages, ${AGENTS.toLocaleString("en")} agents (client-side time, p50 / max of 15; mark-read once with all unread)`);
-  let worst = 0;
-  for (const [name, p, init, n] of rows) {
-    if (!init) await time(base + p, get, 1); // the route's first call compiles its handler: not counted
-    const r = await time(base + p, init ?? get, n);
-    worst = Math.max(worst, r.max);
-    console.log(`   ${name.padEnd(56)} ${r.p50.toFixed(2).padStart(8)} ms  max ${r.max.toFixed(2).padStart(8)} ms  ${String(r.status)} ${(r.bytes / 1024).toFixed(1).padStart(7)} KiB   ${r.max < 20 ? "ok" : "OVER 20 ms"}`);
+  const timed: ({ name: string } & Awaited<ReturnType<typeof time>>)[] = [];
+  try {
+    for (const [name, p, init, n] of rows) {
+      if (!init) await time(base + p, get, 1); // the route's first call compiles its handler: not counted
+      timed.push({ name, ...(await time(base + p, init ?? get, n)) });
+    }
+  } finally {
+    nod.proc.kill("SIGTERM");
+    await nod.proc.exited;
   }
-  const whole = await time(base + "/api/agents", get, 3);
-  console.log(`   ${"GET /api/agents (unpaged: every agent; no target)".padEnd(56)} ${whole.p50.toFixed(2).padStart(8)} ms  max ${whole.max.toFixed(2).padStart(8)} ms  ${String(whole.status)} ${(whole.bytes / 1024).toFixed(1).padStart(7)} KiB`);
-  console.log(`   worst: ${worst.toFixed(2)} ms — target < 20 ms: ${worst < 20 ? "met" : "MISSED"}`);
-  nod.proc.kill("SIGTERM");
-  await nod.proc.exited;
+  return timed;
 }
 
-async function sweep() {
+/** The run-timeout sweep over `openRuns` open runs, in this process (the server is stopped). */
+async function sweep({ dir, openRuns: OPEN_RUNS }: Size) {
   const { makeConfig } = (await import(path.join(root, "server/config.ts"))) as typeof import("../server/config.ts");
   const { createContext } = (await import(path.join(root, "server/app.ts"))) as typeof import("../server/app.ts");
   const { Logger } = (await import(path.join(root, "server/lib/log.ts"))) as typeof import("../server/lib/log.ts");
@@ -164,7 +169,6 @@ async function sweep() {
   c.run("PRAGMA synchronous = NORMAL");
   cp?.start();
   await Bun.sleep(500); // the worker takes over, and checkpoints what the setup wrote
-  console.log(`\n2. the run-timeout sweep — ${OPEN_RUNS.toLocaleString("en")} open runs, ${STALE.toLocaleString("en")} of them past the timeout`);
   // A running server has prepared the statements a sweep uses (the sweep's own, the activity
   // and push ones every event uses) long before: one stale run is failed first, not counted.
   runs.failStaleRuns(ctx, now, 1);
@@ -197,23 +201,79 @@ async function sweep() {
   }
   const sorted = [...calls].sort((a, b) => a - b);
   const cpuSorted = [...cpu].sort((a, b) => a - b);
-  const p = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!.toFixed(2);
-  console.log(`   failing ${failed.toLocaleString("en")} stale runs: ${calls.length} stretches of at most ${runs.STALE_BATCH}`);
-  console.log(`      wall: median ${p(sorted, 0.5)} ms, p99 ${p(sorted, 0.99)} ms, max ${longest.toFixed(2)} ms`);
-  console.log(`      CPU (event loop thread):  median ${p(cpuSorted, 0.5)} ms, p99 ${p(cpuSorted, 0.99)} ms, max ${cpuSorted.at(-1)!.toFixed(2)} ms`);
-  console.log(`   a sweep that finds nothing stale: ${Math.max(...idle).toFixed(2)} ms (max of 10)`);
-  const worst = Math.max(cpuSorted.at(-1)!, ...idle);
-  console.log(`   the sweep's longest stretch: ${worst.toFixed(2)} ms of CPU (${longest.toFixed(2)} ms wall) — target ≤ 10 ms: ${worst <= 10 ? "met" : "MISSED"}`);
+  const p = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+  const result = {
+    failed,
+    stretches: calls.length,
+    batch: runs.STALE_BATCH,
+    wall: { median: p(sorted, 0.5), p99: p(sorted, 0.99), max: longest },
+    cpu: { median: p(cpuSorted, 0.5), p99: p(cpuSorted, 0.99), max: cpuSorted.at(-1)! },
+    idle: Math.max(...idle),
+    stale: STALE,
+  };
   await cp?.stop();
   closeDb(ctx.db);
+  return result;
 }
 
-try {
+/** Builds the database, times the lists against nod, then the sweep; the database is removed after. */
+export async function measure(opts: { messages?: number; agents?: number; openRuns?: number } = {}) {
+  const size: Size = {
+    dir: mkdtempSync(path.join(tmpdir(), "nod-lists-")),
+    messages: opts.messages ?? 1_000_000,
+    agents: opts.agents ?? 100_000,
+    openRuns: opts.openRuns ?? 300_000,
+  };
+  try {
+    const built = build(size);
+    const rows = await lists(size, built.busy, built.conv);
+    return { size, buildSeconds: built.seconds, rows, sweep: await sweep(size) };
+  } finally {
+    rmSync(size.dir, { recursive: true, force: true });
+  }
+}
+
+/** The lists figures for bench/all.ts: each page, count and mark-read at 1M messages, and the sweep. */
+export async function figures(opts: { messages?: number } = {}): Promise<Figure[]> {
+  const section = "lists";
+  const r = await measure({ messages: opts.messages });
+  const out: Figure[] = r.rows.map((row) => ({
+    section,
+    what: row.name,
+    value: `${fmtMs(row.p50)} (max ${fmtMs(row.max)}, ${(row.bytes / 1024).toFixed(1)} KiB)${row.status >= 300 ? ` status ${row.status}` : ""}`,
+    target: "< 20 ms",
+    met: row.max < 20,
+  }));
+  const s = r.sweep;
+  const n = r.size.openRuns.toLocaleString("en");
+  out.push({ section, what: `run-timeout sweep, ${n} open runs, nothing stale`, value: fmtMs(s.idle), target: "≤ 10 ms", met: s.idle <= 10 });
+  out.push({
+    section,
+    what: `sweep failing ${s.stale.toLocaleString("en")} stale runs: longest stretch`,
+    value: `${fmtMs(s.cpu.max)} CPU (${fmtMs(s.wall.max)} wall), ${s.stretches} stretches of ≤ ${s.batch}`,
+    target: "≤ 10 ms",
+    met: s.cpu.max <= 10,
+  });
+  return out;
+}
+
+if (import.meta.main) {
   console.log(`nod lists bench — ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  const built = build();
-  console.log(`built the database in ${built.seconds.toFixed(0)} s`);
-  await lists(built.busy, built.conv);
-  await sweep();
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  const r = await measure({ messages: Number(process.argv[2] ?? 1_000_000), agents: Number(process.argv[3] ?? 100_000), openRuns: Number(process.argv[4] ?? 300_000) });
+  const { messages, agents, openRuns } = r.size;
+  console.log(`built the database in ${r.buildSeconds.toFixed(0)} s`);
+  console.log(`\n1. pages, counts and mark-read — ${messages.toLocaleString("en")} messages, ${agents.toLocaleString("en")} agents (client-side time, p50 / max of 15; mark-read once with all unread)`);
+  for (const row of r.rows)
+    console.log(`   ${row.name.padEnd(56)} ${row.p50.toFixed(2).padStart(8)} ms  max ${row.max.toFixed(2).padStart(8)} ms  ${String(row.status)} ${(row.bytes / 1024).toFixed(1).padStart(7)} KiB   ${row.max < 20 ? "ok" : "OVER 20 ms"}`);
+  const worst = Math.max(...r.rows.map((row) => row.max));
+  console.log(`   worst: ${worst.toFixed(2)} ms — target < 20 ms: ${worst < 20 ? "met" : "MISSED"}`);
+  const s = r.sweep;
+  const f = (x: number) => x.toFixed(2);
+  console.log(`\n2. the run-timeout sweep — ${openRuns.toLocaleString("en")} open runs, ${s.stale.toLocaleString("en")} of them past the timeout`);
+  console.log(`   failing ${s.failed.toLocaleString("en")} stale runs: ${s.stretches} stretches of at most ${s.batch}`);
+  console.log(`      wall: median ${f(s.wall.median)} ms, p99 ${f(s.wall.p99)} ms, max ${f(s.wall.max)} ms`);
+  console.log(`      CPU (event loop thread):  median ${f(s.cpu.median)} ms, p99 ${f(s.cpu.p99)} ms, max ${f(s.cpu.max)} ms`);
+  console.log(`   a sweep that finds nothing stale: ${f(s.idle)} ms (max of 10)`);
+  const worstSweep = Math.max(s.cpu.max, s.idle);
+  console.log(`   the sweep's longest stretch: ${f(worstSweep)} ms of CPU (${f(s.wall.max)} ms wall) — target ≤ 10 ms: ${worstSweep <= 10 ? "met" : "MISSED"}`);
 }

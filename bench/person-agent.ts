@@ -11,15 +11,13 @@
 // Targets: server CPU ≤ 0.15 ms per event, p99 < 20 ms.
 // NOD_ROOT=/path/to/other/checkout runs another version of the server (before/after).
 // BENCH_BUN_FLAGS="--cpu-prof-md --cpu-prof-dir=prof" profiles the server.
+// Also a section of bench/all.ts (figures()).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { percentile, spawnServer } from "./lib.ts";
+import { fmtMs, percentile, spawnServer, type Figure } from "./lib.ts";
 
-const SECONDS = Math.min(30, Number(process.argv[2] ?? 5));
-const RATES = (process.argv[3] ?? "200,1000").split(",").map(Number);
 const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
-const dir = mkdtempSync(path.join(tmpdir(), "nod-person-agent-"));
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 
 /** The server's CPU time in ms: user and system (every thread of the process). */
@@ -129,26 +127,61 @@ async function run(base: string, pid: number, cookie: string, agent: { id: strin
   return { total, got: latencies.length, errors, elapsed, cpuPerEvent: cpu / total, userPerEvent: user / total, sysPerEvent: sys / total, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN };
 }
 
-try {
-  const nod = await spawnServer(["bun", ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), path.join(root, "server/main.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn"]);
-  const base = nod.url;
-  const setup = await post(base + "/api/auth/setup", { username: "bench", password: "bench password" });
-  const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
-  const agent = (await post(base + "/api/agents", { name: "Listener" }, { cookie })).body as { id: string; secret: string };
-  console.log(`person → agent over its WebSocket — loopback, ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  await run(base, nod.proc.pid, cookie, agent, "message", 200, 1); // warm-up, not reported
-  await run(base, nod.proc.pid, cookie, agent, "answer", 200, 1);
-  for (const kind of (process.env.BENCH_KINDS ?? "message,answer").split(",") as Kind[])
-    for (const rate of RATES) {
-      const r = await run(base, nod.proc.pid, cookie, agent, kind, rate, SECONDS);
-      const met = r.cpuPerEvent <= 0.15 && r.p99 < 20;
-      console.log(
-        `   ${kind.padEnd(7)} ${String(rate).padStart(5)}/s: server CPU ${r.cpuPerEvent.toFixed(3)} ms/event (user ${r.userPerEvent.toFixed(3)}, system ${r.sysPerEvent.toFixed(3)})   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   max ${r.max.toFixed(1)} ms` +
-          `   (${r.got}/${r.total} delivered in ${r.elapsed.toFixed(1)} s, ${r.errors} errors)   target ≤ 0.15 ms and p99 < 20 ms: ${met ? "met" : "MISSED"}`,
-      );
+type Result = Awaited<ReturnType<typeof run>> & { kind: Kind; rate: number };
+const met = (r: Result) => r.cpuPerEvent <= 0.15 && r.p99 < 20;
+
+/** Starts nod in its own process, warms it up, and measures each kind at each rate for `seconds`. */
+export async function measure(opts: { seconds?: number; rates?: number[]; kinds?: Kind[] } = {}): Promise<Result[]> {
+  const seconds = Math.min(30, opts.seconds ?? 5);
+  const dir = mkdtempSync(path.join(tmpdir(), "nod-person-agent-"));
+  const results: Result[] = [];
+  try {
+    const nod = await spawnServer(["bun", ...(process.env.BENCH_BUN_FLAGS ?? "").split(" ").filter(Boolean), path.join(root, "server/main.ts"), "serve", "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn"]);
+    try {
+      const base = nod.url;
+      const setup = await post(base + "/api/auth/setup", { username: "bench", password: "bench password" });
+      const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+      const agent = (await post(base + "/api/agents", { name: "Listener" }, { cookie })).body as { id: string; secret: string };
+      await run(base, nod.proc.pid, cookie, agent, "message", 200, 1); // warm-up, not reported
+      await run(base, nod.proc.pid, cookie, agent, "answer", 200, 1);
+      for (const kind of opts.kinds ?? ["message", "answer"])
+        for (const rate of opts.rates ?? [200, 1000]) results.push({ kind, rate, ...(await run(base, nod.proc.pid, cookie, agent, kind, rate, seconds)) });
+    } finally {
+      nod.proc.kill("SIGTERM");
+      await nod.proc.exited;
     }
-  nod.proc.kill("SIGTERM");
-  await nod.proc.exited;
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** The person → agent figures for bench/all.ts: server CPU per event and latency, per kind and rate. */
+export async function figures(opts: { seconds?: number } = {}): Promise<Figure[]> {
+  const section = "person-to-agent";
+  const what = { message: "person's message", answer: "answer to a request" };
+  return (await measure({ seconds: opts.seconds })).flatMap((r) => {
+    const at = `${what[r.kind]} at ${r.rate.toLocaleString("en")}/s`;
+    return [
+      { section, what: `${at}: server CPU per event`, value: `${r.cpuPerEvent.toFixed(3)} ms (user ${r.userPerEvent.toFixed(3)}, system ${r.sysPerEvent.toFixed(3)})`, target: "≤ 0.15 ms", met: r.cpuPerEvent <= 0.15 },
+      {
+        section,
+        what: `${at}: POST to the agent's socket`,
+        value: `p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}, max ${fmtMs(r.max)} (${r.got}/${r.total} delivered${r.errors ? `, ${r.errors} errors` : ""})`,
+        target: "p99 < 20 ms",
+        met: r.p99 < 20,
+      },
+    ];
+  });
+}
+
+if (import.meta.main) {
+  const kinds = (process.env.BENCH_KINDS ?? "message,answer").split(",") as Kind[];
+  console.log(`person → agent over its WebSocket — loopback, ${navigator.hardwareConcurrency} cores, bun ${Bun.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const results = await measure({ seconds: Number(process.argv[2] ?? 5), rates: (process.argv[3] ?? "200,1000").split(",").map(Number), kinds });
+  for (const r of results)
+    console.log(
+      `   ${r.kind.padEnd(7)} ${String(r.rate).padStart(5)}/s: server CPU ${r.cpuPerEvent.toFixed(3)} ms/event (user ${r.userPerEvent.toFixed(3)}, system ${r.sysPerEvent.toFixed(3)})   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   max ${r.max.toFixed(1)} ms` +
+        `   (${r.got}/${r.total} delivered in ${r.elapsed.toFixed(1)} s, ${r.errors} errors)   target ≤ 0.15 ms and p99 < 20 ms: ${met(r) ? "met" : "MISSED"}`,
+    );
 }

@@ -31,7 +31,8 @@ CREATE TABLE "conversations" (
 	"is_default" boolean DEFAULT false NOT NULL,
 	"created_at" text COLLATE "C" NOT NULL,
 	"updated_at" text COLLATE "C" NOT NULL,
-	"unread" integer DEFAULT 0 NOT NULL
+	"unread" integer DEFAULT 0 NOT NULL,
+	"unread_since" text COLLATE "C"
 );
 --> statement-breakpoint
 CREATE TABLE "decisions" (

@@ -51,8 +51,9 @@ CREATE TABLE `server_settings` (
 );
 --> statement-breakpoint
 ALTER TABLE `conversations` ADD `unread` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
--- Hand-added: unread counts move from each message (read_at) to its conversation; carried over before read_at goes.
-UPDATE `conversations` SET `unread` = (SELECT count(*) FROM `messages` m WHERE m.`conversation_id` = `conversations`.`id` AND m.`read_at` IS NULL AND m.`role` != 'user');--> statement-breakpoint
+ALTER TABLE `conversations` ADD `unread_since` text;--> statement-breakpoint
+-- Hand-added: unread counts move from each message (read_at) to its conversation, with the first unread message; carried over before read_at goes.
+UPDATE `conversations` SET `unread` = (SELECT count(*) FROM `messages` m WHERE m.`conversation_id` = `conversations`.`id` AND m.`read_at` IS NULL AND m.`role` != 'user'), `unread_since` = (SELECT min(m.`id`) FROM `messages` m WHERE m.`conversation_id` = `conversations`.`id` AND m.`read_at` IS NULL AND m.`role` != 'user');--> statement-breakpoint
 DROP INDEX `messages_agent_unread`;--> statement-breakpoint
 ALTER TABLE `messages` DROP COLUMN `read_at`;--> statement-breakpoint
 ALTER TABLE `activity` ADD `ref_id` text;--> statement-breakpoint

@@ -55,11 +55,22 @@ export const seq = (id) => String(id).slice(String(id).indexOf("_") + 1);
 export const bySeq = (a, b) => (seq(a.id) < seq(b.id) ? -1 : seq(a.id) > seq(b.id) ? 1 : 0);
 
 let agentsTimer = null;
+let agentsLoad = 0; // the latest load: an older one still paging drops its result
+/** Agents per request: GET /api/agents answers a page (the newest first), ?before= its first agent for the ones before. */
+export const AGENTS_PAGE = 200;
 export async function loadAgents() {
   clearTimeout(agentsTimer);
   agentsTimer = null;
+  const mine = ++agentsLoad;
   try {
-    const agents = await get("/api/agents");
+    let agents = [];
+    for (let before = ""; ; ) {
+      const page = await get(`/api/agents?limit=${AGENTS_PAGE}${before && `&before=${encodeURIComponent(before)}`}`);
+      if (mine !== agentsLoad) return;
+      agents = [...page, ...agents];
+      if (page.length < AGENTS_PAGE) break;
+      before = page[0].id;
+    }
     setState({ agents, agentsLoaded: true });
   } catch {}
 }

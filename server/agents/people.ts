@@ -13,8 +13,8 @@ export function peopleAgentRoutes(ctx: Ctx) {
       query: t.Object(PagingQuery),
       response: { 200: t.Array(AgentListItem), ...errors(400, 401) },
       ...doc(
-        "Every agent, with its pending requests and unread messages, oldest first",
-        "With ?limit= (1–200, default 50) or ?before=AGENT_ID, one page: the agents created last before that one, still oldest first.",
+        "The agents, with their pending requests and unread messages, a page at a time, oldest first",
+        "One page: the ?limit= (1–200, default 50) agents created last (before ?before=AGENT_ID), still oldest first. A full page may have more: ask again with ?before= its first agent.",
       ),
     })
     .post(

@@ -90,10 +90,9 @@ export function getAgent(db: Db, id: string): Agent {
 
 const lists = (db: Db) =>
   prepared(db, "agents.lists", (db) => ({
-    // Creation order: created_at, then rowid (the insertion order within a millisecond;
-    // every index ends with the rowid, so agents_created serves both).
-    all: db.select().from(agents).orderBy(agents.createdAt, sql`rowid`).prepare(),
     // A page: the `limit` agents created last before the one at (createdAt, rowid), newest first.
+    // Creation order is created_at, then rowid (the insertion order within a millisecond;
+    // every index ends with the rowid, so agents_created serves both).
     before: db
       .select()
       .from(agents)
@@ -105,10 +104,6 @@ const lists = (db: Db) =>
     // The counts come from two small indexes: pending requests (decisions_pending, named:
     // without statistics SQLite prefers decisions_status and a sort) and conversations
     // with something unread (conversations_unread), never from the messages.
-    pending: db.$client.prepare<{ id: string; n: number }, []>(
-      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' GROUP BY agent_id",
-    ),
-    unread: db.$client.prepare<{ id: string; n: number }, []>("SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 GROUP BY agent_id"),
     pendingOf: db.$client.prepare<{ id: string; n: number }, [string]>(
       "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
     ),
@@ -117,38 +112,31 @@ const lists = (db: Db) =>
     ),
   }));
 
-export function listAgents(db: Db): Agent[] {
-  return lists(db).all.all();
-}
-
-/** Pending requests and unread agent messages per agent (of these agents only, when given), for the inbox's list. */
-export function agentCounts(db: Db, ids?: string[]) {
+/** Pending requests and unread agent messages of these agents, for the inbox's list. */
+export function agentCounts(db: Db, ids: string[]) {
   const q = lists(db);
-  const json = ids && JSON.stringify(ids);
+  const json = JSON.stringify(ids);
   const byId = (rows: { id: string; n: number }[]) => new Map(rows.map((r) => [r.id, r.n]));
-  const pending = byId(json ? q.pendingOf.all(json) : q.pending.all());
-  const unread = byId(json ? q.unreadOf.all(json) : q.unread.all());
+  const pending = byId(q.pendingOf.all(json));
+  const unread = byId(q.unreadOf.all(json));
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
 }
 
 /**
  * The agents as the inbox lists them, with their pending requests and unread
- * messages, oldest first: every agent, or with `limit` or `before` one page —
- * the `limit` (default 50) created last before the agent `before`.
+ * messages, one page at a time like every list (API.md): the `limit` (default
+ * 50) created last before the agent `before` (or the newest), oldest first.
+ * A page as long as `limit` may have more before it: ?before= its first agent.
  */
 export function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Static<typeof AgentListItem>[] {
-  let list: Agent[];
-  if (page.limit === undefined && page.before === undefined) list = listAgents(ctx.db);
-  else {
-    let from: { createdAt: string; rowid: number } = { createdAt: "\uffff", rowid: 0 }; // after every stored time: the newest page
-    if (page.before !== undefined) {
-      const b = lists(ctx.db).position.get(page.before);
-      if (!b) throw badRequest("before: no agent with this id");
-      from = b;
-    }
-    list = lists(ctx.db).before.all({ ...from, limit: pageLimit(page.limit) }).reverse();
+  let from: { createdAt: string; rowid: number } = { createdAt: "\uffff", rowid: 0 }; // after every stored time: the newest page
+  if (page.before !== undefined) {
+    const b = lists(ctx.db).position.get(page.before);
+    if (!b) throw badRequest("before: no agent with this id");
+    from = b;
   }
-  const counts = agentCounts(ctx.db, page.limit === undefined && page.before === undefined ? undefined : list.map((a) => a.id));
+  const list: Agent[] = lists(ctx.db).before.all({ ...from, limit: pageLimit(page.limit) }).reverse();
+  const counts = agentCounts(ctx.db, list.map((a) => a.id));
   return list.map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
 }
 

@@ -1,5 +1,5 @@
 // People: accounts, passwords (Bun.password, argon2id) and browser sessions.
-import { eq, lt, count, sql } from "drizzle-orm";
+import { eq, count, sql } from "drizzle-orm";
 import { randomHex, timeId } from "../lib/ids.ts";
 import { sha256hex } from "../lib/secrets.ts";
 import { iso, isoMs } from "../lib/time.ts";
@@ -78,8 +78,7 @@ export function createSession(db: Db, userId: string, now = Date.now()): string 
   db.insert(sessions)
     .values({ tokenHash: sha256hex(token), userId, createdAt: isoMs(now), expiresAt: isoMs(now + SESSION_TTL_MS) })
     .run();
-  db.delete(sessions).where(lt(sessions.expiresAt, isoMs(now))).run();
-  return token;
+  return token; // expired sessions are deleted by retention (ops/retention.ts)
 }
 
 export function userForSession(db: Db, token: string | undefined, now = Date.now()): User | null {

@@ -47,13 +47,16 @@ const stmts = (db: Db) =>
       .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
       .prepare(),
     // The hot path's writes, straight to bun:sqlite (no query building per call).
-    // A message bumps its conversation, and one from an agent or a task counts as unread.
-    touch: db.$client.prepare<unknown, [string, number, string]>("UPDATE conversations SET updated_at = ?, unread = unread + ? WHERE id = ?"),
+    // A message bumps its conversation, and one from an agent or a task counts as unread
+    // (the first unread one is remembered: retention counts from it when it deletes messages).
+    touch: db.$client.prepare<unknown, [string, number, string, string]>(
+      "UPDATE conversations SET updated_at = ?1, unread = unread + ?2, unread_since = CASE WHEN ?2 > 0 AND unread = 0 THEN ?3 ELSE unread_since END WHERE id = ?4",
+    ),
     insertMessage: db.$client.prepare<unknown, [string, string, string, string, string, string | null, string | null, string | null, string | null, string | null, string]>(
       `INSERT INTO messages (id, conversation_id, agent_id, role, text, image_url, report_title, report_description, task_run_id, sender_name, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    markRead: db.$client.prepare<unknown, [string]>("UPDATE conversations SET unread = 0 WHERE id = ? AND unread > 0"),
+    markRead: db.$client.prepare<unknown, [string]>("UPDATE conversations SET unread = 0, unread_since = NULL WHERE id = ? AND unread > 0"),
   }));
 
 /**
@@ -70,7 +73,7 @@ export function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "
   }
   const existing = s.defaultFor.get({ agentId: agent.id });
   if (existing) return existing;
-  const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, createdAt: now, updatedAt: now };
+  const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, unreadSince: null, createdAt: now, updatedAt: now };
   uow.db.insert(conversations).values(c).run();
   uow.toInbox({ type: "conversation", conversation: publicConversation(c) });
   return c;
@@ -105,7 +108,7 @@ export function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Me
   };
   const s = stmts(uow.db);
   s.insertMessage.run(row.id, row.conversationId, row.agentId, row.role, row.text, row.imageUrl, row.reportTitle, row.reportDescription, row.taskRunId, row.senderName, row.createdAt);
-  s.touch.run(now, row.role === "user" ? 0 : 1, row.conversationId);
+  s.touch.run(now, row.role === "user" ? 0 : 1, row.id, row.conversationId);
   uow.toInbox({ type: "message", message: publicMessage(row) });
   return row;
 }

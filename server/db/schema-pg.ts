@@ -86,6 +86,7 @@ export const conversations = pgTable(
     updatedAt: text("updated_at").notNull(),
     // Agent and task messages no person has opened yet (see schema.ts).
     unread: integer("unread").notNull().default(0),
+    unreadSince: text("unread_since"), // the first unread message's id (see schema.ts)
   },
   (t) => [
     index("conversations_agent").on(t.agentId, t.updatedAt),

@@ -56,6 +56,9 @@ export const conversations = sqliteTable(
     // Agent and task messages no person has opened yet: +1 with each, 0 when the
     // conversation is marked read. Counts stay one lookup however many messages there are.
     unread: integer("unread").notNull().default(0),
+    // The id of the first of those (when unread > 0): the unread ones are the agent and
+    // task messages from it on, so retention can tell how many it deletes (ops/retention.ts).
+    unreadSince: text("unread_since"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
   },

@@ -3,7 +3,11 @@
 //   delivered outbox events  older than --keep-deliveries (by delivery time, default 7 days)
 //   finished task runs       older than --keep-runs (by finish time, default 90 days; their context blocks go with them)
 //   activity entries         older than --keep-activity (default 90 days)
-//   messages                 older than --keep-messages (default 0: kept forever; their images go with them)
+//   messages                 older than --keep-messages (default 0: kept forever; their images go with
+//                            them, and unread ones leave their conversation's unread count)
+//   sessions                 once expired (a session past its expiry is refused anyway)
+//   push markers             a request's "sent" row in push_queue, PUSH_MARKERS_KEPT_MS after it was
+//                            sent (it only routes the request's answer to the devices told of it)
 //
 // Never deleted: events not yet delivered (pending or undelivered), runs not
 // finished, requests, conversations, tasks. A message, an activity entry or a
@@ -14,7 +18,8 @@
 // PRUNE_BATCH rows per transaction, yielding to the event loop between
 // batches, so requests keep being served while a backlog is cleared. Each
 // batch finds its rows through an index: outbox(status, delivered_at),
-// task_runs(finished_at), and the time-ordered primary keys of activity and
+// task_runs(finished_at), sessions(expires_at), push_queue(status,
+// next_attempt_at), and the time-ordered primary keys of activity and
 // messages (an id starts with its creation time, lib/ids.ts).
 import { unlink } from "node:fs/promises";
 import path from "node:path";
@@ -27,7 +32,10 @@ import { mediaDir, MEDIA_NAME_RE } from "../media/service.ts";
 export const PRUNE_BATCH = 500;
 export const RETENTION = { firstAfterMs: 60_000, everyMs: 3_600_000 };
 
-export type Pruned = { outbox: number; task_runs: number; activity: number; messages: number };
+/** How long a request's "sent" marker is kept (its answer then goes unannounced to that device). */
+export const PUSH_MARKERS_KEPT_MS = 30 * 86_400_000;
+
+export type Pruned = { outbox: number; task_runs: number; activity: number; messages: number; sessions: number; push_queue: number };
 
 /** The smallest id made at ms or later, for a prefix (lib/ids.ts: prefix + 12 hex digits of ms + …). */
 export const idAt = (prefix: string, ms: number) => prefix + Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
@@ -40,9 +48,36 @@ const SQL = {
   task_runs:
     "DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ?1 AND status IN ('completed', 'failed') LIMIT ?2)",
   activity: "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ?1 ORDER BY id LIMIT ?2)",
-  messagesPick: "SELECT id, image_url AS imageUrl FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
+  sessions: "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
+  // A sent marker's next_attempt_at is when it was sent (push/sender.ts).
+  push_queue: "DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ?1 LIMIT ?2)",
+  messagesPick: "SELECT id, image_url AS imageUrl, conversation_id AS conversationId, role FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
   messagesDelete: "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
+  unreadOf: "SELECT unread, unread_since AS since FROM conversations WHERE id = ?1",
+  unreadLess: "UPDATE conversations SET unread = max(0, unread - ?2), unread_since = CASE WHEN unread > ?2 THEN unread_since END WHERE id = ?1",
 };
+
+type PickedMessage = { id: string; imageUrl: string | null; conversationId: string; role: string };
+
+/**
+ * Deletes the picked messages and lowers their conversations' unread counts by
+ * the unread ones among them: the agent and task messages from the
+ * conversation's first unread one (unread_since) on. Same transaction.
+ */
+function deleteMessages(db: Db, rows: PickedMessage[]) {
+  const unreadOf = stmt(db, "unreadOf", SQL.unreadOf);
+  const convs = new Map<string, { unread: number; since: string | null } | null>();
+  const gone = new Map<string, number>();
+  for (const m of rows) {
+    if (m.role === "user") continue;
+    if (!convs.has(m.conversationId)) convs.set(m.conversationId, unreadOf.get(m.conversationId) as { unread: number; since: string | null } | null);
+    const c = convs.get(m.conversationId);
+    if (c && c.unread > 0 && c.since !== null && m.id >= c.since) gone.set(m.conversationId, (gone.get(m.conversationId) ?? 0) + 1);
+  }
+  stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
+  const less = stmt(db, "unreadLess", SQL.unreadLess);
+  for (const [conversationId, n] of gone) less.run(conversationId, n);
+}
 
 /** Deletes one batch of a table's rows older than the cutoff; returns how many (and the images of deleted messages). */
 export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): { n: number; images: string[] } {
@@ -51,13 +86,15 @@ export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limi
     switch (table) {
       case "outbox":
       case "task_runs":
+      case "sessions":
+      case "push_queue":
         return { n: stmt(db, table, SQL[table]).run(isoMs(cutoffMs), limit).changes, images: [] };
       case "activity":
         return { n: stmt(db, table, SQL.activity).run(idAt("act_", cutoffMs), limit).changes, images: [] };
       case "messages": {
-        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as { id: string; imageUrl: string | null }[];
+        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as PickedMessage[];
         if (!rows.length) return { n: 0, images: [] };
-        stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
+        deleteMessages(db, rows);
         return { n: rows.length, images: rows.flatMap((r) => (r.imageUrl ? [r.imageUrl] : [])) };
       }
     }
@@ -74,18 +111,25 @@ export class Retention {
 
   constructor(private ctx: Ctx) {}
 
-  /** How long each kind of row is kept, in ms (0: forever). */
-  private ages(): Record<keyof Pruned, number> {
+  /** Up to when each kind of row goes (rows older than this), in ms; a kind kept forever is left out. */
+  private cutoffs(now: number): Partial<Record<keyof Pruned, number>> {
     const c = this.ctx.config;
-    return { outbox: c.keepDeliveriesMs, task_runs: c.keepRunsMs, activity: c.keepActivityMs, messages: c.keepMessagesMs };
+    const older = (ms: number) => (ms > 0 ? now - ms : undefined);
+    return {
+      outbox: older(c.keepDeliveriesMs),
+      task_runs: older(c.keepRunsMs),
+      activity: older(c.keepActivityMs),
+      messages: older(c.keepMessagesMs),
+      sessions: now, // expired
+      push_queue: now - PUSH_MARKERS_KEPT_MS,
+    };
   }
 
   start() {
     if (!this.stopped) return;
     this.stopped = false;
     this.closing = false;
-    if (Object.values(this.ages()).every((ms) => ms === 0)) return; // everything is kept
-    this.arm(RETENTION.firstAfterMs);
+    this.arm(RETENTION.firstAfterMs); // expired sessions and old push markers go even when everything else is kept
   }
 
   async stop() {
@@ -117,12 +161,12 @@ export class Retention {
   private async pass(): Promise<Pruned> {
     const { ctx } = this;
     const now = ctx.now();
-    const pruned: Pruned = { outbox: 0, task_runs: 0, activity: 0, messages: 0 };
-    for (const [table, age] of Object.entries(this.ages()) as [keyof Pruned, number][]) {
-      if (age <= 0) continue;
+    const pruned: Pruned = { outbox: 0, task_runs: 0, activity: 0, messages: 0, sessions: 0, push_queue: 0 };
+    for (const [table, cutoff] of Object.entries(this.cutoffs(now)) as [keyof Pruned, number | undefined][]) {
+      if (cutoff === undefined) continue;
       for (;;) {
         if (this.closing) break;
-        const batch = pruneBatch(ctx, table, now - age);
+        const batch = pruneBatch(ctx, table, cutoff);
         pruned[table] += batch.n;
         await this.removeImages(batch.images);
         if (batch.n < PRUNE_BATCH) break;

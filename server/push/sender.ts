@@ -24,8 +24,6 @@ export const MAX_ATTEMPTS = 10;
 const MAX_RETRY_MS = 3600_000;
 /** How often the queue is looked at even when nothing is scheduled (rows queued by another process). */
 const SAFETY_SCAN_MS = 10_000;
-/** A request's "sent" marker is forgotten after this long (its answer then goes unannounced). */
-const SENT_RETENTION_MS = 30 * 86_400_000;
 
 interface DueRow {
   id: number;
@@ -144,16 +142,9 @@ export class PushSender {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerAt = Infinity;
-      this.forgetOldMarkers();
       this.pump();
     }, Math.max(0, atMs - Date.now()));
     this.timer.unref?.();
-  }
-
-  private forgetOldMarkers() {
-    try {
-      this.db.$client.run(`DELETE FROM push_queue WHERE status = 'sent' AND next_attempt_at < ?`, [isoMs(Date.now() - SENT_RETENTION_MS)]);
-    } catch {}
   }
 
   private launch(origin: string, row: DueRow) {
@@ -219,8 +210,13 @@ export class PushSender {
     if (outcome.ok) {
       count("sent");
       sqlite.transaction(() => {
+        // A request's row stays as its "sent" marker, dated by next_attempt_at (retention forgets it later: ops/retention.ts).
         if (row.kind === "request")
-          sqlite.run(`UPDATE push_queue SET status = 'sent', attempts = attempts + 1, last_error = NULL WHERE id = ? AND version = ?`, [row.id, row.version]);
+          sqlite.run(`UPDATE push_queue SET status = 'sent', attempts = attempts + 1, last_error = NULL, next_attempt_at = ? WHERE id = ? AND version = ?`, [
+            now,
+            row.id,
+            row.version,
+          ]);
         else sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
         sqlite.run(`UPDATE push_subscriptions SET last_success_at = ?, last_error = NULL WHERE id = ?`, [now, row.subscription_id]);
       })();
