@@ -29,7 +29,7 @@ afterAll(() => {
   proto.query = originals.query;
 });
 
-const { AgentClient, owner, startTestServer, eventually } = await import("./helpers.ts");
+const { AgentClient, owner, request, startTestServer, eventually } = await import("./helpers.ts");
 const { connectAgent, connectInbox } = await import("./ws-helpers.ts");
 const { failStaleRuns } = await import("../server/tasks/runs.ts");
 const { dueWebhookAgents } = await import("../server/delivery/outbox-queries.ts");
@@ -38,7 +38,7 @@ const { dueWebhookAgents } = await import("../server/delivery/outbox-queries.ts"
 const WHOLE_BY_DESIGN = [/^select .* from "agents" order by "agents"."created_at", rowid$/];
 
 /** Tables that grow with use: reading one whole is what must never happen. */
-const BIG = ["messages", "activity", "outbox", "decisions", "task_runs", "run_context", "push_queue", "conversations", "agents", "sessions"];
+const BIG = ["messages", "activity", "outbox", "decisions", "task_runs", "run_context", "push_queue", "conversations", "agents", "sessions", "auth_limits", "auth_known_addresses"];
 
 describe("every list and count reads through an index", async () => {
   let start = 0;
@@ -49,6 +49,7 @@ describe("every list and count reads through an index", async () => {
 
   beforeAll(async () => {
     // The tour: what people, agents, sockets and the loops do every day.
+    for (const password of ["wrong password", "correct horse battery"]) await request(server.url, "POST", "/api/auth/login", { body: { username: "alice", password } });
     const conv = (await agent.event({ type: "message", text: "hi" })).body.conversation_id as string;
     await agent.event({ type: "alert", title: "working" });
     const dec = (await agent.event({ type: "decision", kind: "approval", title: "Deploy?", description: "" })).body.decision_id as string;
