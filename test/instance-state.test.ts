@@ -3,7 +3,9 @@
 // count together; each instance has a name (logs, /metrics); /healthz says
 // whether the database answers.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { expectLimited, owner, postFrom, startTestServer } from "./helpers.ts";
+import { hostname } from "node:os";
+import { expectLimited, owner, postFrom, request, startTestServer, tempDir } from "./helpers.ts";
+import { runNod, spawnNod } from "./cli-util.ts";
 
 // Each sign-in attempt hashes a password (argon2id): about 0.12 s of CPU, ten
 // times that on a busy machine. A hang guard, not a time check.
@@ -65,4 +67,58 @@ test("a window ends after 15 minutes: the address may try again, and the ended w
   expect(ok.status).toBe(200);
   // what the old window counted is gone; the right password took back its own attempt
   expect(rows()).toEqual([]);
+});
+
+describe("the instance's name", () => {
+  /** Starts `nod serve` with the given flags and env, asks /healthz and /metrics, stops it; returns its log and metrics. */
+  async function serveOnce(args: string[], env: Record<string, string> = {}) {
+    const run = spawnNod(["serve", "--port", "0", "--host", "127.0.0.1", "--data", tempDir(), "--log-level", "debug", "--metrics-token", "t0k", ...args], { env });
+    try {
+      const url = (await run.waitForOutput(/listening on (http:\/\/\S+:\d+)/))[1]!;
+      expect((await request(url, "GET", "/healthz")).status).toBe(200);
+      const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: "Bearer t0k" } })).text();
+      run.proc.kill("SIGTERM");
+      const { exitCode, stderr } = await run.done;
+      expect(exitCode).toBe(0);
+      return { log: stderr.split("\n").filter(Boolean), metrics };
+    } finally {
+      run.proc.kill();
+    }
+  }
+
+  test("--instance NAME: in the start line, at the end of every log line, and in /metrics", async () => {
+    const { log, metrics } = await serveOnce(["--instance", "web-2"]);
+    expect(log.find((l) => l.includes(" starting "))).toContain(" instance=web-2");
+    expect(log.find((l) => l.includes(" DEBUG request ") && l.includes("path=/healthz"))).toEndWith(" instance=web-2");
+    for (const line of log) expect(line).toEndWith(" instance=web-2");
+    expect(log.filter((l) => l.includes("instance=")).every((l) => l.split("instance=").length === 2)).toBe(true); // named once per line
+    expect(metrics).toContain('\nnod_instance_info{name="web-2"} 1\n');
+  });
+
+  test("NOD_INSTANCE names it too", async () => {
+    const { log, metrics } = await serveOnce([], { NOD_INSTANCE: "web-3" });
+    expect(log.find((l) => l.includes(" starting "))).toContain(" instance=web-3");
+    expect(metrics).toContain('nod_instance_info{name="web-3"} 1');
+  });
+
+  test("unnamed: the host name, in the start line and /metrics; the other lines are as they were", async () => {
+    const { log, metrics } = await serveOnce([]);
+    expect(log.find((l) => l.includes(" starting "))).toContain(` instance=${hostname()}`);
+    expect(log.find((l) => l.includes(" DEBUG request ") && l.includes("path=/healthz"))).not.toContain("instance=");
+    expect(metrics).toContain(`nod_instance_info{name="${hostname()}"} 1`);
+  });
+
+  test("a name that would not read plainly in a log line or a label is refused", async () => {
+    for (const bad of ["web 2", 'we"b', "-web", ""]) {
+      const r = await runNod(["serve", "--instance", bad, "--data", tempDir()]);
+      expect({ bad, exitCode: r.exitCode }).toEqual({ bad, exitCode: 2 });
+      expect(r.stderr).toContain("--instance");
+    }
+  });
+
+  test("nod serve --help lists --instance and NOD_INSTANCE", async () => {
+    const r = await runNod(["serve", "--help"]);
+    expect(r.stdout).toContain("--instance NAME");
+    expect(r.stdout).toContain("NOD_INSTANCE");
+  });
 });
