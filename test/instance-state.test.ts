@@ -3,7 +3,9 @@
 // count together; each instance has a name (logs, /metrics); /healthz says
 // whether the database answers.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { copyFileSync, renameSync } from "node:fs";
 import { hostname } from "node:os";
+import path from "node:path";
 import { expectLimited, owner, postFrom, request, startTestServer, tempDir } from "./helpers.ts";
 import { runNod, spawnNod } from "./cli-util.ts";
 
@@ -14,6 +16,7 @@ setDefaultTimeout(60_000);
 const GOOD = { username: "alice", password: "correct horse battery" };
 const WRONG = { username: "alice", password: "wrong password" };
 const login = (url: string, from: string, body: { username: string; password: string }) => postFrom(url, from, "/api/auth/login", body);
+const setup = (url: string, from: string, body: { username: string; password: string }) => postFrom(url, from, "/api/auth/setup", body);
 
 describe("sign-in limits survive a restart", async () => {
   let server = await startTestServer();
@@ -37,10 +40,10 @@ describe("sign-in limits survive a restart", async () => {
 test("setup attempts counted before a restart still count after it", async () => {
   let server = await startTestServer();
   const bad = { username: "alice", password: "short" };
-  for (let i = 0; i < 6; i++) expect((await postFrom(server.url, "127.0.0.7", "/api/auth/setup", bad)).status).toBe(400);
+  for (let i = 0; i < 6; i++) expect((await setup(server.url, "127.0.0.7", bad)).status).toBe(400);
   server = await server.restart();
-  for (let i = 0; i < 4; i++) expect((await postFrom(server.url, "127.0.0.7", "/api/auth/setup", bad)).status).toBe(400);
-  expectLimited(await postFrom(server.url, "127.0.0.7", "/api/auth/setup", GOOD));
+  for (let i = 0; i < 4; i++) expect((await setup(server.url, "127.0.0.7", bad)).status).toBe(400);
+  expectLimited(await setup(server.url, "127.0.0.7", GOOD));
 });
 
 test("two servers on one database count together: failures on one are refused by the other", async () => {
@@ -120,5 +123,42 @@ describe("the instance's name", () => {
     const r = await runNod(["serve", "--help"]);
     expect(r.stdout).toContain("--instance NAME");
     expect(r.stdout).toContain("NOD_INSTANCE");
+  });
+});
+
+describe("/healthz reports the database", () => {
+  const health = async (url: string) => {
+    const r = await request(url, "GET", "/healthz");
+    return { status: r.status, body: r.body };
+  };
+
+  test("nod.db moved away under the running server: 503 saying so; moved back: 200 again", async () => {
+    const server = await startTestServer();
+    expect(await health(server.url)).toEqual({ status: 200, body: { status: "ok" } });
+    const file = path.join(server.dataDir, "nod.db");
+    renameSync(file, `${file}.moved`);
+    const gone = await health(server.url);
+    expect(gone.status).toBe(503);
+    expect(gone.body.detail).toBe(`database: ${file} is gone: what nod writes now is lost when it restarts`);
+    renameSync(`${file}.moved`, file);
+    expect(await health(server.url)).toEqual({ status: 200, body: { status: "ok" } });
+  });
+
+  test("nod.db replaced by another file (a restore while nod ran): 503", async () => {
+    const server = await startTestServer();
+    const file = path.join(server.dataDir, "nod.db");
+    copyFileSync(file, `${file}.copy`);
+    renameSync(`${file}.copy`, file);
+    const replaced = await health(server.url);
+    expect(replaced.status).toBe(503);
+    expect(replaced.body.detail).toContain("was replaced while nod ran");
+  });
+
+  test("a database the server can no longer read (its connection closed): 503 with the reason", async () => {
+    const server = await startTestServer();
+    server.ctx.db.$client.close();
+    const closed = await health(server.url);
+    expect(closed.status).toBe(503);
+    expect(closed.body.detail).toMatch(/^database: cannot read nod\.db: .*closed/);
   });
 });
