@@ -24,6 +24,19 @@ CREATE TABLE "agents" (
 	"last_seen_at" text COLLATE "C"
 );
 --> statement-breakpoint
+CREATE TABLE "auth_known_addresses" (
+	"user_key" text COLLATE "C" NOT NULL,
+	"address" text COLLATE "C" NOT NULL,
+	"last_at" text COLLATE "C" NOT NULL,
+	CONSTRAINT "auth_known_addresses_user_key_address_pk" PRIMARY KEY("user_key","address")
+);
+--> statement-breakpoint
+CREATE TABLE "auth_limits" (
+	"key" text COLLATE "C" PRIMARY KEY NOT NULL,
+	"count" integer NOT NULL,
+	"reset_at" text COLLATE "C" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "conversations" (
 	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
 	"agent_id" text COLLATE "C" NOT NULL,
@@ -202,6 +215,8 @@ ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_agent_id_agents_id_fk" FOREIGN
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "activity_agent" ON "activity" USING btree ("agent_id","id");--> statement-breakpoint
 CREATE INDEX "agents_created" ON "agents" USING btree ("created_at");--> statement-breakpoint
+CREATE INDEX "auth_known_addresses_recent" ON "auth_known_addresses" USING btree ("user_key","last_at");--> statement-breakpoint
+CREATE INDEX "auth_limits_reset" ON "auth_limits" USING btree ("reset_at");--> statement-breakpoint
 CREATE INDEX "conversations_agent" ON "conversations" USING btree ("agent_id","updated_at");--> statement-breakpoint
 CREATE INDEX "conversations_unread" ON "conversations" USING btree ("agent_id","unread") WHERE unread > 0;--> statement-breakpoint
 CREATE INDEX "decisions_status" ON "decisions" USING btree ("status","id");--> statement-breakpoint

@@ -1,3 +1,18 @@
+CREATE TABLE `auth_known_addresses` (
+	`user_key` text NOT NULL,
+	`address` text NOT NULL,
+	`last_at` text NOT NULL,
+	PRIMARY KEY(`user_key`, `address`)
+);
+--> statement-breakpoint
+CREATE INDEX `auth_known_addresses_recent` ON `auth_known_addresses` (`user_key`,`last_at`);--> statement-breakpoint
+CREATE TABLE `auth_limits` (
+	`key` text PRIMARY KEY NOT NULL,
+	`count` integer NOT NULL,
+	`reset_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `auth_limits_reset` ON `auth_limits` (`reset_at`);--> statement-breakpoint
 CREATE TABLE `push_queue` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`subscription_id` text NOT NULL,

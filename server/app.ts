@@ -1,6 +1,6 @@
 // The app factory: builds the context, the Elysia app with every route, and
 // the background loops. `nod serve` and the tests both start servers here.
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { Server } from "bun";
 import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
@@ -41,7 +41,7 @@ import { metricsRoutes } from "./ops/metrics.ts";
 import { SocketBudget } from "./ops/socket-budget.ts";
 import { Retention } from "./ops/retention.ts";
 import { openapiDocs } from "./ops/openapi.ts";
-import { PUBLIC } from "./lib/schemas.ts";
+import { healthRoutes } from "./ops/health.ts";
 import { VERSION } from "./version.ts";
 import { webRoutes } from "./web.ts";
 export { VERSION };
@@ -89,8 +89,6 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
   return { ctx, live };
 }
 
-const Health = t.Object({ status: t.Literal("ok") });
-
 /**
  * Every route, grouped by who may call it. Each feature folder holds its own
  * routes (public.ts, people.ts, agent.ts) with full paths, so a grep for a
@@ -101,7 +99,7 @@ export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof we
     new Elysia({ serve: { maxRequestBodySize: BUN_MAX_BODY }, websocket: WS_SERVER_OPTIONS })
       .use(httpBasics(ctx))
       // ---- public: anyone ----
-      .get("/healthz", () => ({ status: "ok" as const }), { response: { 200: Health }, detail: { ...PUBLIC, summary: "The server is up" } })
+      .use(healthRoutes(ctx)) //              /healthz (the server and its database)
       .get("/", ({ redirect }) => redirect("/app"), { detail: { hide: true } })
       .use(web) //                            /app, /app/* (the inbox's page and its files)
       .use(mediaRoutes(ctx)) //               /media/:name

@@ -1,5 +1,6 @@
 // Everything `nod serve` can be told, with its flag, env var and default.
 // The command line (cli/) fills it; tests build one with testConfig().
+import { hostname } from "node:os";
 import type { LogLevel } from "./lib/log.ts";
 
 export interface Config {
@@ -8,6 +9,8 @@ export interface Config {
   dataDir: string;
   publicUrl: string; // no trailing slash
   logLevel: LogLevel;
+  /** This process's name in logs and /metrics, set with --instance; null: the host name (instanceName). */
+  instance: string | null;
   webhookBlockPrivate: boolean;
   webhookRetryBaseMs: number; // retries wait base, base*4 (2 s, 8 s by default)
   webhookRetryWindowMs: number; // after the three attempts, keep trying until an event is this old (0: three only)
@@ -55,6 +58,7 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     dataDir: partial.dataDir,
     publicUrl: (partial.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ""),
     logLevel: partial.logLevel ?? DEFAULTS.logLevel,
+    instance: partial.instance ?? null,
     webhookBlockPrivate: partial.webhookBlockPrivate ?? false,
     webhookRetryBaseMs: partial.webhookRetryBaseMs ?? DEFAULTS.webhookRetryBaseMs,
     webhookRetryWindowMs: partial.webhookRetryWindowMs ?? DEFAULTS.webhookRetryWindowMs,
@@ -73,3 +77,9 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     keepMessagesMs: partial.keepMessagesMs ?? DEFAULTS.keepMessagesMs,
   };
 }
+
+/** What names this process where several share a database: --instance, or the host name. */
+export const instanceName = (config: Config) => config.instance ?? hostname();
+
+/** An instance name: a host name's characters, so it reads plainly in a log line and a metric label. */
+export const INSTANCE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;

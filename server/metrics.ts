@@ -2,10 +2,13 @@
 // what they do here; the metrics route renders it.
 type Labels = Record<string, string>;
 
+/** A label's value as the text format writes it: backslash, quote and newline escaped. */
+export const labelValue = (v: string) => v.replace(/["\\\n]/g, (c) => (c === "\n" ? "\\n" : "\\" + c));
+
 const key = (labels: Labels) =>
   Object.entries(labels)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, (c) => (c === "\n" ? "\\n" : "\\" + c))}"`)
+    .map(([k, v]) => `${k}="${labelValue(v)}"`)
     .join(",");
 
 export class Metrics {

@@ -212,12 +212,15 @@ export function expectLimited(r: { status: number; body: any; headers: Headers |
   expect(Number(retry)).toBeGreaterThan(0);
 }
 
-/** POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it. */
+/**
+ * POST JSON from a chosen loopback source address (127.0.0.2, …): another client as the server sees it.
+ * A connection each (no keep-alive pool): a kept one would be dead after a restart on the same port.
+ */
 export function postFrom(base: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   const u = new URL(base);
   return new Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, path, method: "POST", localAddress, headers: { "content-type": "application/json", ...headers } },
+      { host: u.hostname, port: u.port, path, method: "POST", localAddress, agent: false, headers: { "content-type": "application/json", ...headers } },
       (res) => {
         let d = "";
         res.on("data", (c) => (d += c));

@@ -187,6 +187,8 @@ describePg("drizzle-pg/ on PostgreSQL", () => {
         if (c.primary) expected[`${table}_pkey`] = { table, columns: [column], unique: true, where: null };
         if (c.unique) expected[c.unique] = { table, columns: [column], unique: true, where: null };
       }
+      // a primary key over several columns (drizzle names it TABLE_COLUMNS_pk)
+      for (const pk of pgTableConfig(t).primaryKeys) expected[pk.getName()] = { table, columns: pk.columns.map((c) => c.name), unique: true, where: null };
     }
     expect(actual).toEqual(expected);
   });

@@ -10,10 +10,20 @@
 //
 // Setup while it is open: 10 attempts per address in 15 minutes, and one at
 // a time (each hashes a password; the first that succeeds closes setup).
+//
+// The counts live in the database (limit-store.ts): a restart keeps them, and
+// every process on the database shares them. Checking and counting an attempt
+// is one synchronous transaction, before the password is hashed.
+import type { Ctx } from "../context.ts";
 import { conflict, tooManyRequests } from "../lib/errors.ts";
-import { addressKey, KnownAddresses, RateLimiter } from "./rate-limit.ts";
+import { LimitCounters } from "./limit-store.ts";
+import { addressKey } from "./rate-limit.ts";
 
-const WINDOW = 15 * 60_000;
+const PER_USER_AND_ADDRESS = 10;
+const PER_USER = 10; // then the username is under attack
+const FRESH_ADDRESSES = 10; // new addresses that get a guess while it is
+const PER_ADDRESS = 30;
+const SETUP_PER_ADDRESS = 10;
 
 /** One sign-in attempt, already counted as a failure; a right password takes it back. */
 export interface SignInAttempt {
@@ -21,11 +31,7 @@ export interface SignInAttempt {
 }
 
 export class SignInLimits {
-  private byUserIp = new RateLimiter(10, WINDOW);
-  private byUser = new RateLimiter(10, WINDOW);
-  private freshGuesses = new RateLimiter(10, WINDOW);
-  private byIp = new RateLimiter(30, WINDOW);
-  private known = new KnownAddresses();
+  constructor(private readonly ctx: Ctx) {}
 
   /**
    * Counts an attempt before the (slow) password hash, so attempts arriving
@@ -33,43 +39,58 @@ export class SignInLimits {
    */
   begin(username: string, address: string): SignInAttempt {
     const ip = addressKey(address);
-    const userKey = username.trim().toLowerCase();
-    const pairKey = `${userKey}\n${ip}`;
-    let wait = Math.max(this.byUserIp.retryAfter(pairKey), this.byIp.retryAfter(ip));
-    let fresh = false;
-    const attacked = this.byUser.retryAfter(userKey);
-    if (!wait && attacked > 0 && !this.known.has(userKey, ip)) {
-      if (this.byUserIp.count(pairKey) > 0) wait = attacked;
-      else wait = this.freshGuesses.retryAfter(userKey);
-      fresh = wait === 0;
-    }
+    const user = username.trim().toLowerCase();
+    const key = { pair: `pair:${user}\n${ip}`, user: `user:${user}`, fresh: `fresh:${user}`, ip: `ip:${ip}` };
+    const { wait, fresh } = this.ctx.writer.now((uow) => {
+      const c = new LimitCounters(uow.db, this.ctx.now());
+      c.prune(); // first: it takes the write lock (limit-store.ts)
+      let wait = Math.max(c.retryAfter(key.pair, PER_USER_AND_ADDRESS), c.retryAfter(key.ip, PER_ADDRESS));
+      let fresh = false;
+      const attacked = c.retryAfter(key.user, PER_USER);
+      if (!wait && attacked > 0 && !c.isKnown(user, ip)) {
+        if (c.count(key.pair) > 0) wait = attacked;
+        else wait = c.retryAfter(key.fresh, FRESH_ADDRESSES);
+        fresh = wait === 0;
+      }
+      // Refused: nothing is counted (the commit is empty but for the pruning).
+      if (wait > 0) return { wait, fresh };
+      c.hit(key.user);
+      c.hit(key.pair);
+      c.hit(key.ip);
+      if (fresh) c.hit(key.fresh);
+      return { wait, fresh };
+    });
     if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
-    this.byUser.hit(userKey);
-    this.byUserIp.hit(pairKey);
-    this.byIp.hit(ip);
-    if (fresh) this.freshGuesses.hit(userKey);
     return {
-      succeeded: () => {
-        this.byUser.release(userKey);
-        this.byIp.release(ip);
-        if (fresh) this.freshGuesses.release(userKey);
-        this.byUserIp.reset(pairKey);
-        this.known.add(userKey, ip);
-      },
+      succeeded: () =>
+        this.ctx.writer.now((uow) => {
+          const c = new LimitCounters(uow.db, this.ctx.now());
+          c.release(key.user);
+          c.release(key.ip);
+          if (fresh) c.release(key.fresh);
+          c.reset(key.pair);
+          c.remember(user, ip);
+        }),
     };
   }
 }
 
 export class SetupLimits {
-  private byIp = new RateLimiter(10, WINDOW);
-  private busy = false;
+  private busy = false; // in this process; setupOwner's transaction makes one owner across processes
+
+  constructor(private readonly ctx: Ctx) {}
 
   /** Runs one setup attempt: 429 over the address's limit, 409 while another is running. */
   async run<T>(address: string, attempt: () => Promise<T>): Promise<T> {
-    const ip = addressKey(address);
-    const wait = this.byIp.retryAfter(ip);
+    const key = `setup:${addressKey(address)}`;
+    const wait = this.ctx.writer.now((uow) => {
+      const c = new LimitCounters(uow.db, this.ctx.now());
+      c.prune();
+      const wait = c.retryAfter(key, SETUP_PER_ADDRESS);
+      if (!wait) c.hit(key);
+      return wait;
+    });
     if (wait > 0) throw tooManyRequests("too many setup attempts; try again later", wait);
-    this.byIp.hit(ip);
     if (this.busy) throw conflict("setup is in progress");
     this.busy = true;
     try {

@@ -11,8 +11,8 @@ import { AuthStatus, Credentials, SignedIn } from "./model.ts";
 import * as auth from "./service.ts";
 
 export function authRoutes(ctx: Ctx) {
-  const signInLimits = new SignInLimits();
-  const setupLimits = new SetupLimits();
+  const signInLimits = new SignInLimits(ctx);
+  const setupLimits = new SetupLimits(ctx);
   const secure = ctx.config.publicUrl.startsWith("https:");
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;

@@ -1,5 +1,5 @@
-// A fixed-window counter in memory: enough to slow down password guessing and
-// abuse of public endpoints on a single-process server.
+// A fixed-window counter in memory, for limits a restart may reset (webhook
+// triggers). Sign-in and setup count in the database instead (limit-store.ts).
 export class RateLimiter {
   private hits = new Map<string, { count: number; resetAt: number }>();
 
@@ -55,20 +55,4 @@ export function addressKey(address: string): string {
   const t = tail === undefined ? [] : tail ? tail.split(":") : [];
   const words = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
   return words.slice(0, 4).map((w) => w.replace(/^0+(?=.)/, "")).join(":") + "::/64";
-}
-
-/** Addresses each username signed in from lately (in memory: a restart forgets them). */
-export class KnownAddresses {
-  private byUser = new Map<string, string[]>();
-  has(user: string, address: string) {
-    return this.byUser.get(user)?.includes(address) ?? false;
-  }
-  add(user: string, address: string) {
-    const list = (this.byUser.get(user) ?? []).filter((a) => a !== address);
-    list.push(address);
-    if (list.length > 20) list.shift();
-    this.byUser.delete(user); // re-inserted last: the map drops the longest-unused user first
-    this.byUser.set(user, list);
-    if (this.byUser.size > 10_000) this.byUser.delete(this.byUser.keys().next().value!);
-  }
 }

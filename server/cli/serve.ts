@@ -1,5 +1,5 @@
 // nod serve
-import { makeConfig, DEFAULTS, type Config } from "../config.ts";
+import { makeConfig, DEFAULTS, INSTANCE_RE, instanceName, type Config } from "../config.ts";
 import { LOG_LEVELS, Logger, type LogLevel } from "../lib/log.ts";
 import { parseDuration } from "../lib/time.ts";
 import { startServer, VERSION } from "../app.ts";
@@ -18,6 +18,10 @@ Flags (each also read from its environment variable):
   --public-url URL       URL people and agents reach this server at, for trigger and
                          media links (NOD_PUBLIC_URL, default http://localhost:PORT)
   --log-level LEVEL      debug, info, warn or error (NOD_LOG_LEVEL, default info)
+  --instance NAME        this server's name where several share a database: in the
+                         start line, at the end of every log line, and in /metrics
+                         as nod_instance_info{name="NAME"} (NOD_INSTANCE, default
+                         the host name, then in the start line and /metrics only)
   --webhook-block-private  refuse webhook URLs on loopback and private networks
                          (NOD_WEBHOOK_BLOCK_PRIVATE=1)
   --webhook-retry-base D base wait between webhook attempts: D, then 4×D
@@ -52,6 +56,7 @@ export const SERVE_FLAGS = {
   data: { type: "string" },
   "public-url": { type: "string" },
   "log-level": { type: "string" },
+  instance: { type: "string" },
   "webhook-block-private": { type: "boolean" },
   "webhook-retry-base": { type: "string" },
   "webhook-retry-window": { type: "string" },
@@ -84,6 +89,9 @@ export function serveConfig(argv: string[]): Config | "help" {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: not a port number: ${portText}`);
   const logLevel = (flags["log-level"] ?? env("NOD_LOG_LEVEL") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level: one of ${LOG_LEVELS.join(", ")}`);
+  const instance = flags.instance ?? env("NOD_INSTANCE");
+  if (instance !== undefined && !INSTANCE_RE.test(instance))
+    throw new UsageError(`--instance: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit: ${instance}`);
   const publicUrl = flags["public-url"] ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
@@ -99,6 +107,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     dataDir: dataDirFrom(flags),
     publicUrl,
     logLevel,
+    instance,
     webhookBlockPrivate: Boolean(flags["webhook-block-private"]) || (blockEnv !== undefined && !["0", "false"].includes(blockEnv)),
     webhookRetryBaseMs: duration("webhook-retry-base", flags["webhook-retry-base"] ?? env("NOD_WEBHOOK_RETRY_BASE")),
     webhookRetryWindowMs: duration("webhook-retry-window", flags["webhook-retry-window"] ?? env("NOD_WEBHOOK_RETRY_WINDOW"), true),
@@ -132,7 +141,9 @@ export async function serve(argv: string[]) {
     return;
   }
   const log = new Logger(config.logLevel);
-  log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl });
+  // Named on purpose (several instances): every line says which one wrote it.
+  if (config.instance) log.tag({ instance: config.instance });
+  log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl, instance: instanceName(config) });
   if (/^https?:\/\/localhost[:/]/.test(config.publicUrl + "/") && !["127.0.0.1", "::1", "localhost"].includes(config.host))
     log.warn("the public URL is localhost: set --public-url so webhook trigger and image links work from other machines");
   logFdLimit(log);

@@ -20,7 +20,7 @@
 //   BY DEFAULT, so `nod migrate --from-sqlite` can copy the ids (and then
 //   moves the sequence past them). Counters stay integer.
 import { sql } from "drizzle-orm";
-import { pgTable, customType, bigint, boolean, integer, index, uniqueIndex } from "drizzle-orm/pg-core";
+import { pgTable, customType, bigint, boolean, integer, index, primaryKey, uniqueIndex } from "drizzle-orm/pg-core";
 
 const collatedText = customType<{ data: string; driverData: string }>({ dataType: () => 'text COLLATE "C"' });
 
@@ -55,6 +55,33 @@ export const sessions = pgTable(
     expiresAt: text("expires_at").notNull(),
   },
   (t) => [index("sessions_user").on(t.userId), index("sessions_expiry").on(t.expiresAt)],
+);
+
+// Sign-in and setup attempts that count against their limits (auth/limits.ts):
+// one fixed window per key ("user:alice", "pair:alice\n10.0.0.1", "ip:…",
+// "fresh:…", "setup:…"). Kept here, not in memory, so a restart does not reset
+// them and processes sharing the database count together. Rows whose window
+// has ended are pruned as new attempts come in, through auth_limits_reset.
+export const authLimits = pgTable(
+  "auth_limits",
+  {
+    key: text("key").primaryKey(),
+    count: integer("count").notNull(),
+    resetAt: text("reset_at").notNull(), // the window's end
+  },
+  (t) => [index("auth_limits_reset").on(t.resetAt)],
+);
+
+// The addresses (IPv6 by /64) each username signed in from lately, the last 20:
+// they may still try while the username is under attack (auth/limits.ts).
+export const authKnownAddresses = pgTable(
+  "auth_known_addresses",
+  {
+    userKey: text("user_key").notNull(), // the username, trimmed and lowercased
+    address: text("address").notNull(),
+    lastAt: text("last_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.address] }), index("auth_known_addresses_recent").on(t.userKey, t.lastAt)],
 );
 
 export const agents = pgTable(

@@ -1,16 +1,25 @@
 // A small leveled logger that writes lines like
 //   2026-11-23T09:00:00Z INFO  listening on http://0.0.0.0:8000
-// to stderr (stdout is kept for the ready line and command output).
+// to stderr (stdout is kept for the ready line and command output); with
+// --instance, each line ends with instance=NAME.
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 export const LOG_LEVELS = Object.keys(ORDER) as LogLevel[];
 
 export class Logger {
+  /** Fields that end every line (tag()). */
+  private tags: [string, unknown][] = [];
+
   /** out: where each line goes (stderr; tests pass a collector). */
   constructor(
     public level: LogLevel = "info",
     private out: (line: string) => void = (line) => void process.stderr.write(line),
   ) {}
+
+  /** Adds fields to the end of every line from now on (`instance=web-2` when several instances log to one place). */
+  tag(fields: Record<string, unknown>) {
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) this.tags.push([k, v]);
+  }
 
   enabled(level: LogLevel) {
     return ORDER[level] >= ORDER[this.level];
@@ -22,6 +31,7 @@ export class Logger {
       if (!this.enabled(level)) return;
       let line = `${new Date().toISOString().replace(/\.\d{3}Z$/, "Z")} ${level.toUpperCase().padEnd(5)} ${escapeControls(msg)}`;
       if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${escapeControls(k)}=${fmt(v)}`;
+      for (const [k, v] of this.tags) if (!fields || fields[k] === undefined) line += ` ${escapeControls(k)}=${fmt(v)}`;
       this.out(line + "\n");
     } catch {}
   }

@@ -21,7 +21,7 @@ export const ErrorBody = t.Object(
 /** The schemas routes name by reference (`"Error"`): /docs/json lists them once, under components. */
 export const models = new Elysia({ name: "nod-models" }).model({ Error: ErrorBody });
 
-type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 429;
+type ErrorCode = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
 /** The error answers a route can give, for its `response` map: `{ 200: X, ...errors(401, 404) }`. */
 export const errors = <const C extends ErrorCode[]>(...codes: C) =>
   Object.fromEntries(codes.map((c) => [c, "Error"])) as { [K in C[number]]: "Error" };

@@ -9,12 +9,16 @@ import { INBOX_TOPIC } from "../realtime/hub.ts";
 import { longPollCount } from "../decisions/long-poll.ts";
 import type { Live } from "../effects.ts";
 import { VERSION, COMMIT } from "../version.ts";
+import { instanceName } from "../config.ts";
+import { labelValue } from "../metrics.ts";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 const tokenMatches = (given: string, expected: string) => timingSafeEqual(digest(given), digest(expected));
 
 export function metricsRoutes(ctx: Ctx, live: Live) {
   const started = Date.now();
+  // "name", not "instance": Prometheus gives every scraped series an instance label (the target's host:port) of its own.
+  const instanceLabel = labelValue(instanceName(ctx.config));
   const m = ctx.metrics;
   m.gauge("nod_agent_sockets_open", "Open, authenticated agent WebSocket connections", () => live.agentSockets.count());
   m.gauge("nod_agents_online", "Agents with at least one open WebSocket", () => live.agentSockets.onlineCount());
@@ -34,7 +38,9 @@ export function metricsRoutes(ctx: Ctx, live: Live) {
       if (!given || !tokenMatches(given, token)) {
         throw new HttpError(401, "metrics: send Authorization: Bearer <the --metrics-token>", { "www-authenticate": 'Bearer realm="nod metrics"' });
       }
-      const info = `# HELP nod_build_info The running version of nod\n# TYPE nod_build_info gauge\nnod_build_info{version="${VERSION}",commit="${COMMIT}"} 1\n`;
+      const info =
+        `# HELP nod_build_info The running version of nod\n# TYPE nod_build_info gauge\nnod_build_info{version="${VERSION}",commit="${COMMIT}"} 1\n` +
+        `# HELP nod_instance_info This server's name (--instance, default the host name)\n# TYPE nod_instance_info gauge\nnod_instance_info{name="${instanceLabel}"} 1\n`;
       return new Response(info + m.render(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
     },
     { detail: { hide: true } },
