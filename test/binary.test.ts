@@ -7,7 +7,7 @@ import { AgentClient, owner, request, tempDir } from "./helpers.ts";
 import { spawnNod, type NodProcess } from "./cli-util.ts";
 
 // This file builds and runs the compiled binary: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 const ROOT = path.resolve(import.meta.dir, "..");
 

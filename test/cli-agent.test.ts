@@ -7,7 +7,7 @@ import { AgentClient, eventually, Person, startTestServer, tempDir, withAgent } 
 import { agentEnvFor, runNod, spawnNod } from "./cli-util.ts";
 
 // This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 describe("agent commands", async () => {
   const server = await startTestServer();

@@ -4,7 +4,7 @@ import { request, startTestServer, withAgent } from "./helpers.ts";
 import { launch } from "./e2e-helpers.ts";
 
 // This file launches a browser and runs the nod CLI: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 describe("OpenAPI: /docs and /docs/json", async () => {
   const server = await startTestServer();

@@ -9,7 +9,7 @@ import { AgentClient, Person, request, startTestServer, tempDir, withAgent } fro
 import { runNod, spawnNod } from "./cli-util.ts";
 
 // This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 describe("nod: help, usage and version", () => {
   test("--help lists every command; COMMAND --help shows its flags", async () => {

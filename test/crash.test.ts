@@ -69,4 +69,4 @@ test("SIGKILL under load: every acknowledged event and queued delivery survives"
     await second.nod.done;
     hook.stop();
   }
-}, 40_000);
+}, 60_000);

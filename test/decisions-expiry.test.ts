@@ -238,5 +238,5 @@ describe("in the inbox (browser)", async () => {
     await q.getByText("Expired", { exact: true }).waitFor({ timeout: 15_000 });
     expect(await q.getByLabel("Your answer").count()).toBe(0);
     await shot(page, "requests-withdrawn-expired");
-  }, 30_000);
+  }, 60_000);
 });

@@ -8,7 +8,7 @@ import { connectAgent, connectInbox, verifySignature, webhookReceiver, type Fram
 import { AGENT_WS } from "../server/realtime/agent-socket.ts";
 
 // This file starts several servers (each with an owner whose password is hashed): a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 const confirmWas = AGENT_WS.confirmAfterMs;
 AGENT_WS.confirmAfterMs = 50; // 1 s in production

@@ -10,7 +10,7 @@ import type { Config } from "../server/config.ts";
 import { webhookReceiver } from "./ws-helpers.ts";
 import { DOCUMENTED_ATTEMPTS, MAX_GAP_MS, nextAttemptAt } from "../server/delivery/retry-policy.ts";
 
-setDefaultTimeout(20_000); // retries over a few seconds: a hang guard, never a time check
+setDefaultTimeout(60_000); // retries over a few seconds: a hang guard, never a time check
 
 describe("retry policy", () => {
   const p = { baseMs: 2000, windowMs: 24 * 3_600_000 };

@@ -22,4 +22,4 @@ test("an agent's image shows when the public URL is another host", async () => {
   await img.waitFor();
   expect(await img.getAttribute("src")).toMatch(/^\/media\/[0-9a-f]{32}\.png$/);
   await page.waitForFunction(() => [...document.images].some((i) => i.complete && i.naturalWidth === 1));
-}, 30_000);
+}, 60_000);

@@ -8,7 +8,7 @@ import { PRUNE_BATCH, PUSH_MARKERS_KEPT_MS, pruneBatch } from "../server/ops/ret
 import { sha256hex } from "../server/lib/secrets.ts";
 import { isoMs } from "../server/lib/time.ts";
 
-setDefaultTimeout(20_000); // servers and pushes on a busy machine (a hang guard, not a time check)
+setDefaultTimeout(60_000); // servers and pushes on a busy machine (a hang guard, not a time check)
 
 const DAY = 86_400_000;
 

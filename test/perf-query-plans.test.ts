@@ -9,7 +9,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 
-setDefaultTimeout(20_000); // each test starts a server (a hang guard, not a time check)
+setDefaultTimeout(60_000); // each test starts a server (a hang guard, not a time check)
 
 // Recorded before the server exists: statements are prepared once and kept.
 const seen = new Set<string>();

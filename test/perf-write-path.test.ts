@@ -7,7 +7,7 @@ import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
 import { sendUserMessage } from "../server/conversations/service.ts";
 import { getAgent } from "../server/agents/service.ts";
 
-setDefaultTimeout(20_000); // each test starts a server (a hang guard, not a time check)
+setDefaultTimeout(60_000); // each test starts a server (a hang guard, not a time check)
 
 describe("kept credentials never outlive their revocation", async () => {
   const server = await startTestServer();

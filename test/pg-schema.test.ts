@@ -20,7 +20,7 @@ import { closeDb, openDb } from "../server/db/index.ts";
 import { assetDir } from "../server/paths.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
 
-setDefaultTimeout(20_000); // a hang guard (creating a database, migrating), never a time check
+setDefaultTimeout(60_000); // a hang guard (creating a database, migrating), never a time check
 
 // ---------------------------------------------------------------------------
 // One dialect-neutral description of a table, from either dialect's config.

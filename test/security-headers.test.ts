@@ -53,5 +53,5 @@ describe("security headers on /app", async () => {
     const violations = await page.evaluate(() => (window as any).__csp as string[]);
     // the avatar at example.invalid may fail to load, but no directive blocks anything
     expect(violations).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 });

@@ -7,7 +7,7 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Markdown, plain, safeUrl } from "../web/markdown.js";
 
 // This file renders 100,000-character texts: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 /** The text the tree shows: every string in it, in order (iteratively: the tree may be deep). */
 function textOf(root: unknown) {

@@ -8,7 +8,7 @@ import { TaskScheduler } from "../server/tasks/scheduler.ts";
 import { eventually, startTestServer, withAgent, type TestServer } from "./helpers.ts";
 
 // This file waits for a real per-second cron: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
-setDefaultTimeout(20_000);
+setDefaultTimeout(60_000);
 
 const runsOf = (server: TestServer, taskId: string) =>
   server.ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId)).orderBy(taskRuns.id).all();
