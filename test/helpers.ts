@@ -21,8 +21,8 @@ import { isoMs } from "../server/lib/time.ts";
 
 export interface TestServer extends NodServer {
   dataDir: string;
-  /** Stops this server and starts a new one on the same data directory (and port). */
-  restart(): Promise<TestServer>;
+  /** Stops this server and starts a new one on the same data directory (and port), with more settings if given. */
+  restart(more?: Partial<Config>): Promise<TestServer>;
 }
 
 export function tempDir(prefix = "nod-test-") {
@@ -48,10 +48,10 @@ export async function startTestServer(over: Partial<Config> & { now?: () => numb
     ...nod,
     stop,
     dataDir,
-    async restart() {
+    async restart(more = {}) {
       const port = nod.server.port;
       await stop();
-      return startTestServer({ ...over, port }, dataDir);
+      return startTestServer({ ...over, ...more, port }, dataDir);
     },
   };
   afterAll(stop);

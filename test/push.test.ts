@@ -381,3 +381,20 @@ describe("the VAPID subject", () => {
     expect(() => serveConfig(["--push-contact", "ops@example.com"])).toThrow(/--push-contact/);
   });
 });
+
+describe("--webhook-block-private keeps push endpoints public too", async () => {
+  const { server, alice, push, agent, subscribe } = await setup();
+
+  test("a device on a private address is refused (400 naming endpoint); one added before the flag gets no push, and shows why", async () => {
+    const home = await subscribe(alice, "home"); // on loopback, added while private addresses were allowed
+    const blocking = await server.restart({ webhookBlockPrivate: true });
+    const res = await alice.post("/api/push/subscriptions", { ...push.device("other"), name: "other" });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(/^endpoint: .*non-public address 127\.0\.0\.1/);
+    await agent.event({ type: "decision", kind: "approval", title: "Not to a private address", description: "" });
+    const device = await eventually(async () => ((await alice.get("/api/push/subscriptions")).body as any[]).find((s) => s.id === home && s.last_error), 10_000, "the refused push");
+    expect(device.last_error).toContain("non-public address 127.0.0.1");
+    expect(push.received.filter((d) => d.device === "home")).toEqual([]);
+    expect(blocking.ctx.db.$client.query("SELECT count(*) AS n FROM push_queue WHERE subscription_id = ?").get(home)).toEqual({ n: 0 });
+  });
+});

@@ -2,7 +2,8 @@
 // a private address, whatever form the address takes, through a redirect, or
 // through a DNS answer that changes between the check and the POST (rebinding).
 import { afterEach, describe, expect, test } from "bun:test";
-import { attemptWebhook, isPrivateAddress, privateDestination, resolver } from "../server/delivery/webhook.ts";
+import { attemptWebhook } from "../server/delivery/webhook.ts";
+import { isPrivateAddress, privateDestination, resolver } from "../server/lib/private-address.ts";
 import { webhookReceiver } from "./ws-helpers.ts";
 
 const attempt = (url: string, blockPrivate: boolean) =>

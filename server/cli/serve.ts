@@ -22,7 +22,7 @@ Flags (each also read from its environment variable):
                          start line, at the end of every log line, and in /metrics
                          as nod_instance_info{name="NAME"} (NOD_INSTANCE, default
                          the host name, then in the start line and /metrics only)
-  --webhook-block-private  refuse webhook URLs on loopback and private networks
+  --webhook-block-private  refuse webhook and push URLs on loopback and private networks
                          (NOD_WEBHOOK_BLOCK_PRIVATE=1)
   --webhook-retry-base D base wait between webhook attempts: D, then 4×D
                          (NOD_WEBHOOK_RETRY_BASE, default 2s)

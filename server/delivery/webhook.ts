@@ -1,13 +1,12 @@
 // One outbound webhook attempt: POST of the event JSON to the agent's
 // webhook_url with the X-Nod-* headers and signature, and what went wrong if
 // it failed (the reason becomes the next attempt's X-Nod-Retry-Reason).
-import { lookup } from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
-import { isIP, type LookupFunction } from "node:net";
-import ipaddr from "ipaddr.js";
+import type { LookupFunction } from "node:net";
 import { randomHex } from "../lib/ids.ts";
 import { signWebhook } from "../lib/secrets.ts";
+import { isPrivateAddress, privateDestination, resolver } from "../lib/private-address.ts";
 
 export type RetryReason = "first_attempt" | "timeout" | "connection_error" | `http_${number}`;
 
@@ -90,10 +89,6 @@ export function retryReasonFrom(lastError: string | null): RetryReason {
   return (m?.[1] as RetryReason) ?? "connection_error";
 }
 
-/** How webhook host names are resolved (tests replace it to play a rebinding DNS server). */
-export const resolver = {
-  lookup: async (host: string): Promise<{ address: string; family: number }[]> => lookup(host, { all: true, verbatim: true }),
-};
 
 class BlockedAddress extends Error {}
 
@@ -127,50 +122,4 @@ function postPinned(url: string, headers: Record<string, string>, body: string, 
     req.on("error", (e) => reject(signal.aborted ? signal.reason : e));
     req.end(body);
   });
-}
-
-/**
- * With --webhook-block-private: a description of why the URL's host is not
- * allowed (it is, or resolves to, a loopback, private, link-local or otherwise
- * non-public address), or null when every address it resolves to is public.
- */
-export async function privateDestination(url: string): Promise<string | null> {
-  let host: string;
-  try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-  } catch {
-    return "blocked: webhook_url is not a valid URL";
-  }
-  let addresses: string[];
-  if (isIP(host)) addresses = [host];
-  else {
-    try {
-      addresses = (await resolver.lookup(host)).map((r) => r.address);
-    } catch (e) {
-      return null; // unresolvable: the POST itself fails with a connection error
-    }
-  }
-  const bad = addresses.find(isPrivateAddress);
-  return bad ? `blocked: ${host} resolves to non-public address ${bad} (--webhook-block-private)` : null;
-}
-
-/**
- * Whether an address is anything but public unicast (ipaddr.js's ranges:
- * loopback, private, link-local, unique-local, CGNAT, multicast, reserved,
- * unspecified…). IPv4-mapped and IPv4-compatible forms count as their IPv4
- * address (in hex spelling they are refused); forms that carry an IPv4
- * address to translate (NAT64, IPv4-translated) are refused, and 6to4 is
- * judged by the address it embeds. (Teredo counts as public, as before.)
- */
-export function isPrivateAddress(addr: string): boolean {
-  if (!ipaddr.isValid(addr)) return true;
-  const ip = ipaddr.process(addr); // ::ffff:a.b.c.d and ::a.b.c.d become a.b.c.d
-  const range = ip.range();
-  if (ip.kind() === "ipv6") {
-    const parts = (ip as ipaddr.IPv6).parts;
-    // ::/96 in hex spelling (::7f00:1): the deprecated IPv4-compatible form, never a public destination.
-    if (parts.slice(0, 6).every((w) => w === 0)) return true;
-    if (range === "6to4") return isPrivateAddress(`${parts[1]! >> 8}.${parts[1]! & 255}.${parts[2]! >> 8}.${parts[2]! & 255}`);
-  }
-  return range !== "unicast" && range !== "teredo";
 }

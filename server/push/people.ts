@@ -4,6 +4,8 @@ import { t } from "elysia";
 import type { Ctx } from "../context.ts";
 import { forPeople } from "../auth/guard.ts";
 import { doc, errors } from "../lib/schemas.ts";
+import { badRequest } from "../lib/errors.ts";
+import { privateDestination } from "../lib/private-address.ts";
 import { vapidKeys } from "./vapid.ts";
 import * as push from "./service.ts";
 import { notifyPeople } from "./notices.ts";
@@ -17,7 +19,12 @@ export function peoplePushRoutes(ctx: Ctx) {
     })
     .post(
       "/api/push/subscriptions",
-      ({ body, user, request, status }) => {
+      async ({ body, user, request, status }) => {
+        // The server POSTs to this URL: --webhook-block-private keeps it off private networks too.
+        if (ctx.config.webhookBlockPrivate && URL.canParse(body.endpoint)) {
+          const blocked = await privateDestination(body.endpoint);
+          if (blocked) throw badRequest(`endpoint: ${blocked}`);
+        }
         const { sub, created } = push.saveSubscription(ctx.db, user.id, body, request.headers.get("user-agent"));
         return status(created ? 201 : 200, push.publicSubscription(sub));
       },

@@ -18,6 +18,7 @@ import webpush from "web-push";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { isoMs } from "../lib/time.ts";
+import { privateDestination } from "../lib/private-address.ts";
 import { VapidSigner, vapidKeys, vapidSubject } from "./vapid.ts";
 
 export const MAX_ATTEMPTS = 10;
@@ -164,6 +165,11 @@ export class PushSender {
 
   /** One POST to the push service. */
   private async attempt(row: DueRow): Promise<Outcome> {
+    if (this.ctx.config.webhookBlockPrivate) {
+      // Checked when the device was added, and again here: the name may resolve elsewhere now.
+      const blocked = await privateDestination(row.endpoint);
+      if (blocked) return { ok: false, retry: false, error: blocked };
+    }
     const origin = new URL(row.endpoint).origin;
     const details = webpush.generateRequestDetails({ endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } }, row.payload, {
       TTL: row.ttl,
