@@ -125,12 +125,15 @@ export async function figures(opts: { seconds?: number } = {}): Promise<Figure[]
   const section = "ingest";
   for (const { name, r } of results) {
     out.push({ section, what: `${name}: REST, ${CONCURRENCY} concurrent`, value: rest(r.rest) });
-    for (const w of WINDOWS)
-      out.push({ section, what: `${name}: one WebSocket, window ${w}`, value: `${rate(r.ws[w]!)} acked (p50 ${fmtMs(r.ws[w]!.p50)}, p99 ${fmtMs(r.ws[w]!.p99)})` });
+    for (const w of WINDOWS) {
+      // The issue's target for one socket: at least 15,000 acknowledged frames a second (best window).
+      const wsTarget = name === "nod" && w === Math.max(...WINDOWS) ? { target: "≥ 15,000/s", met: r.ws[w]!.rps >= 15_000 } : {};
+      out.push({ section, what: `${name}: one WebSocket, window ${w}`, value: `${rate(r.ws[w]!)} acked (p50 ${fmtMs(r.ws[w]!.p50)}, p99 ${fmtMs(r.ws[w]!.p99)})`, ...wsTarget });
+    }
   }
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   const restVsDb = nod.r.rest.rps / db.r.rest.rps;
-  out.push({ section, what: "REST: nod / bare + sqlite", value: ratio(nod.r.rest.rps, db.r.rest.rps), target: "≥ 0.50", met: restVsDb >= 0.5 });
+  out.push({ section, what: "REST: nod / bare + sqlite", value: ratio(nod.r.rest.rps, db.r.rest.rps), target: "≥ 1.5", met: restVsDb >= 1.5 });
   out.push({ section, what: "REST: nod / ceiling (no database)", value: ratio(nod.r.rest.rps, ceiling.r.rest.rps) });
   for (const w of WINDOWS) {
     out.push({ section, what: `WebSocket window ${w}: nod / bare + sqlite`, value: ratio(nod.r.ws[w]!.rps, db.r.ws[w]!.rps) });
