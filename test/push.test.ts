@@ -398,3 +398,19 @@ describe("--webhook-block-private keeps push endpoints public too", async () => 
     expect(blocking.ctx.db.$client.query("SELECT count(*) AS n FROM push_queue WHERE subscription_id = ?").get(home)).toEqual({ n: 0 });
   });
 });
+
+describe("deleting an agent", async () => {
+  const { alice, push, agent, agentId, subscribe } = await setup();
+
+  test("the devices told of its pending requests hear they are gone: same tag, resolved, the badge without them", async () => {
+    await subscribe(alice, "phone");
+    const other = await alice.createAgent({ name: "Other Bot" });
+    await new AgentClient(alice.base, other.id, other.secret).event({ type: "decision", kind: "approval", title: "Still pending", description: "" });
+    const id = (await agent.event({ type: "decision", kind: "approval", title: "Restart the db?", description: "" })).body.decision_id as string;
+    await push.until((all) => all.find((x) => x.payload.decision_id === id && !x.payload.resolved), "the request's push");
+    expect((await alice.delete(`/api/agents/${agentId}`)).status).toBe(204);
+    const gone = await push.until((all) => all.find((x) => x.payload.decision_id === id && x.payload.resolved), "the push saying it is gone");
+    expect(gone.payload).toMatchObject({ type: "resolved", tag: id, resolved: true, title: "Deploy Bot: Restart the db?", body: "Its agent was deleted", badge: 1 });
+    expect((await alice.get(`/api/decisions/${id}`)).status).toBe(404);
+  });
+});

@@ -1,14 +1,14 @@
 // Agents: created by people, authenticated by id + secret.
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { agents } from "../db/schema.ts";
+import { agents, decisions } from "../db/schema.ts";
+import { notifyPeople } from "../push/notices.ts";
 import { pageLimit } from "../lib/paging.ts";
 import { prepared } from "../db/prepared.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
 import { secretMatches, sha256hex } from "../lib/secrets.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
-import { prepared as cachedStatement } from "../db/prepared.ts";
 import { badRequest, notFound } from "../lib/errors.ts";
 import type { Static } from "elysia";
 import type { AgentListItem, AgentView } from "./model.ts";
@@ -158,6 +158,11 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
   ctx.writer.now((uow) => {
+    // Its pending requests go with it. The devices told of them hear so (their
+    // notification is replaced, quietly), with the app badge counted without them.
+    const pending = uow.db.select().from(decisions).where(and(eq(decisions.agentId, id), eq(decisions.status, "pending"))).all();
+    uow.db.delete(decisions).where(eq(decisions.agentId, id)).run();
+    for (const d of pending) notifyPeople(uow, { kind: "resolved", decision: d, outcome: "Its agent was deleted" });
     forgetAgent(uow.db, id);
     uow.db.delete(agents).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4004, "agent deleted");
@@ -232,7 +237,7 @@ export function forgetAgent(db: Db, id: string) {
 export const LAST_SEEN = { everyMs: 60_000 };
 const lastTouched = new WeakMap<Db, Map<string, number>>();
 const touchStmt = (db: Db) =>
-  cachedStatement(db, "agents.touchRest", (db) =>
+  prepared(db, "agents.touchRest", (db) =>
     db.update(agents).set({ lastSeenAt: sql`${sql.placeholder("at")}` }).where(eq(agents.id, sql.placeholder("id"))).prepare(),
   );
 

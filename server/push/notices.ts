@@ -19,7 +19,7 @@ type RunRow = { id: string; taskId: string; agentId: string; summary: string | n
 /** What nod tells people about. Build one and pass it to enqueuePush inside the change's transaction. */
 export type PushNotice =
   | { kind: "request"; decision: DecisionRow }
-  | { kind: "resolved"; decision: DecisionRow }
+  | { kind: "resolved"; decision: DecisionRow; outcome?: string } // outcome: what the notification says instead of the status word
   | { kind: "message"; message: MessageRow }
   | { kind: "run_failed"; run: RunRow; taskName: string }
   | { kind: "test"; userId: string };
@@ -96,11 +96,11 @@ function requestPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
   };
 }
 
-function resolvedPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
+function resolvedPayload(db: Db, d: DecisionRow, badge: number, outcome?: string): PushPayload {
   // Generic over statuses: "expired" and "cancelled" (withdrawn) come from another change.
   const status: string = d.status;
   const who = d.resolvedBy === "agent" ? "the agent" : d.resolvedBy;
-  const word = OUTCOME[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
+  const word = outcome ?? OUTCOME[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
   const note = d.note ? `: ${plainText(d.note)}` : "";
   return {
     type: "resolved",
@@ -176,7 +176,7 @@ export function enqueuePush(db: Db, notice: PushNotice): number {
   const now = isoMs();
   if (notice.kind === "resolved") {
     const d = notice.decision;
-    const payload = JSON.stringify(resolvedPayload(db, d, badge));
+    const payload = JSON.stringify(resolvedPayload(db, d, badge, notice.outcome));
     const res = db
       .update(pushQueue)
       .set({ kind: "resolved", payload, urgency: "normal", ttl: TTL.resolved, status: "pending", version: sql`${pushQueue.version} + 1`, attempts: 0, nextAttemptAt: now, lastError: null })
