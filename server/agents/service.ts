@@ -1,7 +1,7 @@
 // Agents: created by people, authenticated by id + secret.
 import { desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import type { Db } from "../db/index.ts";
+import { storeKey, type Db } from "../db/index.ts";
 import { agents } from "../db/schema.ts";
 import { pageLimit } from "../lib/paging.ts";
 import { prepared } from "../db/prepared.ts";
@@ -207,8 +207,8 @@ const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().fr
 
 /** The agent with this id, from memory when it was read before; undefined when there is none. */
 export function knownAgent(db: Db, id: string): Agent | undefined {
-  let forDb = known.get(db);
-  if (!forDb) known.set(db, (forDb = new Map()));
+  let forDb = known.get(storeKey(db));
+  if (!forDb) known.set(storeKey(db), (forDb = new Map()));
   let agent = forDb.get(id);
   if (agent) {
     forDb.delete(id); // most recently used last
@@ -225,7 +225,7 @@ export function knownAgent(db: Db, id: string): Agent | undefined {
 
 /** The agent changed or is gone: the next request reads it again (called inside the change's unit of work). */
 export function forgetAgent(db: Db, id: string) {
-  known.get(db)?.delete(id);
+  known.get(storeKey(db))?.delete(id);
 }
 
 /** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */

@@ -17,7 +17,7 @@ export function authRoutes(ctx: Ctx) {
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
   const signIn = (set: { headers: Record<string, unknown> }, userId: string) => {
-    set.headers["set-cookie"] = cookie(auth.createSession(ctx.db, userId, ctx.now()), auth.SESSION_TTL_MS / 1000);
+    set.headers["set-cookie"] = cookie(ctx.writer.now((uow) => auth.createSession(uow.db, userId, ctx.now())), auth.SESSION_TTL_MS / 1000);
   };
   const addressOf = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) =>
     server?.requestIP(request)?.address ?? "unknown";
@@ -37,7 +37,7 @@ export function authRoutes(ctx: Ctx) {
       "/api/auth/setup",
       async ({ body, set, request, server, status }) => {
         if (!auth.setupOpen(ctx.db)) throw auth.setupDone(); // before any hashing: setup spam after setup is cheap
-        const user = await setupLimits.run(addressOf(request, server), () => auth.setupOwner(ctx.db, body.username, body.password));
+        const user = await setupLimits.run(addressOf(request, server), () => auth.setupOwner(ctx, body.username, body.password));
         ctx.log.info("owner account created", { username: user.username });
         signIn(set, user.id);
         return status(201, { user: auth.publicUser(user) });

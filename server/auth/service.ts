@@ -6,7 +6,7 @@ import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import { storeKey, type Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";
@@ -47,15 +47,15 @@ export const setupDone = () => conflict("setup is already done");
 export const setupOpen = (db: Db) => userCount(db) === 0;
 
 /** Creates the owner while the server has no person yet; 409 afterwards, without hashing. */
-export async function setupOwner(db: Db, username: string, password: string): Promise<User> {
-  if (!setupOpen(db)) throw setupDone();
+export async function setupOwner(ctx: Pick<Ctx, "db" | "writer">, username: string, password: string): Promise<User> {
+  if (!setupOpen(ctx.db)) throw setupDone();
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
   // Check and insert in one transaction so two racing setups cannot both win.
-  return inTx(db, () => {
-    if (!setupOpen(db)) throw setupDone();
+  return ctx.writer.now((uow) => {
+    if (!setupOpen(uow.db)) throw setupDone();
     const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
-    db.insert(users).values(user).run();
+    uow.db.insert(users).values(user).run();
     return user;
   });
 }
@@ -84,8 +84,8 @@ export function createSession(db: Db, userId: string, now = Date.now()): string 
 export function userForSession(db: Db, token: string | undefined, now = Date.now()): User | null {
   if (!token || token.length !== 64) return null;
   const hash = sha256hex(token);
-  let forDb = signedIn.get(db);
-  if (!forDb) signedIn.set(db, (forDb = new Map()));
+  let forDb = signedIn.get(storeKey(db));
+  if (!forDb) signedIn.set(storeKey(db), (forDb = new Map()));
   let s = forDb.get(hash);
   if (s) {
     forDb.delete(hash); // most recently used last
@@ -129,7 +129,7 @@ export function deleteSession(ctx: Ctx, token: string | undefined) {
   if (!token) return;
   const hash = sha256hex(token);
   ctx.writer.now((uow) => {
-    signedIn.get(uow.db)?.delete(hash);
+    signedIn.get(storeKey(uow.db))?.delete(hash);
     uow.db.delete(sessions).where(eq(sessions.tokenHash, hash)).run();
     uow.closeSessionSockets(token);
   });

@@ -130,9 +130,12 @@ export class Writer {
   batches = 0;
   writes = 0;
 
-  /** onSinkError: the sink failed after a commit; the writes stand, the caller still gets its result. */
+  /**
+   * db: the writer's own connection (the only one that writes; `ctx.db` reads on another).
+   * onSinkError: the sink failed after a commit; the writes stand, the caller still gets its result.
+   */
   constructor(
-    private db: Db,
+    readonly db: Db,
     private onSinkError: (e: unknown) => void = () => {},
   ) {}
 
