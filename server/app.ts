@@ -171,7 +171,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await Promise.race([drained, Bun.sleep(3_000)]);
       await app.stop(true);
       live.hub.detach();
-      ctx.writer.flush();
+      await ctx.writer.flush();
       await checkpointer.stop();
       closeStore(ctx.db);
     },

@@ -3,6 +3,7 @@ import { desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import { storeKey, type Db } from "../db/index.ts";
 import { agents } from "../db/schema.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { pageLimit } from "../lib/paging.ts";
 import { prepared } from "../db/prepared.ts";
 import { newAgentId, newAgentSecret, newWebhookSecret } from "../lib/ids.ts";
@@ -148,7 +149,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
   return ctx.writer.now((uow) => {
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
     return updated;
@@ -158,7 +159,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
 export function deleteAgent(ctx: Ctx, id: string) {
   getAgent(ctx.db, id);
   ctx.writer.now((uow) => {
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     uow.db.delete(agents).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4004, "agent deleted");
     uow.toInbox({ type: "agent_deleted", agent_id: id });
@@ -170,7 +171,7 @@ export function rotateSecret(ctx: Ctx, id: string): string {
   getAgent(ctx.db, id);
   const secret = newAgentSecret();
   ctx.writer.now((uow) => {
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4003, "secret rotated");
   });
@@ -223,9 +224,15 @@ export function knownAgent(db: Db, id: string): Agent | undefined {
   return agent;
 }
 
-/** The agent changed or is gone: the next request reads it again (called inside the change's unit of work). */
-export function forgetAgent(db: Db, id: string) {
-  known.get(storeKey(db))?.delete(id);
+/**
+ * The agent changed or is gone: the next request reads it again. Called inside
+ * the change's unit of work: dropped at once (reads in the unit see the change)
+ * and again after the COMMIT (a read elsewhere in between kept the old row).
+ */
+export function forgetAgent(uow: UnitOfWork, id: string) {
+  const drop = () => known.get(storeKey(uow.db))?.delete(id);
+  drop();
+  uow.afterCommit(drop);
 }
 
 /** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */

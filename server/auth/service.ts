@@ -129,7 +129,10 @@ export function deleteSession(ctx: Ctx, token: string | undefined) {
   if (!token) return;
   const hash = sha256hex(token);
   ctx.writer.now((uow) => {
-    signedIn.get(storeKey(uow.db))?.delete(hash);
+    // dropped at once and again after the COMMIT (a read in between kept the old row)
+    const drop = () => signedIn.get(storeKey(uow.db))?.delete(hash);
+    drop();
+    uow.afterCommit(drop);
     uow.db.delete(sessions).where(eq(sessions.tokenHash, hash)).run();
     uow.closeSessionSockets(token);
   });
