@@ -140,7 +140,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.dispatcher.start();
   live.scheduler.start();
   live.expiry.start();
-  live.push.start();
+  await live.push.start();
   live.retention.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;

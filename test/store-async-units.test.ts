@@ -92,3 +92,18 @@ describe("async units of work", async () => {
     expect(writer.writes).toBe(before);
   });
 });
+
+// The files converted so far: every query awaited (on PostgreSQL nothing runs
+// synchronously). The list grows folder by folder until it is every service.
+const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts"];
+
+describe("converted services await every query", () => {
+  for (const file of CONVERTED)
+    test(`${file}: no synchronous .get()/.all()/.run()/.values() and no $client`, async () => {
+      const src = await Bun.file(new URL(`../${file}`, import.meta.url)).text();
+      // drizzle's synchronous executors: .all(…)/.run(…), .get()/.values() and a prepared statement's .get({…})
+      const sync = src.split("\n").filter((line) => /\.(all|run)\(|\.(get|values)\(\s*\)|\.get\(\{/.test(line.replace(/\/\/.*$/, "")));
+      expect(sync).toEqual([]);
+      expect(src.includes("$client")).toBe(false);
+    });
+});

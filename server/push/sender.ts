@@ -64,8 +64,8 @@ export class PushSender {
     return this.ctx.db;
   }
 
-  start() {
-    this.signer = new VapidSigner(vapidKeys(this.ctx), vapidSubject(this.ctx.config));
+  async start() {
+    this.signer = new VapidSigner(await vapidKeys(this.ctx), vapidSubject(this.ctx.config));
     this.stopped = false;
     this.abort = new AbortController();
     this.pump(); // what a previous run left queued

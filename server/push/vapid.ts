@@ -5,6 +5,7 @@
 import webpush from "web-push";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
+import { first } from "../db/rows.ts";
 import type { Config } from "../config.ts";
 import type { Ctx } from "../context.ts";
 import { serverSettings } from "../db/schema.ts";
@@ -18,14 +19,14 @@ export interface VapidKeys {
 const KEY = "vapid";
 
 /** The stored key pair, created on first use (safe when two processes race: the first insert wins). */
-export function vapidKeys(ctx: Pick<Ctx, "db" | "writer">): VapidKeys {
-  const stored = (db: Db) => db.select().from(serverSettings).where(eq(serverSettings.key, KEY)).get();
-  const row = stored(ctx.db);
+export async function vapidKeys(ctx: Pick<Ctx, "db" | "writer">): Promise<VapidKeys> {
+  const stored = async (db: Db) => first(await db.select().from(serverSettings).where(eq(serverSettings.key, KEY)));
+  const row = await stored(ctx.db);
   if (row) return JSON.parse(row.value) as VapidKeys;
   const fresh = webpush.generateVAPIDKeys();
-  return ctx.writer.now((uow) => {
-    uow.db.insert(serverSettings).values({ key: KEY, value: JSON.stringify(fresh), createdAt: isoMs() }).onConflictDoNothing().run();
-    return JSON.parse(stored(uow.db)!.value) as VapidKeys;
+  return ctx.writer.now(async (uow) => {
+    await uow.db.insert(serverSettings).values({ key: KEY, value: JSON.stringify(fresh), createdAt: isoMs() }).onConflictDoNothing();
+    return JSON.parse((await stored(uow.db))!.value) as VapidKeys;
   });
 }
 
