@@ -151,10 +151,10 @@ export async function owner(server: { url: string; ctx?: NodServer["ctx"] }, use
   }
   if (!hashes.has(password)) hashes.set(password, Bun.password.hash(password));
   const passwordHash = await hashes.get(password)!;
-  if (!setupOpen(ctx.db)) throw new Error("setup: the server already has its owner");
+  if (!(await setupOpen(ctx.db))) throw new Error("setup: the server already has its owner");
   const id = timeId("usr_");
   writeDb(ctx).insert(users).values({ id, username, passwordHash, createdAt: isoMs() }).run();
-  p.cookie = `${SESSION_COOKIE}=${createSession(writeDb(ctx), id, ctx.now())}`;
+  p.cookie = `${SESSION_COOKIE}=${await createSession(writeDb(ctx), id, ctx.now())}`;
   return p;
 }
 

@@ -81,6 +81,9 @@ export function closeStore(readDb: Db) {
 // units of work (known agents, sessions) key on the store, not on one connection.
 const stores = new WeakMap<Db, Db>();
 
+/** Whether db is a read connection (ctx.db): what it reads is committed, and may be kept in memory. */
+export const isReadDb = (db: Db): boolean => stores.has(db);
+
 /** One key for both connections of a database (for caches shared by reads and units of work). */
 export const storeKey = (db: Db): Db => stores.get(db) ?? db;
 
