@@ -21,7 +21,8 @@ import path from "node:path";
 import { fmtMs, spawnServer, type Figure } from "./lib.ts";
 
 const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
-const { openDb, closeDb } = (await import(path.join(root, "server/db/index.ts"))) as typeof import("../server/db/index.ts");
+const dbModule = (await import(path.join(root, "server/db/index.ts"))) as typeof import("../server/db/index.ts");
+const { openDb, closeDb } = dbModule;
 
 /** The size of the database built, and where. */
 interface Size {
@@ -146,10 +147,12 @@ async function sweep({ dir, openRuns: OPEN_RUNS }: Size) {
   const runs = (await import(path.join(root, sweepFile))) as typeof import("../server/tasks/run-timeout.ts");
   const TIMEOUT = 86_400_000;
   const { ctx } = createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
-  const c = ctx.db.$client;
+  // The writer's own connection where this version has one (ctx.db only reads there).
+  const writeDb = (ctx.writer as { db?: typeof ctx.db }).db ?? ctx.db;
+  const c = writeDb.$client;
   // As in the server: checkpoints in their worker thread, when this version has one.
   const cp = existsSync(path.join(root, "server/db/checkpointer.ts"))
-    ? new (((await import(path.join(root, "server/db/checkpointer.ts"))) as typeof import("../server/db/checkpointer.ts")).Checkpointer)(ctx.db, path.join(dir, "nod.db"))
+    ? new (((await import(path.join(root, "server/db/checkpointer.ts"))) as typeof import("../server/db/checkpointer.ts")).Checkpointer)(writeDb, path.join(dir, "nod.db"))
     : null;
   const now = Date.now();
   const STALE = 5000;
@@ -212,7 +215,7 @@ async function sweep({ dir, openRuns: OPEN_RUNS }: Size) {
     stale: STALE,
   };
   await cp?.stop();
-  closeDb(ctx.db);
+  ((dbModule as { closeStore?: typeof closeDb }).closeStore ?? closeDb)(ctx.db);
   return result;
 }
 

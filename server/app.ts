@@ -6,7 +6,7 @@ import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { openDb, closeDb, DB_FILE } from "./db/index.ts";
+import { openDb, openReadDb, closeStore, DB_FILE } from "./db/index.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
 import { Writer } from "./db/unit-of-work.ts";
 import { privateDir } from "./lib/private-files.ts";
@@ -58,11 +58,13 @@ export interface NodServer {
 /** The services' context and the live pieces, wired so that committed effects reach the sockets and loops. */
 export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): { ctx: Ctx; live: Live } {
   const log = opts.log ?? new Logger(config.logLevel);
-  const db = openDb(config.dataDir);
+  // The writer's own connection; ctx.db reads on a second one that cannot write.
+  const writeDb = openDb(config.dataDir);
+  const db = openReadDb(writeDb);
   // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
   const media = path.join(config.dataDir, "media");
   if (existsSync(media)) privateDir(media);
-  const writer = new Writer(db, (e) => log.error("effects of a committed write failed", { error: e as Error }));
+  const writer = new Writer(writeDb, (e) => log.error("effects of a committed write failed", { error: e as Error }));
   const agentSockets = new AgentSockets();
   const ctx: Ctx = {
     config,
@@ -130,7 +132,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   const web = await webRoutes();
   const { ctx, live } = createContext(config, opts);
   const app = buildApp(ctx, live, web);
-  const checkpointer = new Checkpointer(ctx.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail));
+  const checkpointer = new Checkpointer(ctx.writer.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail));
   checkpointer.start();
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
@@ -138,7 +140,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   live.dispatcher.start();
   live.scheduler.start();
   live.expiry.start();
-  live.push.start();
+  await live.push.start();
   live.retention.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
@@ -169,9 +171,9 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await Promise.race([drained, Bun.sleep(3_000)]);
       await app.stop(true);
       live.hub.detach();
-      ctx.writer.flush();
+      await ctx.writer.flush();
       await checkpointer.stop();
-      closeDb(ctx.db);
+      closeStore(ctx.db);
     },
   };
 }

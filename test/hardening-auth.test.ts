@@ -2,7 +2,7 @@
 // server in scheme, host and port, and setup after setup costs no password
 // hashing. (Sign-in limits when every attempt arrives at once: security-auth.test.ts.)
 import { describe, expect, spyOn, test } from "bun:test";
-import { expectLimited, owner, postFrom, request, startTestServer } from "./helpers.ts";
+import { expectLimited, owner, postFrom, request, startTestServer, writeDb } from "./helpers.ts";
 import { connectInbox, upgradeStatus } from "./ws-helpers.ts";
 import { createSession, SESSION_COOKIE } from "../server/auth/service.ts";
 
@@ -16,7 +16,7 @@ describe("an Origin must be this server in scheme, host and port", async () => {
 
   const aliceId = (await alice.get("/api/auth/status")).body.user.id as string;
   /** A fresh session of alice's, as sign-in makes it (logout ends the one it is sent with). */
-  const session = async () => `${SESSION_COOKIE}=${createSession(server.ctx.db, aliceId)}`;
+  const session = async () => `${SESSION_COOKIE}=${await createSession(writeDb(server.ctx), aliceId)}`;
   type Send = (headers: Record<string, string>) => Promise<number>;
   const routes: Record<string, Send> = {
     login: async (h) => (await request(server.url, "POST", "/api/auth/login", { body: GOOD, headers: h })).status,

@@ -18,12 +18,20 @@ import { users } from "../server/db/schema.ts";
 import { createSession, setupOpen, SESSION_COOKIE } from "../server/auth/service.ts";
 import { timeId } from "../server/lib/ids.ts";
 import { isoMs } from "../server/lib/time.ts";
+import type { Ctx } from "../server/context.ts";
+import type { Db } from "../server/db/index.ts";
 
 export interface TestServer extends NodServer {
   dataDir: string;
   /** Stops this server and starts a new one on the same data directory (and port), with more settings if given. */
   restart(more?: Partial<Config>): Promise<TestServer>;
 }
+
+/**
+ * The writer's own connection, for rows a test puts straight into the
+ * database: ctx.db is the server's read connection and cannot write.
+ */
+export const writeDb = (ctx: Ctx): Db => ctx.writer.db;
 
 export function tempDir(prefix = "nod-test-") {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -143,10 +151,10 @@ export async function owner(server: { url: string; ctx?: NodServer["ctx"] }, use
   }
   if (!hashes.has(password)) hashes.set(password, Bun.password.hash(password));
   const passwordHash = await hashes.get(password)!;
-  if (!setupOpen(ctx.db)) throw new Error("setup: the server already has its owner");
+  if (!(await setupOpen(ctx.db))) throw new Error("setup: the server already has its owner");
   const id = timeId("usr_");
-  ctx.db.insert(users).values({ id, username, passwordHash, createdAt: isoMs() }).run();
-  p.cookie = `${SESSION_COOKIE}=${createSession(ctx.db, id, ctx.now())}`;
+  writeDb(ctx).insert(users).values({ id, username, passwordHash, createdAt: isoMs() }).run();
+  p.cookie = `${SESSION_COOKIE}=${await createSession(writeDb(ctx), id, ctx.now())}`;
   return p;
 }
 

@@ -2,7 +2,7 @@
 // push markers, unread counts kept right when --keep-messages prunes unread
 // messages, and GET /api/agents paged by default (the inbox follows ?before).
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { AgentClient, eventually, owner, Person, startTestServer } from "./helpers.ts";
+import { AgentClient, eventually, owner, Person, startTestServer, writeDb } from "./helpers.ts";
 import { standInPushService } from "./push-service.ts";
 import { PRUNE_BATCH, PUSH_MARKERS_KEPT_MS, pruneBatch } from "../server/ops/retention.ts";
 import { sha256hex } from "../server/lib/secrets.ts";
@@ -16,7 +16,7 @@ describe("retention: expired sessions", async () => {
   let clock = Date.now();
   const server = await startTestServer({ now: () => clock });
   const alice = await owner(server);
-  const sqlite = server.ctx.db.$client;
+  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
   const sessions = () => sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM sessions").get()!.n;
   const userId = sqlite.query<{ id: string }, []>("SELECT id FROM users").get()!.id;
 
@@ -55,7 +55,7 @@ describe("retention: a request's push marker", async () => {
   const created = await alice.createAgent({ name: "Deploy Bot" });
   const agent = new AgentClient(server.url, created.id, created.secret);
   expect((await alice.post("/api/push/subscriptions", { ...push.device("phone"), name: "Phone" })).status).toBe(201);
-  const sqlite = server.ctx.db.$client;
+  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
   const marker = (tag: string) => sqlite.query<{ status: string; at: string }, [string]>("SELECT status, next_attempt_at AS at FROM push_queue WHERE tag = ?").get(tag);
 
   test("is dated when it was sent; past PUSH_MARKERS_KEPT_MS it goes, and that request's answer is no longer pushed", async () => {
@@ -143,7 +143,7 @@ describe("--keep-messages and unread counts", async () => {
   });
 
   test("a batch that ends among a conversation's unread messages takes only those it deletes off the count", async () => {
-    const sqlite = server.ctx.db.$client;
+    const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
     const sent: string[] = [];
     for (let i = 0; i < 6; i++) sent.push((await say(busy, `batch ${i}`)).message_id);
     expect((await unread()).busy).toBe(6);

@@ -2,7 +2,7 @@
 // dropped at once when revoked), a socket's frames sharing group commits while
 // their acks keep their order, delivered marks joining the writes around them.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { AgentClient, PNG_1x1, Person, eventually, owner, startTestServer } from "./helpers.ts";
+import { AgentClient, PNG_1x1, Person, eventually, owner, startTestServer, writeDb } from "./helpers.ts";
 import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
 import { sendUserMessage } from "../server/conversations/service.ts";
 import { getAgent } from "../server/agents/service.ts";
@@ -199,7 +199,7 @@ describe("WAL checkpoints", async () => {
   test("run off the event loop: the server's connection does not checkpoint, and what it commits reaches nod.db", async () => {
     const { statSync } = await import("node:fs");
     const path = await import("node:path");
-    const db = server.ctx.db.$client;
+    const db = writeDb(server.ctx).$client; // the connection that commits (and would checkpoint)
     await eventually(() => (db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint === 0, 5000, "the worker to take over");
     const file = path.join(server.dataDir, "nod.db");
     const before = statSync(file).size;

@@ -3,7 +3,7 @@
 // browser's own key (test/push-service.ts): devices, what is pushed and when,
 // answers replacing notifications, retries, removal and restart safety.
 import { describe, expect, test } from "bun:test";
-import { AgentClient, Person, eventually, owner, startTestServer, type TestServer } from "./helpers.ts";
+import { AgentClient, Person, eventually, owner, startTestServer, writeDb, type TestServer } from "./helpers.ts";
 import { standInPushService, type StandIn } from "./push-service.ts";
 import { createUser } from "../server/auth/service.ts";
 import { plainText } from "../server/push/text.ts";
@@ -13,7 +13,7 @@ import { vapidSubject } from "../server/push/vapid.ts";
 import type { Config } from "../server/config.ts";
 
 async function person(server: TestServer, username: string) {
-  await createUser(server.ctx.db, username, "correct horse battery");
+  await createUser(writeDb(server.ctx), username, "correct horse battery");
   const p = new Person(server.url);
   const res = await p.post("/api/auth/login", { username, password: "correct horse battery" });
   if (res.status !== 200) throw new Error(`login ${username}: ${res.status}`);

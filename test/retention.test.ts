@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { PNG_1x1, startTestServer, withAgent } from "./helpers.ts";
+import { PNG_1x1, startTestServer, withAgent, writeDb } from "./helpers.ts";
 import { idAt, pruneBatch, PRUNE_BATCH } from "../server/ops/retention.ts";
 import { serveConfig } from "../server/cli/serve.ts";
 import { isoMs } from "../server/lib/time.ts";
@@ -18,7 +18,7 @@ describe("retention", async () => {
   let clock = Date.now();
   const server = await startTestServer({ now: () => clock, keepDeliveriesMs: 7 * DAY, keepRunsMs: 90 * DAY, keepActivityMs: 90 * DAY, keepMessagesMs: 30 * DAY });
   const { person, created, agent } = await withAgent(server);
-  const sqlite = server.ctx.db.$client;
+  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
   const count = (q: string, ...args: any[]) => (sqlite.query(q).get(...args) as { n: number }).n;
 
   const outbox = sqlite.prepare(

@@ -1,8 +1,9 @@
 // Agents: created by people, authenticated by id + secret.
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import type { Db } from "../db/index.ts";
+import { storeKey, type Db } from "../db/index.ts";
 import { agents, decisions } from "../db/schema.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { notifyPeople } from "../push/notices.ts";
 import { pageLimit } from "../lib/paging.ts";
 import { prepared } from "../db/prepared.ts";
@@ -148,7 +149,7 @@ export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
   return ctx.writer.now((uow) => {
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
     return updated;
@@ -163,7 +164,7 @@ export function deleteAgent(ctx: Ctx, id: string) {
     const pending = uow.db.select().from(decisions).where(and(eq(decisions.agentId, id), eq(decisions.status, "pending"))).all();
     uow.db.delete(decisions).where(eq(decisions.agentId, id)).run();
     for (const d of pending) notifyPeople(uow, { kind: "resolved", decision: d, outcome: "Its agent was deleted" });
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     uow.db.delete(agents).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4004, "agent deleted");
     uow.toInbox({ type: "agent_deleted", agent_id: id });
@@ -175,7 +176,7 @@ export function rotateSecret(ctx: Ctx, id: string): string {
   getAgent(ctx.db, id);
   const secret = newAgentSecret();
   ctx.writer.now((uow) => {
-    forgetAgent(uow.db, id);
+    forgetAgent(uow, id);
     uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
     uow.closeAgentSockets(id, 4003, "secret rotated");
   });
@@ -212,8 +213,8 @@ const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().fr
 
 /** The agent with this id, from memory when it was read before; undefined when there is none. */
 export function knownAgent(db: Db, id: string): Agent | undefined {
-  let forDb = known.get(db);
-  if (!forDb) known.set(db, (forDb = new Map()));
+  let forDb = known.get(storeKey(db));
+  if (!forDb) known.set(storeKey(db), (forDb = new Map()));
   let agent = forDb.get(id);
   if (agent) {
     forDb.delete(id); // most recently used last
@@ -228,9 +229,15 @@ export function knownAgent(db: Db, id: string): Agent | undefined {
   return agent;
 }
 
-/** The agent changed or is gone: the next request reads it again (called inside the change's unit of work). */
-export function forgetAgent(db: Db, id: string) {
-  known.get(db)?.delete(id);
+/**
+ * The agent changed or is gone: the next request reads it again. Called inside
+ * the change's unit of work: dropped at once (reads in the unit see the change)
+ * and again after the COMMIT (a read elsewhere in between kept the old row).
+ */
+export function forgetAgent(uow: UnitOfWork, id: string) {
+  const drop = () => known.get(storeKey(uow.db))?.delete(id);
+  drop();
+  uow.afterCommit(drop);
 }
 
 /** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */

@@ -7,14 +7,14 @@ import { forbidden, unauthorized } from "../lib/errors.ts";
 import { models, PEOPLE } from "../lib/schemas.ts";
 import { SESSION_COOKIE, userForSession, type User } from "./service.ts";
 
-export function personFromRequest(ctx: Ctx, request: Request): User | null {
+export function personFromRequest(ctx: Ctx, request: Request): Promise<User | null> {
   return userForSession(ctx.db, readCookie(request.headers.get("cookie"), SESSION_COOKIE), ctx.now());
 }
 
 /** Derives `user` for the routes of the instance that uses it; 401 without a session. */
 export const personGuard = (ctx: Ctx) =>
-  new Elysia().derive({ as: "scoped" }, ({ request }) => {
-    const user = personFromRequest(ctx, request);
+  new Elysia().derive({ as: "scoped" }, async ({ request }) => {
+    const user = await personFromRequest(ctx, request);
     if (!user) throw unauthorized("sign in first");
     return { user };
   });

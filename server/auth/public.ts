@@ -16,8 +16,9 @@ export function authRoutes(ctx: Ctx) {
   const secure = ctx.config.publicUrl.startsWith("https:");
   const cookie = (token: string, maxAge: number) =>
     `${auth.SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
-  const signIn = (set: { headers: Record<string, unknown> }, userId: string) => {
-    set.headers["set-cookie"] = cookie(auth.createSession(ctx.db, userId, ctx.now()), auth.SESSION_TTL_MS / 1000);
+  const signIn = async (set: { headers: Record<string, unknown> }, userId: string) => {
+    const token = await ctx.writer.now(async (uow) => auth.createSession(uow.db, userId, ctx.now()));
+    set.headers["set-cookie"] = cookie(token, auth.SESSION_TTL_MS / 1000);
   };
   const addressOf = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) =>
     server?.requestIP(request)?.address ?? "unknown";
@@ -27,19 +28,19 @@ export function authRoutes(ctx: Ctx) {
     .use(models)
     .get(
       "/api/auth/status",
-      ({ request }) => {
-        const user = personFromRequest(ctx, request);
-        return { setup_required: auth.userCount(ctx.db) === 0, user: user ? auth.publicUser(user) : null };
+      async ({ request }) => {
+        const user = await personFromRequest(ctx, request);
+        return { setup_required: (await auth.userCount(ctx.db)) === 0, user: user ? auth.publicUser(user) : null };
       },
       { response: { 200: AuthStatus }, ...doc("Whether setup is needed, and who is signed in") },
     )
     .post(
       "/api/auth/setup",
       async ({ body, set, request, server, status }) => {
-        if (!auth.setupOpen(ctx.db)) throw auth.setupDone(); // before any hashing: setup spam after setup is cheap
-        const user = await setupLimits.run(addressOf(request, server), () => auth.setupOwner(ctx.db, body.username, body.password));
+        if (!(await auth.setupOpen(ctx.db))) throw auth.setupDone(); // before any hashing: setup spam after setup is cheap
+        const user = await setupLimits.run(addressOf(request, server), () => auth.setupOwner(ctx, body.username, body.password));
         ctx.log.info("owner account created", { username: user.username });
-        signIn(set, user.id);
+        await signIn(set, user.id);
         return status(201, { user: auth.publicUser(user) });
       },
       {
@@ -59,7 +60,7 @@ export function authRoutes(ctx: Ctx) {
           throw unauthorized("wrong username or password");
         }
         attempt.succeeded();
-        signIn(set, user.id);
+        await signIn(set, user.id);
         return { user: auth.publicUser(user) };
       },
       {
@@ -70,8 +71,8 @@ export function authRoutes(ctx: Ctx) {
     )
     .post(
       "/api/auth/logout",
-      ({ request, set }) => {
-        auth.deleteSession(ctx, readCookie(request.headers.get("cookie"), auth.SESSION_COOKIE));
+      async ({ request, set }) => {
+        await auth.deleteSession(ctx, readCookie(request.headers.get("cookie"), auth.SESSION_COOKIE));
         set.headers["set-cookie"] = cookie("", 0);
         set.status = 204;
       },

@@ -6,7 +6,8 @@ import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
 import type { Ctx } from "../context.ts";
-import { inTx, type Db } from "../db/index.ts";
+import { isReadDb, storeKey, type Db } from "../db/index.ts";
+import { first, only } from "../db/rows.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";
@@ -26,14 +27,14 @@ export function validateCredentials(username: string, password: string) {
   if (password.length > 1024) throw badRequest("password: at most 1024 characters");
 }
 
-export const userCount = (db: Db) => db.select({ n: count() }).from(users).get()!.n;
+export const userCount = async (db: Db) => only(await db.select({ n: count() }).from(users)).n;
 
 export async function createUser(db: Db, username: string, password: string): Promise<User> {
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
   const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
   try {
-    db.insert(users).values(user).run();
+    await db.insert(users).values(user);
   } catch (e) {
     if (String(e).includes("UNIQUE")) throw conflict(`username '${username}' is taken`);
     throw e;
@@ -44,18 +45,18 @@ export async function createUser(db: Db, username: string, password: string): Pr
 export const setupDone = () => conflict("setup is already done");
 
 /** Whether the server still waits for its owner (a cheap count: ask before hashing anything). */
-export const setupOpen = (db: Db) => userCount(db) === 0;
+export const setupOpen = async (db: Db) => (await userCount(db)) === 0;
 
 /** Creates the owner while the server has no person yet; 409 afterwards, without hashing. */
-export async function setupOwner(db: Db, username: string, password: string): Promise<User> {
-  if (!setupOpen(db)) throw setupDone();
+export async function setupOwner(ctx: Pick<Ctx, "db" | "writer">, username: string, password: string): Promise<User> {
+  if (!(await setupOpen(ctx.db))) throw setupDone();
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
   // Check and insert in one transaction so two racing setups cannot both win.
-  return inTx(db, () => {
-    if (!setupOpen(db)) throw setupDone();
+  return ctx.writer.now(async (uow) => {
+    if (!(await setupOpen(uow.db))) throw setupDone();
     const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
-    db.insert(users).values(user).run();
+    await uow.db.insert(users).values(user);
     return user;
   });
 }
@@ -64,7 +65,7 @@ export async function setupOwner(db: Db, username: string, password: string): Pr
 let dummyHash: Promise<string> | null = null;
 
 export async function checkPassword(db: Db, username: string, password: string): Promise<User | null> {
-  const user = db.select().from(users).where(eq(users.username, username)).get();
+  const user = first(await db.select().from(users).where(eq(users.username, username)));
   if (!user) {
     dummyHash ??= Bun.password.hash("not a real password");
     await Bun.password.verify(password, await dummyHash);
@@ -73,28 +74,27 @@ export async function checkPassword(db: Db, username: string, password: string):
   return (await Bun.password.verify(password, user.passwordHash)) ? user : null;
 }
 
-export function createSession(db: Db, userId: string, now = Date.now()): string {
+export async function createSession(db: Db, userId: string, now = Date.now()): Promise<string> {
   const token = randomHex(32);
-  db.insert(sessions)
-    .values({ tokenHash: sha256hex(token), userId, createdAt: isoMs(now), expiresAt: isoMs(now + SESSION_TTL_MS) })
-    .run();
+  await db.insert(sessions).values({ tokenHash: sha256hex(token), userId, createdAt: isoMs(now), expiresAt: isoMs(now + SESSION_TTL_MS) });
   return token; // expired sessions are deleted by retention (ops/retention.ts)
 }
 
-export function userForSession(db: Db, token: string | undefined, now = Date.now()): User | null {
+export async function userForSession(db: Db, token: string | undefined, now = Date.now()): Promise<User | null> {
   if (!token || token.length !== 64) return null;
   const hash = sha256hex(token);
-  let forDb = signedIn.get(db);
-  if (!forDb) signedIn.set(db, (forDb = new Map()));
+  let forDb = signedIn.get(storeKey(db));
+  if (!forDb) signedIn.set(storeKey(db), (forDb = new Map()));
   let s = forDb.get(hash);
   if (s) {
     forDb.delete(hash); // most recently used last
     forDb.set(hash, s);
   } else {
-    const row = sessionStmt(db).get({ hash });
+    const row = first(await sessionStmt(db).execute({ hash }));
     if (!row) return null;
     s = { user: row.user, expiresAt: row.expiresAt };
-    if (!db.$client.inTransaction) {
+    if (isReadDb(db)) {
+      // kept only when read on ctx.db: a read inside a unit of work may yet roll back
       forDb.set(hash, s);
       if (forDb.size > SESSIONS_KEPT_MAX) forDb.delete(forDb.keys().next().value!);
     }
@@ -125,12 +125,15 @@ const sessionStmt = (db: Db) =>
   );
 
 /** Signs a session out; its open inbox sockets close after the commit. */
-export function deleteSession(ctx: Ctx, token: string | undefined) {
+export async function deleteSession(ctx: Ctx, token: string | undefined) {
   if (!token) return;
   const hash = sha256hex(token);
-  ctx.writer.now((uow) => {
-    signedIn.get(uow.db)?.delete(hash);
-    uow.db.delete(sessions).where(eq(sessions.tokenHash, hash)).run();
+  await ctx.writer.now(async (uow) => {
+    // dropped at once and again after the COMMIT (a read in between kept the old row)
+    const drop = () => signedIn.get(storeKey(uow.db))?.delete(hash);
+    drop();
+    uow.afterCommit(drop);
+    await uow.db.delete(sessions).where(eq(sessions.tokenHash, hash));
     uow.closeSessionSockets(token);
   });
 }

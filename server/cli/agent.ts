@@ -1,7 +1,7 @@
 // nod agent create NAME — creates an agent from the shell and prints its id and secret once.
 import { makeConfig } from "../config.ts";
 import { createContext } from "../app.ts";
-import { closeDb } from "../db/index.ts";
+import { closeStore } from "../db/index.ts";
 import { createAgent } from "../agents/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
@@ -65,6 +65,6 @@ export async function agent(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    closeDb(ctx.db);
+    closeStore(ctx.db);
   }
 }

@@ -48,6 +48,45 @@ export function closeDb(db: Db) {
   sqlite.close();
 }
 
+/**
+ * A second connection to the same database for reads outside units of work
+ * (`ctx.db`). It cannot write (query_only): every write goes through the
+ * writer's connection, inside a unit of work. In WAL mode it sees only
+ * committed transactions, so no request observes a unit's rows before its COMMIT.
+ */
+export function openReadDb(writer: Db): Db {
+  const sqlite = new Database(writer.$client.filename, { strict: true });
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run("PRAGMA query_only = ON");
+  sqlite.run("PRAGMA cache_size = -65536");
+  const db = drizzle({ client: sqlite, schema }) as Db;
+  stores.set(db, writer);
+  return db;
+}
+
+/** Closes both connections of openReadDb's pair: the read one first, so the writer's is the last one out (it removes nod.db-wal). */
+export function closeStore(readDb: Db) {
+  // close(true) finalizes the statements still alive (drizzle's prepared ones),
+  // else the connection lingers and the writer's close is not the last.
+  try {
+    readDb.$client.close(true);
+  } catch {
+    readDb.$client.close();
+  }
+  const writer = stores.get(readDb);
+  if (writer) closeDb(writer);
+}
+
+// The read connection → the writer's: caches filled by reads and dropped inside
+// units of work (known agents, sessions) key on the store, not on one connection.
+const stores = new WeakMap<Db, Db>();
+
+/** Whether db is a read connection (ctx.db): what it reads is committed, and may be kept in memory. */
+export const isReadDb = (db: Db): boolean => stores.has(db);
+
+/** One key for both connections of a database (for caches shared by reads and units of work). */
+export const storeKey = (db: Db): Db => stores.get(db) ?? db;
+
 export { schema };
 
 /**

@@ -64,7 +64,20 @@ const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), redeliver:
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
+  /** Run after the COMMIT, before the effects leave (see afterCommit). */
+  readonly committed: (() => void)[] = [];
   constructor(readonly db: Db) {}
+
+  /**
+   * fn runs once this unit is committed (not at all if it rolls back), before
+   * its effects leave and its caller hears back: for caches that reads fill
+   * (known agents, signed-in sessions). Dropping an entry only inside the unit
+   * is not enough once units await: a read on the other connection between the
+   * drop and the COMMIT still sees the old row and would keep it again.
+   */
+  afterCommit(fn: () => void) {
+    this.committed.push(fn);
+  }
 
   toInbox(frame: InboxFrame) {
     this.effects.inbox.push(frame);
@@ -109,7 +122,7 @@ export class UnitOfWork {
 }
 
 interface Queued {
-  fn: (uow: UnitOfWork) => unknown;
+  fn: (uow: UnitOfWork) => unknown | Promise<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -127,12 +140,17 @@ export class Writer {
   private scheduled = false;
   private lazy: ReturnType<typeof setTimeout> | null = null;
   private sink: EffectSink = () => {};
+  // The batch that is awaiting its units (none while every unit is synchronous).
+  private inFlight: Promise<void> | null = null;
   batches = 0;
   writes = 0;
 
-  /** onSinkError: the sink failed after a commit; the writes stand, the caller still gets its result. */
+  /**
+   * db: the writer's own connection (the only one that writes; `ctx.db` reads on another).
+   * onSinkError: the sink failed after a commit; the writes stand, the caller still gets its result.
+   */
   constructor(
-    private db: Db,
+    readonly db: Db,
     private onSinkError: (e: unknown) => void = () => {},
   ) {}
 
@@ -148,16 +166,36 @@ export class Writer {
     this.release(effects);
   }
 
-  /** One transaction now; returns fn's result after the commit released its effects. */
+  /**
+   * One transaction now; returns fn's result after the commit released its effects.
+   * An async fn (step 2 of the store seam, docs/scale.md) joins the queue instead:
+   * it starts with the next batch, at the start of a macrotask, and the promise
+   * settles after that COMMIT.
+   */
+  now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  now<T>(fn: (uow: UnitOfWork) => T): T;
   now<T>(fn: (uow: UnitOfWork) => T): T {
+    if (fn.constructor.name === "AsyncFunction") return this.run(fn) as T;
+    if (this.inFlight) throw new Error("writer.now inside a batch that awaits: a unit of work may await only its own queries (uow.db)");
     const uow = new UnitOfWork(this.db);
-    const result = this.db.$client.transaction(() => fn(uow))();
+    const result = this.db.$client.transaction(() => {
+      const r = fn(uow);
+      // thrown inside the transaction, so nothing of it is committed
+      if (isThenable(r)) throw new Error("writer.now: a unit that returns a promise must be an async function");
+      return r;
+    })();
+    runCommitted(uow);
     this.release(uow.effects);
     return result;
   }
 
-  /** fn inside the next batch's transaction; resolves with its result once committed. */
-  run<T>(fn: (uow: UnitOfWork) => T): Promise<T> {
+  /**
+   * fn inside the next batch's transaction; resolves with its result once committed.
+   * fn may be async: the batch then goes on in microtasks, one unit after the
+   * other, and still ends within the same macrotask as long as the units await
+   * nothing but their queries (drizzle's SQLite queries run when awaited).
+   */
+  run<T>(fn: (uow: UnitOfWork) => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
@@ -172,52 +210,105 @@ export class Writer {
    * `withinMs` from now: for writes nobody waits on (an event's "delivered"
    * mark), so they share a commit with the traffic around them.
    */
-  soon<T>(fn: (uow: UnitOfWork) => T, withinMs = 20): Promise<T> {
+  soon<T>(fn: (uow: UnitOfWork) => T | Promise<T>, withinMs = 20): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled && !this.lazy) this.lazy = setTimeout(() => this.flush(), withinMs);
     });
   }
 
-  /** Commits everything queued now (also at shutdown). */
-  flush() {
+  /**
+   * Commits everything queued now (also at shutdown). Synchronous while every
+   * unit is; from the first unit that returns a promise on, the rest of the batch
+   * runs in microtasks and the returned promise settles after its COMMIT.
+   */
+  flush(): void | Promise<void> {
+    if (this.inFlight) return this.inFlight.then(() => this.flush());
     this.scheduled = false;
     if (this.lazy) clearTimeout(this.lazy);
     this.lazy = null;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
-    const sqlite = this.db.$client;
     const tx = txStatements(this.db);
-    const outcomes: { ok: boolean; value: unknown; uow: UnitOfWork }[] = [];
+    const outcomes: Outcome[] = [];
     try {
       tx.begin.run();
-      for (const item of batch) {
-        const uow = new UnitOfWork(this.db);
-        tx.savepoint.run();
-        try {
-          const value = item.fn(uow);
-          tx.release.run();
-          outcomes.push({ ok: true, value, uow });
-        } catch (e) {
-          tx.rollbackTo.run();
-          tx.release.run();
-          outcomes.push({ ok: false, value: e, uow });
-        }
-      }
-      tx.commit.run();
     } catch (e) {
-      if (sqlite.inTransaction) sqlite.run("ROLLBACK");
       for (const item of batch) item.reject(e);
       return;
     }
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.units(batch, 0, outcomes);
+    } catch (e) {
+      return this.fail(batch, e);
+    }
+    if (!pending) return this.commit(batch, outcomes);
+    this.inFlight = pending.then(
+      () => this.commit(batch, outcomes),
+      (e) => this.fail(batch, e),
+    ).finally(() => {
+      this.inFlight = null;
+      // units queued while this batch awaited go in the next one
+      if (this.queue.length && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+    return this.inFlight;
+  }
+
+  /** Batch units from index i on, each in its savepoint; a promise once one of them is async. */
+  private units(batch: Queued[], from: number, outcomes: Outcome[]): Promise<void> | undefined {
+    const tx = txStatements(this.db);
+    for (let i = from; i < batch.length; i++) {
+      const uow = new UnitOfWork(this.db);
+      tx.savepoint.run();
+      let value: unknown;
+      try {
+        value = batch[i]!.fn(uow);
+      } catch (e) {
+        this.unitDone(outcomes, uow, false, e);
+        continue;
+      }
+      if (isThenable(value))
+        return Promise.resolve(value).then(
+          (v) => (this.unitDone(outcomes, uow, true, v), this.units(batch, i + 1, outcomes)),
+          (e) => (this.unitDone(outcomes, uow, false, e), this.units(batch, i + 1, outcomes)),
+        );
+      this.unitDone(outcomes, uow, true, value);
+    }
+    return undefined;
+  }
+
+  private unitDone(outcomes: Outcome[], uow: UnitOfWork, ok: boolean, value: unknown) {
+    const tx = txStatements(this.db);
+    if (!ok) tx.rollbackTo.run();
+    tx.release.run();
+    outcomes.push({ ok, value, uow });
+  }
+
+  private commit(batch: Queued[], outcomes: Outcome[]) {
+    try {
+      txStatements(this.db).commit.run();
+    } catch (e) {
+      return this.fail(batch, e);
+    }
     this.batches++;
     this.writes += batch.length;
+    for (const o of outcomes) if (o.ok) runCommitted(o.uow);
     // The batch's effects leave together: one wake per agent, frames in order.
     const merged = emptyEffects();
     for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
     this.release(merged);
     batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
+  }
+
+  private fail(batch: Queued[], e: unknown) {
+    const sqlite = this.db.$client;
+    if (sqlite.inTransaction) sqlite.run("ROLLBACK");
+    for (const item of batch) item.reject(e);
   }
 
   private release(effects: Effects) {
@@ -227,6 +318,18 @@ export class Writer {
       this.onSinkError(e);
     }
   }
+}
+
+interface Outcome {
+  ok: boolean;
+  value: unknown;
+  uow: UnitOfWork;
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === "function";
+
+function runCommitted(uow: UnitOfWork) {
+  for (const fn of uow.committed) fn();
 }
 
 function mergeInto(into: Effects, e: Effects) {

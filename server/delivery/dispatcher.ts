@@ -155,7 +155,7 @@ export class OutboxDispatcher {
 
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */
   private async postOnce(agentId: string, url: string, secret: string, row: q.OutboxRow): Promise<boolean> {
-    const { config, db, metrics, log } = this.ctx;
+    const { config, writer, metrics, log } = this.ctx;
     const slot = await this.slots.acquire(this.standing(agentId, row));
     if (this.stopped) {
       this.slots.release(slot);
@@ -188,7 +188,7 @@ export class OutboxDispatcher {
     const attempts = row.attempts + 1;
     const now = Date.now();
     if (result.ok) {
-      q.markWebhookDelivered(db, row.id, attempts, now);
+      writer.now((uow) => q.markWebhookDelivered(uow.db, row.id, attempts, now));
       metrics.inc(...DELIVERIES, { channel: "webhook", outcome: "delivered" });
       log.debug("webhook delivered", { agent: agentId, event: row.id, attempt: attempts, status: result.status });
       this.announce(agentId, row, "delivered", "webhook");
@@ -199,13 +199,13 @@ export class OutboxDispatcher {
     const policy = { baseMs: config.webhookRetryBaseMs, windowMs: config.webhookRetryWindowMs };
     const next = nextAttemptAt(policy, attempts, Date.parse(row.createdAt), now, result.final);
     if (next === null) {
-      q.markUndelivered(db, row.id, attempts, lastError);
+      writer.now((uow) => q.markUndelivered(uow.db, row.id, attempts, lastError));
       metrics.inc(...DELIVERIES, { channel: "webhook", outcome: "undelivered" });
       log.warn("webhook gave up: event undelivered until the agent connects", { agent: agentId, event: row.id, attempts, error: lastError });
       this.announce(agentId, row, "undelivered", "webhook", lastError);
       return true;
     }
-    q.scheduleRetry(db, agentId, row.id, attempts, isoMs(next), lastError);
+    writer.now((uow) => q.scheduleRetry(uow.db, agentId, row.id, attempts, isoMs(next), lastError));
     log.info("webhook attempt failed, will retry", { agent: agentId, event: row.id, attempt: attempts, error: lastError, retry_in_ms: next - now });
     this.retries.at(next);
     return false;

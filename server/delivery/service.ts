@@ -3,6 +3,7 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
+import { first } from "../db/rows.ts";
 import { outbox } from "../db/schema.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, notFound } from "../lib/errors.ts";
@@ -41,33 +42,35 @@ export function publicDelivery(r: Row): Static<typeof DeliveryView> {
  * outbox_agent_status for one agent), each reading at most `limit` rows in id
  * order, merged: the cost does not grow with the delivered history.
  */
-export function listDeliveries(db: Db, opts: { status?: DeliveryStatus; agentId?: string; before?: string; limit: number }) {
+export async function listDeliveries(db: Db, opts: { status?: DeliveryStatus; agentId?: string; before?: string; limit: number }) {
   const statuses: DeliveryStatus[] = opts.status ? [opts.status] : ["pending", "undelivered"];
-  const rows = statuses.flatMap((status) =>
-    db
-      .select()
-      .from(outbox)
-      .where(and(eq(outbox.status, status), opts.agentId ? eq(outbox.agentId, opts.agentId) : undefined, opts.before ? lt(outbox.id, opts.before) : undefined))
-      .orderBy(desc(outbox.id))
-      .limit(opts.limit)
-      .all(),
-  );
+  const rows: Row[] = [];
+  for (const status of statuses)
+    rows.push(
+      ...(await db
+        .select()
+        .from(outbox)
+        .where(and(eq(outbox.status, status), opts.agentId ? eq(outbox.agentId, opts.agentId) : undefined, opts.before ? lt(outbox.id, opts.before) : undefined))
+        .orderBy(desc(outbox.id))
+        .limit(opts.limit)),
+    );
   if (statuses.length > 1) rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return rows.slice(0, opts.limit).map(publicDelivery);
 }
 
 /** An undelivered event goes back to pending with fresh attempts; the dispatcher is woken after the commit. */
-export function retryDelivery(ctx: Ctx, eventId: string) {
-  const row = ctx.db.select().from(outbox).where(eq(outbox.id, eventId)).get();
+export async function retryDelivery(ctx: Ctx, eventId: string) {
+  const row = first(await ctx.db.select().from(outbox).where(eq(outbox.id, eventId)));
   if (!row) throw notFound("event");
   if (row.status !== "undelivered") throw conflict(`event is ${row.status}, not undelivered`);
-  const updated = ctx.writer.now((uow) => {
-    const row2 = uow.db
-      .update(outbox)
-      .set({ status: "pending", attempts: 0, nextAttemptAt: isoMs(), lastError: row.lastError })
-      .where(and(eq(outbox.id, row.id), eq(outbox.status, "undelivered")))
-      .returning()
-      .get();
+  const updated = await ctx.writer.now(async (uow) => {
+    const row2 = first(
+      await uow.db
+        .update(outbox)
+        .set({ status: "pending", attempts: 0, nextAttemptAt: isoMs(), lastError: row.lastError })
+        .where(and(eq(outbox.id, row.id), eq(outbox.status, "undelivered")))
+        .returning(),
+    );
     if (row2) uow.redeliver(row.agentId);
     return row2;
   });

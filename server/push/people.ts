@@ -13,7 +13,7 @@ import { PublicKey, RenameBody, SettingsBody, SettingsView, SubscriptionBody, Su
 
 export function peoplePushRoutes(ctx: Ctx) {
   return forPeople(ctx)
-    .get("/api/push/key", () => ({ public_key: vapidKeys(ctx.db).publicKey }), {
+    .get("/api/push/key", async () => ({ public_key: (await vapidKeys(ctx)).publicKey }), {
       response: { 200: PublicKey, ...errors(401) },
       ...doc("The server's VAPID public key, for PushManager.subscribe"),
     })
@@ -25,7 +25,7 @@ export function peoplePushRoutes(ctx: Ctx) {
           const blocked = await privateDestination(body.endpoint);
           if (blocked) throw badRequest(`endpoint: ${blocked}`);
         }
-        const { sub, created } = push.saveSubscription(ctx.db, user.id, body, request.headers.get("user-agent"));
+        const { sub, created } = await ctx.writer.now(async (uow) => push.saveSubscription(uow.db, user.id, body, request.headers.get("user-agent")));
         return status(created ? 201 : 200, push.publicSubscription(sub));
       },
       {
@@ -34,19 +34,19 @@ export function peoplePushRoutes(ctx: Ctx) {
         ...doc("Add this device (a browser PushSubscription)", "The same endpoint again updates it (200). https endpoints, or http on loopback."),
       },
     )
-    .get("/api/push/subscriptions", ({ user }) => push.listSubscriptions(ctx.db, user.id).map(push.publicSubscription), {
+    .get("/api/push/subscriptions", async ({ user }) => (await push.listSubscriptions(ctx.db, user.id)).map(push.publicSubscription), {
       response: { 200: t.Array(SubscriptionView), ...errors(401) },
       ...doc("Your devices"),
     })
-    .patch("/api/push/subscriptions/:id", ({ params, body, user }) => push.publicSubscription(push.renameSubscription(ctx.db, user.id, params.id, body.name)), {
+    .patch("/api/push/subscriptions/:id", async ({ params, body, user }) => push.publicSubscription(await ctx.writer.now(async (uow) => push.renameSubscription(uow.db, user.id, params.id, body.name))), {
       body: RenameBody,
       response: { 200: SubscriptionView, ...errors(400, 401, 403, 404, 413) },
       ...doc("Rename a device"),
     })
     .delete(
       "/api/push/subscriptions/:id",
-      ({ params, user, set }) => {
-        push.deleteSubscription(ctx.db, user.id, params.id);
+      async ({ params, user, set }) => {
+        await ctx.writer.now(async (uow) => push.deleteSubscription(uow.db, user.id, params.id));
         set.status = 204;
       },
       { response: { 204: t.Void({ description: "Removed" }), ...errors(401, 403, 404) }, ...doc("Remove a device") },
@@ -59,7 +59,7 @@ export function peoplePushRoutes(ctx: Ctx) {
       response: { 200: SettingsView, ...errors(401) },
       ...doc("What you are told about"),
     })
-    .put("/api/push/settings", ({ body, user }) => push.putSettings(ctx.db, user.id, body), {
+    .put("/api/push/settings", ({ body, user }) => ctx.writer.now(async (uow) => push.putSettings(uow.db, user.id, body)), {
       body: SettingsBody,
       response: { 200: SettingsView, ...errors(400, 401, 403, 413) },
       ...doc("Change what you are told about", "Requests are always pushed; messages, failed runs and muted agents are yours to choose."),

@@ -14,6 +14,7 @@
 // never sent twice at once, and a crash only delays it by the lease.
 // At most pushMaxInFlight POSTs are out at once, and at most pushMaxPerOrigin
 // to one push service, so a hung push service holds up nobody else.
+import type { Database } from "bun:sqlite";
 import webpush from "web-push";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
@@ -63,8 +64,8 @@ export class PushSender {
     return this.ctx.db;
   }
 
-  start() {
-    this.signer = new VapidSigner(vapidKeys(this.db), vapidSubject(this.ctx.config));
+  async start() {
+    this.signer = new VapidSigner(await vapidKeys(this.ctx), vapidSubject(this.ctx.config));
     this.stopped = false;
     this.abort = new AbortController();
     this.pump(); // what a previous run left queued
@@ -119,8 +120,10 @@ export class PushSender {
             .filter((r) => !this.inflight.has(r.id)) // a newer version of a row in flight waits for it
             .slice(0, room);
           if (!rows.length) continue;
-          const leaseStmt = sqlite.query(`UPDATE push_queue SET next_attempt_at = ?1 WHERE id = ?2`);
-          sqlite.transaction(() => rows.forEach((r) => leaseStmt.run(lease, r.id)))();
+          this.write((w) => {
+            const leaseStmt = w.query(`UPDATE push_queue SET next_attempt_at = ?1 WHERE id = ?2`);
+            rows.forEach((r) => leaseStmt.run(lease, r.id));
+          });
           for (const r of rows) this.launch(origin, r);
           free -= rows.length;
           if (free <= 0) break;
@@ -201,21 +204,25 @@ export class PushSender {
     return { ok: false, retry: false, error };
   }
 
+  /** Writes on the writer's connection, in one unit of work (ctx.db only reads). */
+  private write(fn: (sqlite: Database) => void) {
+    this.ctx.writer.now((uow) => fn(uow.db.$client));
+  }
+
   private record(row: DueRow, outcome: Outcome) {
-    const { db, log, metrics } = this.ctx;
-    const sqlite = db.$client;
+    const { log, metrics } = this.ctx;
     const nowMs = Date.now();
     const now = isoMs(nowMs);
     const count = (result: string) => metrics.inc("nod_pushes_total", "Web Push attempts by outcome", { outcome: result });
     if ("stopped" in outcome) {
       // Not an attempt: due again as soon as a sender runs (unless a newer version already is).
-      sqlite.run(`UPDATE push_queue SET next_attempt_at = ? WHERE id = ? AND version = ?`, [now, row.id, row.version]);
+      this.write((sqlite) => sqlite.run(`UPDATE push_queue SET next_attempt_at = ? WHERE id = ? AND version = ?`, [now, row.id, row.version]));
       return;
     }
     if (this.stopped) return; // the database may be closing: the lease brings it back after a restart
     if (outcome.ok) {
       count("sent");
-      sqlite.transaction(() => {
+      this.write((sqlite) => {
         // A request's row stays as its "sent" marker, dated by next_attempt_at (retention forgets it later: ops/retention.ts).
         if (row.kind === "request")
           sqlite.run(`UPDATE push_queue SET status = 'sent', attempts = attempts + 1, last_error = NULL, next_attempt_at = ? WHERE id = ? AND version = ?`, [
@@ -225,13 +232,13 @@ export class PushSender {
           ]);
         else sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
         sqlite.run(`UPDATE push_subscriptions SET last_success_at = ?, last_error = NULL WHERE id = ?`, [now, row.subscription_id]);
-      })();
+      });
       log.debug("push sent", { subscription: row.subscription_id, kind: row.kind, status: outcome.status });
       return;
     }
     if ("gone" in outcome) {
       count("gone");
-      sqlite.run(`DELETE FROM push_subscriptions WHERE id = ?`, [row.subscription_id]);
+      this.write((sqlite) => sqlite.run(`DELETE FROM push_subscriptions WHERE id = ?`, [row.subscription_id]));
       log.info("push subscription gone: removed", { subscription: row.subscription_id, status: outcome.status });
       return;
     }
@@ -239,16 +246,16 @@ export class PushSender {
     const expired = nowMs - Date.parse(row.created_at) > row.ttl * 1000;
     if (!outcome.retry || attempts >= MAX_ATTEMPTS || expired) {
       count(outcome.retry ? "given_up" : "refused");
-      sqlite.transaction(() => {
+      this.write((sqlite) => {
         sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
         sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
-      })();
+      });
       log.warn("push given up", { subscription: row.subscription_id, kind: row.kind, attempts, error: outcome.error });
       return;
     }
     count("retry");
     const wait = Math.min(MAX_RETRY_MS, Math.max(this.ctx.config.pushRetryBaseMs * 4 ** (attempts - 1), outcome.retryAfterMs ?? 0));
-    sqlite.transaction(() => {
+    this.write((sqlite) => {
       sqlite.run(`UPDATE push_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND version = ?`, [
         attempts,
         isoMs(nowMs + wait),
@@ -257,7 +264,7 @@ export class PushSender {
         row.version,
       ]);
       sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
-    })();
+    });
     log.info("push failed, will retry", { subscription: row.subscription_id, attempt: attempts, error: outcome.error, retry_in_ms: wait });
     this.schedule(nowMs + wait);
   }

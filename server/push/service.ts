@@ -4,6 +4,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { createECDH } from "node:crypto";
 import type { Db } from "../db/index.ts";
+import { first, only } from "../db/rows.ts";
 import { pushSettings, pushSubscriptions } from "../db/schema.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -80,61 +81,61 @@ export function deviceName(userAgent: string | null): string {
  * an endpoint another person registered moves to this person (the browser
  * is theirs now) under a new id, so nothing about the other person leaks.
  */
-export function saveSubscription(db: Db, userId: string, input: SubscriptionInput, userAgent: string | null) {
+export async function saveSubscription(db: Db, userId: string, input: SubscriptionInput, userAgent: string | null) {
   const s = checkSubscription(input);
   const now = isoMs();
   const name = input.name?.trim() || null;
-  return db.$client.transaction(() => {
-    const existing = db.select().from(pushSubscriptions).where(eq(pushSubscriptions.endpoint, s.endpoint)).get();
-    if (existing && existing.userId === userId) {
-      const updated = db
+  // Called inside a unit of work: a refusal below takes back the delete above it.
+  const existing = first(await db.select().from(pushSubscriptions).where(eq(pushSubscriptions.endpoint, s.endpoint)));
+  if (existing && existing.userId === userId) {
+    const updated = only(
+      await db
         .update(pushSubscriptions)
         .set({ p256dh: s.p256dh, auth: s.auth, name: name ?? existing.name, updatedAt: now, lastError: null })
         .where(eq(pushSubscriptions.id, existing.id))
-        .returning()
-        .get()!;
-      return { sub: updated, created: false };
-    }
-    if (existing) db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, existing.id)).run();
-    const n = db.select({ n: sql<number>`count(*)` }).from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).get()!.n;
-    if (n >= MAX_SUBSCRIPTIONS) throw conflict(`at most ${MAX_SUBSCRIPTIONS} devices per person: remove one first`);
-    const sub: Subscription = {
-      id: timeId("psub_"),
-      userId,
-      endpoint: s.endpoint,
-      p256dh: s.p256dh,
-      auth: s.auth,
-      name: name ?? deviceName(userAgent),
-      createdAt: now,
-      updatedAt: now,
-      lastSuccessAt: null,
-      lastError: null,
-    };
-    db.insert(pushSubscriptions).values(sub).run();
-    return { sub, created: true };
-  })();
+        .returning(),
+    );
+    return { sub: updated, created: false };
+  }
+  if (existing) await db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, existing.id));
+  const n = only(await db.select({ n: sql<number>`count(*)` }).from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId))).n;
+  if (n >= MAX_SUBSCRIPTIONS) throw conflict(`at most ${MAX_SUBSCRIPTIONS} devices per person: remove one first`);
+  const sub: Subscription = {
+    id: timeId("psub_"),
+    userId,
+    endpoint: s.endpoint,
+    p256dh: s.p256dh,
+    auth: s.auth,
+    name: name ?? deviceName(userAgent),
+    createdAt: now,
+    updatedAt: now,
+    lastSuccessAt: null,
+    lastError: null,
+  };
+  await db.insert(pushSubscriptions).values(sub);
+  return { sub, created: true };
 }
 
-export const listSubscriptions = (db: Db, userId: string) =>
-  db.select().from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).orderBy(pushSubscriptions.id).all();
+export const listSubscriptions = async (db: Db, userId: string) =>
+  await db.select().from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).orderBy(pushSubscriptions.id);
 
 /** The person's own subscription, or 404 (another person's id looks exactly like an unknown one). */
-export function getSubscription(db: Db, userId: string, id: string): Subscription {
-  const s = db.select().from(pushSubscriptions).where(and(eq(pushSubscriptions.id, id), eq(pushSubscriptions.userId, userId))).get();
+export async function getSubscription(db: Db, userId: string, id: string): Promise<Subscription> {
+  const s = first(await db.select().from(pushSubscriptions).where(and(eq(pushSubscriptions.id, id), eq(pushSubscriptions.userId, userId))));
   if (!s) throw notFound("subscription");
   return s;
 }
 
-export function renameSubscription(db: Db, userId: string, id: string, name: string): Subscription {
-  const s = getSubscription(db, userId, id);
+export async function renameSubscription(db: Db, userId: string, id: string, name: string): Promise<Subscription> {
+  const s = await getSubscription(db, userId, id);
   const trimmed = name.trim();
   if (!trimmed) throw badRequest("name: must not be empty");
-  return db.update(pushSubscriptions).set({ name: trimmed, updatedAt: isoMs() }).where(eq(pushSubscriptions.id, s.id)).returning().get()!;
+  return only(await db.update(pushSubscriptions).set({ name: trimmed, updatedAt: isoMs() }).where(eq(pushSubscriptions.id, s.id)).returning());
 }
 
-export function deleteSubscription(db: Db, userId: string, id: string) {
-  const s = getSubscription(db, userId, id);
-  db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, s.id)).run(); // its queued pushes go with it
+export async function deleteSubscription(db: Db, userId: string, id: string) {
+  const s = await getSubscription(db, userId, id);
+  await db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, s.id)); // its queued pushes go with it
 }
 
 // ---- settings ----
@@ -145,19 +146,19 @@ export interface PushSettingsView {
   muted_agents: string[];
 }
 
-export function getSettings(db: Db, userId: string): PushSettingsView {
-  const s = db.select().from(pushSettings).where(eq(pushSettings.userId, userId)).get();
+export async function getSettings(db: Db, userId: string): Promise<PushSettingsView> {
+  const s = first(await db.select().from(pushSettings).where(eq(pushSettings.userId, userId)));
   return { messages: s?.messages ?? true, failed_runs: s?.failedRuns ?? true, muted_agents: s?.mutedAgents ?? [] };
 }
 
-export function putSettings(db: Db, userId: string, patch: Partial<PushSettingsView>): PushSettingsView {
-  const cur = getSettings(db, userId);
+export async function putSettings(db: Db, userId: string, patch: Partial<PushSettingsView>): Promise<PushSettingsView> {
+  const cur = await getSettings(db, userId);
   const next = {
     messages: patch.messages ?? cur.messages,
     failedRuns: patch.failed_runs ?? cur.failed_runs,
     mutedAgents: patch.muted_agents ? [...new Set(patch.muted_agents)] : cur.muted_agents,
     updatedAt: isoMs(),
   };
-  db.insert(pushSettings).values({ userId, ...next }).onConflictDoUpdate({ target: pushSettings.userId, set: next }).run();
+  await db.insert(pushSettings).values({ userId, ...next }).onConflictDoUpdate({ target: pushSettings.userId, set: next });
   return getSettings(db, userId);
 }

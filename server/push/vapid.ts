@@ -5,7 +5,9 @@
 import webpush from "web-push";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
+import { first } from "../db/rows.ts";
 import type { Config } from "../config.ts";
+import type { Ctx } from "../context.ts";
 import { serverSettings } from "../db/schema.ts";
 import { isoMs } from "../lib/time.ts";
 
@@ -17,12 +19,15 @@ export interface VapidKeys {
 const KEY = "vapid";
 
 /** The stored key pair, created on first use (safe when two processes race: the first insert wins). */
-export function vapidKeys(db: Db): VapidKeys {
-  const row = db.select().from(serverSettings).where(eq(serverSettings.key, KEY)).get();
+export async function vapidKeys(ctx: Pick<Ctx, "db" | "writer">): Promise<VapidKeys> {
+  const stored = async (db: Db) => first(await db.select().from(serverSettings).where(eq(serverSettings.key, KEY)));
+  const row = await stored(ctx.db);
   if (row) return JSON.parse(row.value) as VapidKeys;
   const fresh = webpush.generateVAPIDKeys();
-  db.insert(serverSettings).values({ key: KEY, value: JSON.stringify(fresh), createdAt: isoMs() }).onConflictDoNothing().run();
-  return JSON.parse(db.select().from(serverSettings).where(eq(serverSettings.key, KEY)).get()!.value) as VapidKeys;
+  return ctx.writer.now(async (uow) => {
+    await uow.db.insert(serverSettings).values({ key: KEY, value: JSON.stringify(fresh), createdAt: isoMs() }).onConflictDoNothing();
+    return JSON.parse((await stored(uow.db))!.value) as VapidKeys;
+  });
 }
 
 /**

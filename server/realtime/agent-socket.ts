@@ -212,7 +212,7 @@ export class AgentConnection {
       const ids = this.unconfirmed.map((u) => u.id);
       this.unconfirmed = null;
       try {
-        const n = requeueSocketEvents(ctx.db, ids);
+        const n = ctx.writer.now((uow) => requeueSocketEvents(uow.db, ids));
         if (n) {
           ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
           ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
@@ -247,7 +247,7 @@ export class AgentConnection {
     if (!force && now - this.lastTouch < AGENT_WS.lastSeenEveryMs) return;
     this.lastTouch = now;
     try {
-      touchStmt(this.ctx.db).run({ id: this.agentId, at: isoMs(now) });
+      this.ctx.writer.now((uow) => touchStmt(uow.db).run({ id: this.agentId, at: isoMs(now) }));
     } catch {
       // the database is closing (server shutdown): nothing to record
     }

@@ -29,12 +29,12 @@ export class InboxSockets {
     for (const ws of this.open) if (ws.data.token === token) ws.close(SESSION_ENDED, "signed out");
   }
   /** Closes every socket whose session no longer signs anybody in (expired ones). */
-  sweep(ctx: Ctx) {
+  async sweep(ctx: Ctx) {
     const now = ctx.now();
-    for (const ws of this.open) {
+    for (const ws of [...this.open]) {
       let ok = false;
       try {
-        ok = userForSession(ctx.db, ws.data.token, now) !== null;
+        ok = (await userForSession(ctx.db, ws.data.token, now)) !== null;
       } catch {
         return; // the database is closing
       }

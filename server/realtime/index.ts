@@ -48,8 +48,8 @@ export function realtimeRoutes(ctx: Ctx, live: Live) {
       if (busy) return busy;
       if (!server?.upgrade(request, { data: new AgentConnection(ctx, live, params.agent_id) })) return json(400, "WebSocket upgrade failed");
     })
-    .get("/ws/app", ({ request, server }) => {
-      const user = personFromRequest(ctx, request);
+    .get("/ws/app", async ({ request, server }) => {
+      const user = await personFromRequest(ctx, request);
       if (!user) return json(401, "sign in first");
       if (!isSameOrigin(ctx, request)) return json(403, "cross-site request refused");
       if (!isUpgrade(request)) return json(426, "expected a WebSocket upgrade");

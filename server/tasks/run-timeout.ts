@@ -45,14 +45,15 @@ export function failStaleRuns(ctx: Ctx, nowMs: number, limit = STALE_BATCH): num
   const ids = q.due.all(cutoff, limit).map((r) => r.id);
   if (!ids.length) return 0;
   const done = ctx.writer.now((uow) => {
+    const w = staleStmts(uow.db); // the writer's connection: ctx.db only reads
     let n = 0;
     for (const id of ids) {
-      const run = q.fail.get({ id, summary, now });
+      const run = w.fail.get({ id, summary, now });
       if (!run) continue;
-      q.clearContext.run(run.id);
+      w.clearContext.run(run.id);
       // An announcement the agent never received is moot now.
-      if (run.triggerEventId) q.dropAnnouncement.run(run.triggerEventId);
-      const task = q.taskFailed.get({ id: run.taskId })!;
+      if (run.triggerEventId) w.dropAnnouncement.run(run.triggerEventId);
+      const task = w.taskFailed.get({ id: run.taskId })!;
       runChanged(uow, run);
       taskChanged(uow, ctx, task);
       recordActivity(uow, run.agentId, "system", `${task.name}: run timed out`, summary, run.id, { refId: run.id, outcome: "failed" });

@@ -94,10 +94,10 @@ export class TaskScheduler extends DueLoop {
     const q = stmts(db);
     const due = q.due.all({ now, limit: this.opts.batch });
     if (!due.length) return 0;
-    const claim = q.claim;
     const nextCache = new Map<string, number | null>();
     const slots: number[] = [];
     ctx.writer.now((uow) => {
+      const claim = stmts(uow.db).claim; // the writer's connection: ctx.db only reads
       for (const t of due) {
         let next: number | null = null;
         if (t.triggerType === "scheduled") {

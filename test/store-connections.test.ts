@@ -1,0 +1,51 @@
+// The writer has its own connection; ctx.db (reads outside units of work) is a
+// second one that cannot write and sees only committed transactions.
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { Person, startTestServer, withAgent } from "./helpers.ts";
+import { agents } from "../server/db/schema.ts";
+
+setDefaultTimeout(60_000); // a hang guard
+
+describe("the store's two connections", async () => {
+  const server = await startTestServer();
+  const { person, created, agent } = await withAgent(server, { name: "Deploy Bot" });
+
+  test("ctx.db refuses a write; the row is unchanged", () => {
+    expect(() => server.ctx.db.update(agents).set({ name: "Renamed" }).where(eq(agents.id, created.id)).run()).toThrow(/readonly/);
+    expect(server.ctx.db.select().from(agents).where(eq(agents.id, created.id)).get()!.name).toBe("Deploy Bot");
+  });
+
+  test("a unit of work's rows are not seen through ctx.db before its commit, and are after", async () => {
+    const seen = server.ctx.writer.now((uow) => {
+      uow.db.update(agents).set({ name: "Inside" }).where(eq(agents.id, created.id)).run();
+      return {
+        inside: uow.db.select().from(agents).where(eq(agents.id, created.id)).get()!.name,
+        reader: server.ctx.db.select().from(agents).where(eq(agents.id, created.id)).get()!.name,
+      };
+    });
+    expect(seen).toEqual({ inside: "Inside", reader: "Deploy Bot" });
+    expect((await person.get(`/api/agents/${created.id}`)).body.name).toBe("Inside");
+  });
+
+  test("a new secret drops the agent that reads kept in memory (one cache for both connections): the old secret is refused", async () => {
+    expect((await agent.get("/api/agent/tasks")).status).toBe(200); // read once: kept in memory
+    expect((await person.post(`/api/agents/${created.id}/secret`)).status).toBe(200);
+    expect((await agent.get("/api/agent/tasks")).status).toBe(401);
+  });
+
+  test("signing out ends a session that reads kept in memory", async () => {
+    const p = new Person(server.url);
+    expect((await p.post("/api/auth/login", { username: "alice", password: "correct horse battery" })).status).toBe(200);
+    expect((await p.get("/api/auth/status")).body.user.username).toBe("alice");
+    expect((await p.post("/api/auth/logout", {})).status).toBeLessThan(300);
+    expect((await p.get("/api/auth/status")).body.user).toBeNull();
+  });
+
+  test("stopping closes both connections and leaves nod.db complete on its own (no nod.db-wal)", async () => {
+    await server.stop();
+    expect(existsSync(path.join(server.dataDir, "nod.db-wal"))).toBe(false);
+  });
+});
