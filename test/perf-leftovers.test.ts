@@ -98,7 +98,8 @@ describe("retention: a request's push marker", async () => {
 
 describe("--keep-messages and unread counts", async () => {
   let shift = 29 * DAY; // the person signs in "now"; the messages' own times (in their ids) are the real ones
-  const server = await startTestServer({ now: () => Date.now() + shift, keepMessagesMs: 30 * DAY });
+  let frozen: number | null = null; // a clock that stands still: "exactly 30 days old" must not age while the test runs
+  const server = await startTestServer({ now: () => frozen ?? Date.now() + shift, keepMessagesMs: 30 * DAY });
   const alice = await owner(server);
   const made = async (name: string) => {
     const c = await alice.createAgent({ name });
@@ -125,8 +126,10 @@ describe("--keep-messages and unread counts", async () => {
     const young = await say(busy, "unread, young");
     expect(await unread()).toEqual({ busy: 3, quiet: 3 });
 
-    shift = ms(young.message_id) + 30 * DAY - Date.now(); // `young` is exactly 30 days old, the others older
+    frozen = ms(young.message_id) + 30 * DAY; // `young` is exactly 30 days old, the others older
     const pruned = await server.live.retention.run();
+    frozen = null;
+    shift = ms(young.message_id) + 30 * DAY - Date.now();
     expect(pruned.messages).toBe(8);
     expect(await unread()).toEqual({ busy: 1, quiet: 0 });
     const left = (await alice.get(`/api/conversations/${first.conversation_id}/messages`)).body as { text: string }[];
