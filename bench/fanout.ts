@@ -13,7 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { percentile, spawnServer } from "./lib.ts";
+import { percentile, postOpenLoop, spawnServer } from "./lib.ts";
 
 const SECONDS = Math.min(30, Number(process.argv[2] ?? 5));
 const SOCKETS = Math.min(15_000, Number(process.argv[3] ?? 10_000));
@@ -81,15 +81,7 @@ async function latencyRun(base: string, cookie: string, agent: { id: string; sec
     for (; i < due; i++) {
       const text = `bench ${inboxes} ${i}`;
       sentAt.set(text, performance.now());
-      inflight.push(
-        fetch(`${base}/api/agent/events`, { method: "POST", headers, body: JSON.stringify({ type: "message", text }) }).then(
-          async (r) => {
-            await r.arrayBuffer();
-            if (!r.ok) errors++;
-          },
-          () => void errors++,
-        ),
-      );
+      inflight.push(postOpenLoop(`${base}/api/agent/events`, headers, { type: "message", text }, () => void errors++));
     }
     await Bun.sleep(1);
   }

@@ -32,6 +32,13 @@ export interface LoadResult {
   p99: number;
 }
 
+/** An open-loop POST: its answer is read and dropped; a refused or failed one calls onError. */
+export const postOpenLoop = (url: string, headers: Record<string, string>, body: unknown, onError: () => void) =>
+  fetch(url, { method: "POST", headers, body: JSON.stringify(body) }).then(async (r) => {
+    await r.arrayBuffer();
+    if (!r.ok) onError();
+  }, onError);
+
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** `concurrency` workers each send requests back to back for `seconds`. */

@@ -15,7 +15,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { fmtMs, percentile, spawnServer, type Figure } from "./lib.ts";
+import { fmtMs, percentile, postOpenLoop, spawnServer, type Figure } from "./lib.ts";
 
 const root = process.env.NOD_ROOT ?? path.resolve(import.meta.dir, "..");
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
@@ -102,15 +102,7 @@ async function run(base: string, pid: number, cookie: string, agent: { id: strin
         url = `${base}/api/decisions/${id}/respond`;
         body = { status: "approved", note: "ok" };
       }
-      inflight.push(
-        fetch(url, { method: "POST", headers, body: JSON.stringify(body) }).then(
-          async (r) => {
-            await r.arrayBuffer();
-            if (!r.ok) errors++;
-          },
-          () => void errors++,
-        ),
-      );
+      inflight.push(postOpenLoop(url, headers, body, () => void errors++));
     }
     await Bun.sleep(1);
   }

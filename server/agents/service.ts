@@ -1,7 +1,8 @@
 // Agents: created by people, authenticated by id + secret.
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { storeKey, type Db } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
+import { StoreCache } from "../db/store-cache.ts";
 import { agents, decisions } from "../db/schema.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { notifyPeople } from "../push/notices.ts";
@@ -207,25 +208,18 @@ export function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown)
 
 /** Agents kept at most; beyond, the longest unused is dropped (a server with more reads them again). */
 export const KNOWN_AGENTS_MAX = 10_000;
-const known = new WeakMap<Db, Map<string, Agent>>();
+const known = new StoreCache<Agent>(KNOWN_AGENTS_MAX);
 
 const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
 
 /** The agent with this id, from memory when it was read before; undefined when there is none. */
 export function knownAgent(db: Db, id: string): Agent | undefined {
-  let forDb = known.get(storeKey(db));
-  if (!forDb) known.set(storeKey(db), (forDb = new Map()));
-  let agent = forDb.get(id);
-  if (agent) {
-    forDb.delete(id); // most recently used last
-    forDb.set(id, agent);
-    return agent;
-  }
+  let agent = known.get(db, id);
+  if (agent) return agent;
   agent = agentById(db).get({ id });
   if (!agent) return undefined;
   if (db.$client.inTransaction) return agent; // read inside a transaction that may yet roll back: not kept
-  forDb.set(id, agent);
-  if (forDb.size > KNOWN_AGENTS_MAX) forDb.delete(forDb.keys().next().value!);
+  known.set(db, id, agent);
   return agent;
 }
 
@@ -235,9 +229,7 @@ export function knownAgent(db: Db, id: string): Agent | undefined {
  * and again after the COMMIT (a read elsewhere in between kept the old row).
  */
 export function forgetAgent(uow: UnitOfWork, id: string) {
-  const drop = () => known.get(storeKey(uow.db))?.delete(id);
-  drop();
-  uow.afterCommit(drop);
+  known.forget(uow, id);
 }
 
 /** Tunable by tests; the documented value is one last_seen_at write a minute per agent (as for sockets). */

@@ -6,7 +6,8 @@ import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
 import { users, sessions } from "../db/schema.ts";
 import type { Ctx } from "../context.ts";
-import { isReadDb, storeKey, type Db } from "../db/index.ts";
+import { isReadDb, type Db } from "../db/index.ts";
+import { StoreCache } from "../db/store-cache.ts";
 import { first, only } from "../db/rows.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
@@ -83,20 +84,14 @@ export async function createSession(db: Db, userId: string, now = Date.now()): P
 export async function userForSession(db: Db, token: string | undefined, now = Date.now()): Promise<User | null> {
   if (!token || token.length !== 64) return null;
   const hash = sha256hex(token);
-  let forDb = signedIn.get(storeKey(db));
-  if (!forDb) signedIn.set(storeKey(db), (forDb = new Map()));
-  let s = forDb.get(hash);
-  if (s) {
-    forDb.delete(hash); // most recently used last
-    forDb.set(hash, s);
-  } else {
+  let s = signedIn.get(db, hash);
+  if (!s) {
     const row = first(await sessionStmt(db).execute({ hash }));
     if (!row) return null;
     s = { user: row.user, expiresAt: row.expiresAt };
     if (isReadDb(db)) {
       // kept only when read on ctx.db: a read inside a unit of work may yet roll back
-      forDb.set(hash, s);
-      if (forDb.size > SESSIONS_KEPT_MAX) forDb.delete(forDb.keys().next().value!);
+      signedIn.set(db, hash, s);
     }
   }
   if (s.expiresAt < isoMs(now)) return null;
@@ -112,7 +107,7 @@ export async function userForSession(db: Db, token: string | undefined, now = Da
 
 /** Sessions kept at most; beyond, the longest unused is dropped (and read again when it comes back). */
 export const SESSIONS_KEPT_MAX = 10_000;
-const signedIn = new WeakMap<Db, Map<string, { user: User; expiresAt: string }>>();
+const signedIn = new StoreCache<{ user: User; expiresAt: string }>(SESSIONS_KEPT_MAX);
 
 const sessionStmt = (db: Db) =>
   prepared(db, "auth.session", (db) =>
@@ -129,10 +124,7 @@ export async function deleteSession(ctx: Ctx, token: string | undefined) {
   if (!token) return;
   const hash = sha256hex(token);
   await ctx.writer.now(async (uow) => {
-    // dropped at once and again after the COMMIT (a read in between kept the old row)
-    const drop = () => signedIn.get(storeKey(uow.db))?.delete(hash);
-    drop();
-    uow.afterCommit(drop);
+    signedIn.forget(uow, hash);
     await uow.db.delete(sessions).where(eq(sessions.tokenHash, hash));
     uow.closeSessionSockets(token);
   });

@@ -1,0 +1,46 @@
+// Rows kept in memory per store (both connections of one database share it):
+// reads fill it, the unit of work that changes a row drops it. Bounded: beyond
+// `max`, the least recently used entry goes (and is read again when it comes back).
+import { storeKey, type Db } from "./index.ts";
+import type { UnitOfWork } from "./unit-of-work.ts";
+
+export class StoreCache<V> {
+  private readonly byStore = new WeakMap<Db, Map<string, V>>();
+
+  constructor(private readonly max: number) {}
+
+  private entries(db: Db) {
+    const key = storeKey(db);
+    let map = this.byStore.get(key);
+    if (!map) this.byStore.set(key, (map = new Map()));
+    return map;
+  }
+
+  /** The kept value, now the most recently used; undefined when none is kept. */
+  get(db: Db, key: string): V | undefined {
+    const map = this.entries(db);
+    const value = map.get(key);
+    if (value !== undefined) {
+      map.delete(key);
+      map.set(key, value);
+    }
+    return value;
+  }
+
+  set(db: Db, key: string, value: V) {
+    const map = this.entries(db);
+    map.set(key, value);
+    if (map.size > this.max) map.delete(map.keys().next().value!);
+  }
+
+  /**
+   * Called inside the unit of work that changes the row: dropped at once
+   * (reads in the unit see the change) and again after the COMMIT (a read
+   * elsewhere in between kept the old row).
+   */
+  forget(uow: UnitOfWork, key: string) {
+    const drop = () => this.byStore.get(storeKey(uow.db))?.delete(key);
+    drop();
+    uow.afterCommit(drop);
+  }
+}
