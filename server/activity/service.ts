@@ -2,7 +2,7 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
-import { activity } from "../db/schema.ts";
+import { activity } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";

@@ -3,7 +3,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { StoreCache } from "../db/store-cache.ts";
-import { agents, decisions } from "../db/schema.ts";
+import { agents, decisions } from "../db/tables.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { notifyPeople } from "../push/notices.ts";
 import { pageLimit } from "../lib/paging.ts";

@@ -4,7 +4,7 @@ import { randomHex, timeId } from "../lib/ids.ts";
 import { sha256hex } from "../lib/secrets.ts";
 import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
-import { users, sessions } from "../db/schema.ts";
+import { users, sessions } from "../db/tables.ts";
 import type { Ctx } from "../context.ts";
 import { isReadDb, type Db } from "../db/index.ts";
 import { StoreCache } from "../db/store-cache.ts";

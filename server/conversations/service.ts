@@ -3,7 +3,7 @@ import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
-import { conversations, messages } from "../db/schema.ts";
+import { conversations, messages } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";

@@ -4,7 +4,7 @@
 import { and, eq, inArray, ne } from "drizzle-orm";
 import { prepared } from "./prepared.ts";
 import { isoMs } from "../lib/time.ts";
-import { outbox } from "./schema.ts";
+import { outbox } from "./tables.ts";
 import type { Db } from "./index.ts";
 
 /** What nod delivers to agents (the Nod documents' outbound events; what agents send in is an "agent event", events/). */

@@ -6,7 +6,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Agent } from "../agents/service.ts";
-import { decisions } from "../db/schema.ts";
+import { decisions } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { conflict } from "../lib/errors.ts";
 import { recordActivity } from "../activity/service.ts";

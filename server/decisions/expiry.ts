@@ -16,7 +16,7 @@ import { and, eq, lte } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
-import { decisions } from "../db/schema.ts";
+import { decisions } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { recordActivity } from "../activity/service.ts";
 import { resolvedEvent, settle, type Decision } from "./service.ts";

@@ -5,7 +5,7 @@ import { prepared } from "../db/prepared.ts";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
-import { decisions } from "../db/schema.ts";
+import { decisions } from "../db/tables.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";

@@ -3,7 +3,7 @@
 // db/outbox.ts.)
 import { and, asc, eq, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
-import { agents, outbox } from "../db/schema.ts";
+import { agents, outbox } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { isoMs } from "../lib/time.ts";
 

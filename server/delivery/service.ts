@@ -4,7 +4,7 @@ import { and, desc, eq, lt } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { first } from "../db/rows.ts";
-import { outbox } from "../db/schema.ts";
+import { outbox } from "../db/tables.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import type { Static } from "elysia";

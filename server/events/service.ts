@@ -4,7 +4,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { conversations, taskRuns } from "../db/schema.ts";
+import { conversations, taskRuns } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { Validator } from "../lib/validate.ts";

@@ -7,7 +7,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
-import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/schema.ts";
+import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { clip, plainText } from "./text.ts";

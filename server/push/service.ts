@@ -5,7 +5,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { createECDH } from "node:crypto";
 import type { Db } from "../db/index.ts";
 import { first, only } from "../db/rows.ts";
-import { pushSettings, pushSubscriptions } from "../db/schema.ts";
+import { pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";

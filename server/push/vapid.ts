@@ -8,7 +8,7 @@ import type { Db } from "../db/index.ts";
 import { first } from "../db/rows.ts";
 import type { Config } from "../config.ts";
 import type { Ctx } from "../context.ts";
-import { serverSettings } from "../db/schema.ts";
+import { serverSettings } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 
 export interface VapidKeys {

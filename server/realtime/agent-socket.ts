@@ -24,7 +24,7 @@ import type { ServerWebSocket } from "bun";
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { agents } from "../db/schema.ts";
+import { agents } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { checkAgentCredentials, knownAgent } from "../agents/service.ts";
 import { handleAgentEvent, joinsGroupCommit, WS_EVENT_TYPES } from "../events/service.ts";

@@ -4,7 +4,7 @@
 // their announcement.
 import { and, asc, eq, ne } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { taskRuns, tasks } from "../db/schema.ts";
+import { taskRuns, tasks } from "../db/tables.ts";
 import { toApiTime } from "../lib/time.ts";
 import type { Agent } from "../agents/service.ts";
 import type { Static } from "elysia";

@@ -4,7 +4,7 @@
 // when the run finishes (run-progress.ts) or times out (run-timeout.ts).
 import { asc, eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { runContext } from "../db/schema.ts";
+import { runContext } from "../db/tables.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { conflict, tooLarge } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";

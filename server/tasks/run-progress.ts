@@ -3,7 +3,7 @@
 // context blocks and sets the task's last_run_status, in one transaction.
 import { and, asc, eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { runContext, taskRuns, tasks } from "../db/schema.ts";
+import { runContext, taskRuns, tasks } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { conflict, tooLarge } from "../lib/errors.ts";
 import type { Agent } from "../agents/service.ts";

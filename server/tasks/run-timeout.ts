@@ -4,7 +4,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { taskRuns, tasks } from "../db/schema.ts";
+import { taskRuns, tasks } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { recordActivity } from "../activity/service.ts";
 import { notifyPeople } from "../push/notices.ts";

@@ -15,7 +15,7 @@ import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
-import { tasks } from "../db/schema.ts";
+import { tasks } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
 import { DueLoop, yieldToLoop } from "../lib/due-loop.ts";

@@ -11,7 +11,7 @@ import { and, asc, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
-import { outbox, taskRuns, tasks, type decisions } from "../db/schema.ts";
+import { outbox, taskRuns, tasks, type decisions } from "../db/tables.ts";
 import { newTriggerId, timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, notFound } from "../lib/errors.ts";

@@ -2,7 +2,7 @@
 // event task gets a due run, and its agent task_trigger with the payload.
 import { eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import { tasks } from "../db/schema.ts";
+import { tasks } from "../db/tables.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import type { Static } from "elysia";
 import type { TriggerAccepted } from "./model.ts";
