@@ -136,9 +136,9 @@ describe("delivered marks", async () => {
     const created = await person.createAgent({ name: "Receiver" });
     const a = await connectAgent(server, created);
     const inbox = await connectInbox(server, person);
-    const agent = getAgent(server.ctx.db, created.id);
+    const agent = await getAgent(server.ctx.db, created.id);
     const batches = server.ctx.writer.batches;
-    const ids = Array.from({ length: 20 }, (_, i) => sendUserMessage(server.ctx, agent, "alice", `burst ${i}`).message_id);
+    const ids = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await sendUserMessage(server.ctx, agent, "alice", `burst ${i}`)).message_id));
     await eventually(() => a.all("user_message").length === 20, 10_000, "every event over the socket");
     await eventually(async () => ((await person.get(`/api/deliveries?status=delivered&agent_id=${created.id}`)).body as unknown[]).length === 20, 5000, "all marked delivered");
     expect(a.all("user_message").map((f) => f.message_id)).toEqual(ids);
@@ -154,8 +154,8 @@ describe("delivered marks", async () => {
     const hook = await webhookReceiver();
     const created = await person.createAgent({ name: "Closer", webhook_url: hook.url });
     const a = await connectAgent(server, created);
-    const agent = getAgent(server.ctx.db, created.id);
-    const { message_id } = sendUserMessage(server.ctx, agent, "alice", "goodbye");
+    const agent = await getAgent(server.ctx.db, created.id);
+    const { message_id } = await sendUserMessage(server.ctx, agent, "alice", "goodbye");
     await a.waitFor("user_message");
     await a.close(1000);
     await hook.expectNone(500);
@@ -174,14 +174,14 @@ describe("a socket reads only what it was not handed yet", async () => {
     AGENT_WS.confirmAfterMs = 60_000; // whatever the machine's pace, nothing is confirmed by time alone here
     try {
       const created = await person.createAgent({ name: "Two sockets" });
-      const agent = getAgent(server.ctx.db, created.id);
+      const agent = await getAgent(server.ctx.db, created.id);
       const delivered = async () => ((await person.get(`/api/deliveries?status=delivered&agent_id=${created.id}`)).body as { message_id: string }[]).map((d) => d.message_id);
       const b = await connectAgent(server, created);
-      const x = sendUserMessage(server.ctx, agent, "alice", "x").message_id;
+      const x = (await sendUserMessage(server.ctx, agent, "alice", "x")).message_id;
       await b.waitFor("user_message");
       await eventually(async () => (await delivered()).includes(x), 5000, "x marked delivered");
       const a = await connectAgent(server, created); // the newest: deliveries go here now
-      const y = sendUserMessage(server.ctx, agent, "alice", "y").message_id;
+      const y = (await sendUserMessage(server.ctx, agent, "alice", "y")).message_id;
       expect((await a.waitFor("user_message")).message_id).toBe(y);
       (b.ws as WebSocket & { terminate(): void }).terminate(); // died without a sign of life since x: x goes back in the queue
       expect((await a.waitFor("user_message")).message_id).toBe(x);
@@ -204,9 +204,9 @@ describe("WAL checkpoints", async () => {
     const file = path.join(server.dataDir, "nod.db");
     const before = statSync(file).size;
     const created = await person.createAgent({ name: "Writer" });
-    const agent = getAgent(server.ctx.db, created.id);
-    // a few thousand pages' worth of messages, committed by the server's connection
-    for (let i = 0; i < 20; i++) server.ctx.writer.now(() => Array.from({ length: 100 }, (_, k) => sendUserMessage(server.ctx, agent, "alice", `${i}/${k} ${"x".repeat(2000)}`)));
+    const agent = await getAgent(server.ctx.db, created.id);
+    // a few thousand pages' worth of messages, committed by the server's connection (each hundred in one batch)
+    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 100 }, (_, k) => sendUserMessage(server.ctx, agent, "alice", `${i}/${k} ${"x".repeat(2000)}`)));
     await eventually(() => statSync(file).size > before + 4_000_000, 10_000, "the pages copied into nod.db");
   });
 });

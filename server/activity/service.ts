@@ -1,5 +1,5 @@
 // The activity feed: what agents did and what people answered, newest first.
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { activity } from "../db/tables.ts";
@@ -24,12 +24,23 @@ export const publicActivity = (a: Activity): Static<typeof ActivityView> => ({
   created_at: toApiTime(a.createdAt),
 });
 
-// Straight to bun:sqlite, prepared once: most agent events write one of these.
+// Prepared once per connection: most agent events write one of these.
 const insertStmt = (db: Db) =>
   prepared(db, "activity.insert", (db) =>
-    db.$client.prepare<unknown, [string, string, ActivityType, string, string | null, string | null, string | null, string | null, string]>(
-      "INSERT INTO activity (id, agent_id, type, title, text, task_run_id, ref_id, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
+    db
+      .insert(activity)
+      .values({
+        id: sql.placeholder("id"),
+        agentId: sql.placeholder("agentId"),
+        type: sql.placeholder("type"),
+        title: sql.placeholder("title"),
+        text: sql.placeholder("text"),
+        taskRunId: sql.placeholder("taskRunId"),
+        refId: sql.placeholder("refId"),
+        outcome: sql.placeholder("outcome"),
+        createdAt: sql.placeholder("createdAt"),
+      })
+      .prepare(),
   );
 
 /** What an entry is about (the inbox links to it) and how that ended. */
@@ -39,7 +50,7 @@ export interface ActivityRef {
 }
 
 /** Records an entry in the caller's unit of work; open inboxes get it after the commit. */
-export function recordActivity(
+export async function recordActivity(
   uow: UnitOfWork,
   agentId: string,
   type: ActivityType,
@@ -47,9 +58,9 @@ export function recordActivity(
   text: string | null = null,
   taskRunId: string | null = null,
   ref: ActivityRef = {},
-): Activity {
+): Promise<Activity> {
   const row: Activity = { id: timeId("act_"), agentId, type, title, text, taskRunId, refId: ref.refId ?? null, outcome: ref.outcome ?? null, createdAt: isoMs() };
-  insertStmt(uow.db).run(row.id, row.agentId, row.type, row.title, row.text, row.taskRunId, row.refId, row.outcome, row.createdAt);
+  await insertStmt(uow.db).execute(row);
   uow.toInbox({ type: "activity", activity: publicActivity(row) });
   return row;
 }
@@ -61,11 +72,11 @@ export function preview(text: string | null | undefined, max = 200): string | nu
   return line.length > max ? line.slice(0, max - 1) + "…" : line;
 }
 
-export function listActivity(db: Db, opts: { agentId?: string; type?: ActivityType; before?: string; limit: number }) {
+export async function listActivity(db: Db, opts: { agentId?: string; type?: ActivityType; before?: string; limit: number }) {
   const where = and(
     opts.agentId ? eq(activity.agentId, opts.agentId) : undefined,
     opts.type ? eq(activity.type, opts.type) : undefined,
     opts.before ? lt(activity.id, opts.before) : undefined,
   );
-  return db.select().from(activity).where(where).orderBy(desc(activity.id)).limit(opts.limit).all().map(publicActivity);
+  return (await db.select().from(activity).where(where).orderBy(desc(activity.id)).limit(opts.limit)).map(publicActivity);
 }

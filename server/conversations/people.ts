@@ -17,8 +17,8 @@ export function peopleConversationRoutes(ctx: Ctx) {
     })
     .post(
       "/api/agents/:id/messages",
-      ({ params, body, user, status }) =>
-        status(201, conv.sendUserMessage(ctx, getAgent(ctx.db, params.id), user.username, body.text, body.conversation_id)),
+      async ({ params, body, user, status }) =>
+        status(201, await conv.sendUserMessage(ctx, getAgent(ctx.db, params.id), user.username, body.text, body.conversation_id)),
       {
         body: SendMessageBody,
         response: { 201: SentMessage, ...errors(400, 401, 403, 404, 413) },
@@ -27,17 +27,17 @@ export function peopleConversationRoutes(ctx: Ctx) {
     )
     .get(
       "/api/conversations/:id/messages",
-      ({ params, query }) => conv.listMessages(ctx.db, conv.getConversation(ctx.db, params.id).id, { before: query.before, limit: pageLimit(query.limit) }),
+      async ({ params, query }) => conv.listMessages(ctx.db, (await conv.getConversation(ctx.db, params.id)).id, { before: query.before, limit: pageLimit(query.limit) }),
       { query: t.Object(PagingQuery), response: { 200: t.Array(MessageView), ...errors(400, 401, 404) }, ...doc("A conversation's messages, oldest first (?before pages back)") },
     )
-    .get("/api/messages/:id", ({ params }) => conv.publicMessage(conv.getMessage(ctx.db, params.id)), {
+    .get("/api/messages/:id", async ({ params }) => conv.publicMessage(await conv.getMessage(ctx.db, params.id)), {
       response: { 200: MessageView, ...errors(401, 404) },
       ...doc("One message (where the activity feed links to; its conversation_id opens the chat there)"),
     })
     .post(
       "/api/conversations/:id/read",
-      ({ params, set }) => {
-        conv.markRead(ctx, params.id);
+      async ({ params, set }) => {
+        await conv.markRead(ctx, params.id);
         set.status = 204;
       },
       { response: { 204: t.Void({ description: "Marked read" }), ...errors(401, 403, 404) }, ...doc("Mark a conversation's messages read") },

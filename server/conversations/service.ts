@@ -1,10 +1,11 @@
 // Conversations and their messages: agents post into them, people reply.
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, lt, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { conversations, messages } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
+import { first } from "../db/rows.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
@@ -46,35 +47,52 @@ const stmts = (db: Db) =>
       .from(conversations)
       .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
       .prepare(),
-    // The hot path's writes, straight to bun:sqlite (no query building per call).
-    // A message bumps its conversation, and one from an agent or a task counts as unread
+    // The hot path's writes, prepared once per connection (no query building per call).
+    // A message bumps its conversation; one from an agent or a task counts as unread
     // (the first unread one is remembered: retention counts from it when it deletes messages).
-    touch: db.$client.prepare<unknown, [string, number, string, string]>(
-      "UPDATE conversations SET updated_at = ?1, unread = unread + ?2, unread_since = CASE WHEN ?2 > 0 AND unread = 0 THEN ?3 ELSE unread_since END WHERE id = ?4",
-    ),
-    insertMessage: db.$client.prepare<unknown, [string, string, string, string, string, string | null, string | null, string | null, string | null, string | null, string]>(
-      `INSERT INTO messages (id, conversation_id, agent_id, role, text, image_url, report_title, report_description, task_run_id, sender_name, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    markRead: db.$client.prepare<unknown, [string]>("UPDATE conversations SET unread = 0, unread_since = NULL WHERE id = ? AND unread > 0"),
+    touch: db
+      .update(conversations)
+      .set({ updatedAt: sql`${sql.placeholder("at")}` })
+      .where(eq(conversations.id, sql.placeholder("id")))
+      .prepare(),
+    touchUnread: db
+      .update(conversations)
+      .set({
+        updatedAt: sql`${sql.placeholder("at")}`,
+        unread: sql`${conversations.unread} + 1`,
+        unreadSince: sql`CASE WHEN ${conversations.unread} = 0 THEN ${sql.placeholder("messageId")} ELSE ${conversations.unreadSince} END`,
+      })
+      .where(eq(conversations.id, sql.placeholder("id")))
+      .prepare(),
+    insertMessage: db
+      .insert(messages)
+      .values(Object.fromEntries(MESSAGE_COLUMNS.map((k) => [k, sql.placeholder(k)])) as Record<(typeof MESSAGE_COLUMNS)[number], ReturnType<typeof sql.placeholder>>)
+      .prepare(),
+    markRead: db
+      .update(conversations)
+      .set({ unread: 0, unreadSince: null })
+      .where(and(eq(conversations.id, sql.placeholder("id")), gt(conversations.unread, 0)))
+      .prepare(),
   }));
+
+const MESSAGE_COLUMNS = ["id", "conversationId", "agentId", "role", "text", "imageUrl", "reportTitle", "reportDescription", "taskRunId", "senderName", "createdAt"] as const;
 
 /**
  * The conversation a message goes to: the given one (which must be this
  * agent's, else 404), or the agent's default conversation, made on first use.
  * A new one is announced to the open inboxes after the commit.
  */
-export function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
+export async function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
   const s = stmts(uow.db);
   if (conversationId) {
-    const c = s.byId.get({ id: conversationId });
+    const c = first(await s.byId.execute({ id: conversationId }));
     if (!c || c.agentId !== agent.id) throw notFound("conversation");
     return c;
   }
-  const existing = s.defaultFor.get({ agentId: agent.id });
+  const existing = first(await s.defaultFor.execute({ agentId: agent.id }));
   if (existing) return existing;
   const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, unreadSince: null, createdAt: now, updatedAt: now };
-  uow.db.insert(conversations).values(c).run();
+  await uow.db.insert(conversations).values(c);
   uow.toInbox({ type: "conversation", conversation: publicConversation(c) });
   return c;
 }
@@ -92,7 +110,7 @@ export interface NewMessage {
 }
 
 /** Inserts a message and bumps its conversation, in the caller's unit of work; inboxes get it after the commit. */
-export function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Message {
+export async function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Promise<Message> {
   const row: Message = {
     id: timeId("msg_"),
     conversationId: m.conversationId,
@@ -107,58 +125,58 @@ export function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs()): Me
     createdAt: now,
   };
   const s = stmts(uow.db);
-  s.insertMessage.run(row.id, row.conversationId, row.agentId, row.role, row.text, row.imageUrl, row.reportTitle, row.reportDescription, row.taskRunId, row.senderName, row.createdAt);
-  s.touch.run(now, row.role === "user" ? 0 : 1, row.id, row.conversationId);
+  await s.insertMessage.execute(row);
+  if (row.role === "user") await s.touch.execute({ at: now, id: row.conversationId });
+  else await s.touchUnread.execute({ at: now, messageId: row.id, id: row.conversationId });
   uow.toInbox({ type: "message", message: publicMessage(row) });
   return row;
 }
 
 // ---- people's side ----
 
-export function listConversations(db: Db, agentId: string) {
-  return db.select().from(conversations).where(eq(conversations.agentId, agentId)).orderBy(desc(conversations.updatedAt)).all().map(publicConversation);
+export async function listConversations(db: Db, agentId: string) {
+  return (await db.select().from(conversations).where(eq(conversations.agentId, agentId)).orderBy(desc(conversations.updatedAt))).map(publicConversation);
 }
 
-export function getConversation(db: Db, id: string): Conversation {
-  const c = stmts(db).byId.get({ id });
+export async function getConversation(db: Db, id: string): Promise<Conversation> {
+  const c = first(await stmts(db).byId.execute({ id }));
   if (!c) throw notFound("conversation");
   return c;
 }
 
-export function getMessage(db: Db, id: string): Message {
-  const m = db.select().from(messages).where(eq(messages.id, id)).get();
+export async function getMessage(db: Db, id: string): Promise<Message> {
+  const m = first(await db.select().from(messages).where(eq(messages.id, id)));
   if (!m) throw notFound("message");
   return m;
 }
 
 /** Oldest first; `before` pages back from a message id. */
-export function listMessages(db: Db, conversationId: string, opts: { before?: string; limit: number }) {
-  const rows = db
+export async function listMessages(db: Db, conversationId: string, opts: { before?: string; limit: number }) {
+  const rows = await db
     .select()
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), opts.before ? lt(messages.id, opts.before) : undefined))
     .orderBy(desc(messages.id))
-    .limit(opts.limit)
-    .all();
+    .limit(opts.limit);
   return rows.reverse().map(publicMessage);
 }
 
 /** A person opened the conversation: its agent and task messages are read (one row changes, however many there are). */
-export function markRead(ctx: Ctx, conversationId: string) {
-  const c = getConversation(ctx.db, conversationId);
-  ctx.writer.now((uow) => {
-    stmts(uow.db).markRead.run(c.id);
+export async function markRead(ctx: Ctx, conversationId: string) {
+  const c = await getConversation(ctx.db, conversationId);
+  await ctx.writer.now(async (uow) => {
+    await stmts(uow.db).markRead.execute({ id: c.id });
     uow.toInbox({ type: "conversation_read", agent_id: c.agentId, conversation_id: c.id });
   });
 }
 
 /** A person writes to an agent: stored, and a user_message queued for delivery in the same transaction. */
-export function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null): Static<typeof SentMessage> {
+export async function sendUserMessage(ctx: Ctx, agent: Agent, senderName: string, text: string, conversationId?: string | null): Promise<Static<typeof SentMessage>> {
   if (agent.type === "approval_only") throw forbidden("this agent is approval-only: it has no chat");
-  return ctx.writer.now((uow) => {
-    const conversation = resolveConversation(uow, agent, conversationId);
-    const message = insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "user", text, senderName });
-    uow.toAgent(agent.id, "user_message", {
+  return ctx.writer.now(async (uow) => {
+    const conversation = await resolveConversation(uow, agent, conversationId);
+    const message = await insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "user", text, senderName });
+    await uow.toAgent(agent.id, "user_message", {
       text,
       sender_name: senderName,
       conversation_id: conversation.id,

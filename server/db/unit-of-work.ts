@@ -83,10 +83,10 @@ export class UnitOfWork {
     this.effects.inbox.push(frame);
   }
 
-  /** Queues an event for the agent (an outbox row in this transaction); returns its event id (evt_…). */
-  toAgent(agentId: string, type: DeliveryType, body: Record<string, unknown>, at = isoMs()): string {
+  /** Queues an event for the agent (an outbox row in this transaction); resolves to its event id (evt_…). */
+  async toAgent(agentId: string, type: DeliveryType, body: Record<string, unknown>, at = isoMs()): Promise<string> {
     const id = timeId("evt_");
-    insertOutboxRow(this.db, { id, agentId, type, payload: JSON.stringify({ type, event_id: id, ...body }), at });
+    await insertOutboxRow(this.db, { id, agentId, type, payload: JSON.stringify({ type, event_id: id, ...body }), at });
     this.effects.deliver.add(agentId);
     return id;
   }

@@ -7,24 +7,26 @@ import { and, eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Agent } from "../agents/service.ts";
 import { decisions } from "../db/tables.ts";
+import { first } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { conflict } from "../lib/errors.ts";
 import { recordActivity } from "../activity/service.ts";
 import { checkAnswerable, getAgentDecision, settle } from "./service.ts";
 
-export function cancelDecision(ctx: Ctx, agent: Agent, id: string) {
-  ctx.writer.now((uow) => {
-    const d = getAgentDecision(uow.db, agent.id, id);
+export async function cancelDecision(ctx: Ctx, agent: Agent, id: string) {
+  await ctx.writer.now(async (uow) => {
+    const d = await getAgentDecision(uow.db, agent.id, id);
     checkAnswerable(d, ctx.now());
-    const updated = uow.db
-      .update(decisions)
-      .set({ status: "cancelled", resolvedBy: "agent", resolvedAt: isoMs(ctx.now()) })
-      .where(and(eq(decisions.id, id), eq(decisions.status, "pending")))
-      .returning()
-      .get();
+    const updated = first(
+      await uow.db
+        .update(decisions)
+        .set({ status: "cancelled", resolvedBy: "agent", resolvedAt: isoMs(ctx.now()) })
+        .where(and(eq(decisions.id, id), eq(decisions.status, "pending")))
+        .returning(),
+    );
     if (!updated) throw conflict("decision is no longer pending");
-    settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} withdrew: ${d.title}`, null, d.taskRunId, { refId: d.id, outcome: "cancelled" });
+    await settle(uow, updated);
+    await recordActivity(uow, agent.id, "decision_resolved", `${agent.name} withdrew: ${d.title}`, null, d.taskRunId, { refId: d.id, outcome: "cancelled" });
   });
   return { status: "cancelled" as const, decision_id: id };
 }

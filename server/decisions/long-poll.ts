@@ -25,9 +25,13 @@ export function settleLongPolls(id: string) {
   for (const wake of set) wake();
 }
 
-/** Resolves true when settled, false when the time is up or the signal aborts. */
-function waitFor(id: string, ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
+/**
+ * Waits for the request to be settled: `settled` resolves true when it is,
+ * false when the time is up, the signal aborts or cancel() is called.
+ */
+function waitFor(id: string, ms: number, signal?: AbortSignal): { settled: Promise<boolean>; cancel: () => void } {
+  let cancel = () => {};
+  const settled = new Promise<boolean>((resolve) => {
     let set = waiters.get(id);
     if (!set) waiters.set(id, (set = new Set()));
     const done = (woken: boolean) => {
@@ -45,13 +49,15 @@ function waitFor(id: string, ms: number, signal?: AbortSignal): Promise<boolean>
     const timer = setTimeout(() => done(false), ms);
     signal?.addEventListener("abort", onAbort);
     set.add(wake);
+    cancel = () => done(false);
   });
+  return { settled, cancel };
 }
 
 /** How many requests are waiting right now (for /metrics). */
 export function longPollCount() {
   let n = 0;
-  for (const s of waiters.values()) n += s.size;
+  for (const [, s] of waiters) n += s.size;
   return n;
 }
 
@@ -83,11 +89,17 @@ export function agentDecisionView(d: Decision): Static<typeof AgentDecisionView>
 
 /** The agent's decision now, or once it is settled when waitSeconds > 0 and it is pending. */
 export async function getDecisionForAgent(ctx: Ctx, agent: Agent, id: string, waitSeconds = 0, signal?: AbortSignal): Promise<Static<typeof AgentDecisionView>> {
-  let d = getAgentDecision(ctx.db, agent.id, id);
   const wait = Math.min(Math.max(0, waitSeconds), MAX_WAIT_SECONDS) * 1000;
-  if (d.status === "pending" && wait > 0) {
-    await waitFor(id, wait, signal);
-    d = getAgentDecision(ctx.db, agent.id, id);
+  // Waiting starts before the read: an answer committed while the read is on its way still wakes it.
+  const waiting = wait > 0 ? waitFor(id, wait, signal) : null;
+  try {
+    let d = await getAgentDecision(ctx.db, agent.id, id);
+    if (d.status === "pending" && waiting) {
+      await waiting.settled;
+      d = await getAgentDecision(ctx.db, agent.id, id);
+    }
+    return agentDecisionView(d);
+  } finally {
+    waiting?.cancel();
   }
-  return agentDecisionView(d);
 }

@@ -15,15 +15,15 @@ export function peopleDecisionRoutes(ctx: Ctx) {
       ({ query }) => decisions.listDecisions(ctx.db, { status: query.status, agentId: query.agent_id, before: query.before, limit: pageLimit(query.limit) }),
       { query: DecisionListQuery, response: { 200: t.Array(DecisionView), ...errors(400, 401) }, ...doc("Requests, newest first (?status=pending|resolved, ?agent_id=)") },
     )
-    .get("/api/decisions/:id", ({ params }) => decisions.publicDecision(decisions.getDecision(ctx.db, params.id)), {
+    .get("/api/decisions/:id", async ({ params }) => decisions.publicDecision(await decisions.getDecision(ctx.db, params.id)), {
       response: { 200: DecisionView, ...errors(401, 404) },
       ...doc("A request"),
     })
     .post(
       "/api/decisions/:id/respond",
-      ({ params, body, user }) => {
-        const d = decisions.getDecision(ctx.db, params.id);
-        return decisions.publicDecision(decisions.respond(ctx, getAgent(ctx.db, d.agentId), d.id, body, user.username));
+      async ({ params, body, user }) => {
+        const d = await decisions.getDecision(ctx.db, params.id);
+        return decisions.publicDecision(await decisions.respond(ctx, await getAgent(ctx.db, d.agentId), d.id, body, user.username));
       },
       {
         body: RespondBody,

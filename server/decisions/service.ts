@@ -1,11 +1,12 @@
 // Requests ("decisions"): approval, choice, question, permission. Agents ask,
 // people answer, and the answer goes back to the agent as decision_resolved.
-import { and, desc, eq, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import { prepared } from "../db/prepared.ts";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { decisions } from "../db/tables.ts";
+import { first, indexedBy, only, rawRows } from "../db/rows.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
@@ -63,7 +64,7 @@ export interface NewDecision {
 }
 
 /** Stores a pending request in the caller's unit of work; inboxes get it after the commit. */
-export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision): Decision {
+export async function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision): Promise<Decision> {
   const d: Decision = {
     id: timeId("dec_"),
     agentId: agent.id,
@@ -87,19 +88,19 @@ export function insertDecision(uow: UnitOfWork, agent: Agent, input: NewDecision
     resolvedAt: null,
     expiresAt: input.expiresAt ?? null,
   };
-  uow.db.insert(decisions).values(d).run();
+  await uow.db.insert(decisions).values(d);
   if (d.expiresAt) uow.expiryChanged();
   uow.toInbox({ type: "decision", decision: publicDecision(d) });
-  recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId, { refId: d.id });
-  notifyPeople(uow, { kind: "request", decision: d });
+  await recordActivity(uow, agent.id, "decision_created", `${agent.name} asked: ${d.title}`, d.description || null, d.taskRunId, { refId: d.id });
+  await notifyPeople(uow, { kind: "request", decision: d });
   return d;
 }
 
 /** A request stopped being pending: the inboxes see it, and long-polls waiting on it answer. */
-export function settle(uow: UnitOfWork, d: Decision) {
+export async function settle(uow: UnitOfWork, d: Decision) {
   uow.toInbox({ type: "decision_resolved", decision: publicDecision(d) });
   uow.settled(d.id);
-  notifyPeople(uow, { kind: "resolved", decision: d }); // replaces the request's notification on every device that showed it
+  await notifyPeople(uow, { kind: "resolved", decision: d }); // replaces the request's notification on every device that showed it
 }
 
 /**
@@ -118,9 +119,6 @@ const ph = (name: string) => sql`${sql.placeholder(name)}`;
 const stmts = (db: Db) =>
   prepared(db, "decisions", (db) => ({
     byId: db.select().from(decisions).where(eq(decisions.id, sql.placeholder("id"))).prepare(),
-    agentPending: db.$client.prepare<{ id: string }, [string, string, number]>(
-      "SELECT id FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-    ),
     answer: db
       .update(decisions)
       .set({
@@ -137,32 +135,37 @@ const stmts = (db: Db) =>
       .prepare(),
   }));
 
-export function getDecision(db: Db, id: string): Decision {
-  const d = stmts(db).byId.get({ id });
+export async function getDecision(db: Db, id: string): Promise<Decision> {
+  const d = first(await stmts(db).byId.execute({ id }));
   if (!d) throw notFound("decision");
   return d;
 }
 
 /** The agent's own decision, or 404 (another agent's id looks exactly like an unknown one). */
-export function getAgentDecision(db: Db, agentId: string, id: string): Decision {
-  const d = stmts(db).byId.get({ id });
+export async function getAgentDecision(db: Db, agentId: string, id: string): Promise<Decision> {
+  const d = first(await stmts(db).byId.execute({ id }));
   if (!d || d.agentId !== agentId) throw notFound("decision");
   return d;
 }
 
-export function listDecisions(db: Db, opts: { status?: "pending" | "resolved"; agentId?: string; before?: string; limit: number }) {
+export async function listDecisions(db: Db, opts: { status?: "pending" | "resolved"; agentId?: string; before?: string; limit: number }) {
   if (opts.status === "pending" && opts.agentId) {
-    // One agent's pending requests: through decisions_pending (named: SQLite would otherwise
-    // walk all of the agent's requests, answered ones included, by decisions_agent).
-    const ids = stmts(db).agentPending.all(opts.agentId, opts.before ?? "\uffff", opts.limit);
-    return ids.map((r) => publicDecision(stmts(db).byId.get({ id: r.id })!));
+    // One agent's pending requests, through decisions_pending by name: SQLite would
+    // otherwise walk all of the agent's requests, answered ones included, by decisions_agent.
+    const ids = await rawRows<{ id: string }>(
+      db,
+      sql`SELECT id FROM decisions ${indexedBy("decisions_pending")} WHERE status = 'pending' AND agent_id = ${opts.agentId} AND id < ${opts.before ?? "\uffff"} ORDER BY id DESC LIMIT ${opts.limit}`,
+    );
+    if (!ids.length) return [];
+    const rows = await db.select().from(decisions).where(inArray(decisions.id, ids.map((r) => r.id))).orderBy(desc(decisions.id));
+    return rows.map(publicDecision);
   }
   const where = and(
     opts.status === "pending" ? eq(decisions.status, "pending") : opts.status === "resolved" ? ne(decisions.status, "pending") : undefined,
     opts.agentId ? eq(decisions.agentId, opts.agentId) : undefined,
     opts.before ? lt(decisions.id, opts.before) : undefined,
   );
-  return db.select().from(decisions).where(where).orderBy(desc(decisions.id)).limit(opts.limit).all().map(publicDecision);
+  return (await db.select().from(decisions).where(where).orderBy(desc(decisions.id)).limit(opts.limit)).map(publicDecision);
 }
 
 const FITS: Record<DecisionKind, ResolveStatus[]> = {
@@ -182,10 +185,10 @@ export interface Response {
 const VERB: Record<ResolveStatus, string> = { approved: "approved", rejected: "rejected", responded: "answered", dismissed: "dismissed" };
 
 /** A person answers a request; unless dismissed, the agent gets decision_resolved. */
-export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Decision {
-  return ctx.writer.now((uow) => {
+export async function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Promise<Decision> {
+  return ctx.writer.now(async (uow) => {
     const db = uow.db;
-    const d = getDecision(db, id);
+    const d = await getDecision(db, id);
     checkAnswerable(d, ctx.now());
     if (!FITS[d.kind].includes(r.status))
       throw badRequest(`status: '${r.status}' does not fit a ${d.kind} request (use ${FITS[d.kind].join(", ")})`);
@@ -198,21 +201,23 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
       pattern = r.always_allow_pattern ?? d.alwaysAllowOptions?.[0]?.pattern ?? null;
     }
     // An approved proposal becomes a task in the same transaction (or the answer fails with 400).
-    const taskId = d.proposal && r.status === "approved" ? createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
-    const updated = stmts(db).answer.get({
+    const taskId = d.proposal && r.status === "approved" ? await createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
+    const updated = only(
+      await stmts(db).answer.execute({
       id,
       status: r.status,
       note: r.note ?? null,
-      alwaysAllow: alwaysAllow ? 1 : 0,
+      alwaysAllow,
       alwaysAllowPattern: pattern,
       resolvedBy: by,
       resolvedAt: isoMs(),
       taskId,
-    })!;
-    settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId, { refId: d.id, outcome: r.status });
+      }),
+    );
+    await settle(uow, updated);
+    await recordActivity(uow, agent.id, "decision_resolved", `${by} ${VERB[r.status]}: ${d.title}`, r.note ?? null, d.taskRunId, { refId: d.id, outcome: r.status });
     // A dismissed request tells the agent nothing (as in Nod).
-    if (r.status !== "dismissed") uow.toAgent(agent.id, "decision_resolved", resolvedEvent(updated));
+    if (r.status !== "dismissed") await uow.toAgent(agent.id, "decision_resolved", resolvedEvent(updated));
     return updated;
   });
 }
@@ -234,20 +239,17 @@ export function resolvedEvent(d: Decision) {
 }
 
 /** The agent resolves its own (non-permission) request: status responded, no event back. */
-export function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null): Static<typeof SelfResolved> {
-  ctx.writer.now((uow) => {
+export async function selfResolve(ctx: Ctx, agent: Agent, id: string, note: string | null): Promise<Static<typeof SelfResolved>> {
+  await ctx.writer.now(async (uow) => {
     const db = uow.db;
-    const d = getAgentDecision(db, agent.id, id);
+    const d = await getAgentDecision(db, agent.id, id);
     if (d.kind === "permission") throw badRequest("decision_id: permission requests can only be answered by a person");
     checkAnswerable(d, ctx.now());
-    const updated = db
-      .update(decisions)
-      .set({ status: "responded", note, resolvedBy: "agent", resolvedAt: isoMs() })
-      .where(eq(decisions.id, id))
-      .returning()
-      .get()!;
-    settle(uow, updated);
-    recordActivity(uow, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId, { refId: d.id, outcome: "responded" });
+    const updated = only(
+      await db.update(decisions).set({ status: "responded", note, resolvedBy: "agent", resolvedAt: isoMs() }).where(eq(decisions.id, id)).returning(),
+    );
+    await settle(uow, updated);
+    await recordActivity(uow, agent.id, "decision_resolved", `${agent.name} resolved: ${d.title}`, note, d.taskRunId, { refId: d.id, outcome: "responded" });
   });
   return { status: "resolved", decision_id: id };
 }

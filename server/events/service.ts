@@ -6,6 +6,7 @@ import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { conversations, taskRuns } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
+import { first } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { Validator } from "../lib/validate.ts";
 import { badRequest, forbidden, notFound } from "../lib/errors.ts";
@@ -74,10 +75,14 @@ const runOwner = (db: Db) =>
     db.select({ agentId: taskRuns.agentId }).from(taskRuns).where(eq(taskRuns.id, sql.placeholder("id"))).prepare(),
   );
 
-/** A task_run_id an agent names must be one of its own runs. */
-function checkRun(ctx: Ctx, agent: Agent, runId: string | null | undefined) {
+/**
+ * A task_run_id an agent names must be one of its own runs. Checked inside the
+ * event's unit of work (db = uow.db): events that join the group commit are
+ * written in the order they arrive, so nothing may be awaited before it.
+ */
+async function checkRun(db: Db, agent: Agent, runId: string | null | undefined) {
   if (!runId) return null;
-  const run = runOwner(ctx.db).get({ id: runId });
+  const run = first(await runOwner(db).execute({ id: runId }));
   if (!run || run.agentId !== agent.id) throw notFound("task run");
   return runId;
 }
@@ -92,9 +97,9 @@ const conversationOwner = (db: Db) =>
  * (else 404, as for every foreign id). Heartbeats come every second: one
  * prepared primary-key lookup, nothing written.
  */
-function checkConversation(ctx: Ctx, agent: Agent, conversationId: string | null | undefined): string | null {
+async function checkConversation(ctx: Ctx, agent: Agent, conversationId: string | null | undefined): Promise<string | null> {
   if (!conversationId) return null;
-  const c = conversationOwner(ctx.db).get({ id: conversationId });
+  const c = first(await conversationOwner(ctx.db).execute({ id: conversationId }));
   if (!c || c.agentId !== agent.id) throw notFound("conversation");
   return conversationId;
 }
@@ -103,12 +108,14 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
   if (agent.type === "approval_only") throw forbidden("approval-only agents cannot send messages");
   const text = e.text ?? "";
   if (!text && !e.image_base64) throw badRequest("text: required unless image_base64 is given");
-  const taskRunId = checkRun(ctx, agent, e.task_run_id);
   // The image is written before the transaction: a failed insert leaves an unreferenced file, never a broken link.
+  // (Its run is checked first, so a wrong task_run_id stores no image.)
+  if (e.image_base64) await checkRun(ctx.db, agent, e.task_run_id);
   const imageUrl = e.image_base64 ? await storeImage(ctx, e.image_base64) : null;
-  return ctx.writer.run((uow) => {
-    const conversation = resolveConversation(uow, agent, e.conversation_id);
-    const message = insertMessage(uow, {
+  return ctx.writer.run(async (uow) => {
+    const taskRunId = await checkRun(uow.db, agent, e.task_run_id);
+    const conversation = await resolveConversation(uow, agent, e.conversation_id);
+    const message = await insertMessage(uow, {
       agentId: agent.id,
       conversationId: conversation.id,
       role: taskRunId && !e.report_title ? "task" : "agent",
@@ -119,17 +126,17 @@ export async function sendMessage(ctx: Ctx, agent: Agent, e: M.MessageEvent): Pr
       taskRunId,
     });
     const said = preview(e.report_title ? `${e.report_title}${e.report_description ? ` — ${e.report_description}` : ""}` : text) ?? (imageUrl ? "(an image)" : null);
-    recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, said, taskRunId, { refId: message.id });
-    notifyPeople(uow, { kind: "message", message });
+    await recordActivity(uow, agent.id, "agent_message", `${agent.name} sent a message`, said, taskRunId, { refId: message.id });
+    await notifyPeople(uow, { kind: "message", message });
     return { status: "ok", message_id: message.id, conversation_id: conversation.id };
   });
 }
 
 export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent): Promise<Reply> {
-  const taskRunId = checkRun(ctx, agent, e.task_run_id);
-  return ctx.writer.run((uow) => {
-    const conversationId = e.conversation_id ? resolveConversation(uow, agent, e.conversation_id).id : null;
-    const decision = insertDecision(uow, agent, {
+  return ctx.writer.run(async (uow) => {
+    const taskRunId = await checkRun(uow.db, agent, e.task_run_id);
+    const conversationId = e.conversation_id ? (await resolveConversation(uow, agent, e.conversation_id)).id : null;
+    const decision = await insertDecision(uow, agent, {
       kind: e.kind,
       title: e.title,
       description: e.description,
@@ -146,43 +153,44 @@ export async function createDecision(ctx: Ctx, agent: Agent, e: M.DecisionEvent)
 }
 
 export async function logAlert(ctx: Ctx, agent: Agent, e: M.AlertEvent): Promise<Reply> {
-  const taskRunId = checkRun(ctx, agent, e.task_run_id);
-  const act = await ctx.writer.run((uow) => recordActivity(uow, agent.id, "agent_action", e.title, e.text ?? null, taskRunId));
+  const act = await ctx.writer.run(async (uow) =>
+    recordActivity(uow, agent.id, "agent_action", e.title, e.text ?? null, await checkRun(uow.db, agent, e.task_run_id)),
+  );
   ctx.processing.updateText(agent.id, e.title); // while "Thinking…", each alert becomes its text
   return { status: "ok", activity_id: act.id };
 }
 
-export function processingStart(ctx: Ctx, agent: Agent, e: M.ProcessingStartEvent): Reply {
-  ctx.processing.start(agent.id, checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", REST_PROCESSING_TTL_MS);
+export async function processingStart(ctx: Ctx, agent: Agent, e: M.ProcessingStartEvent): Promise<Reply> {
+  ctx.processing.start(agent.id, await checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", REST_PROCESSING_TTL_MS);
   return { status: "ok" };
 }
 
-export function processingStop(ctx: Ctx, agent: Agent, e: M.ProcessingStopEvent): Reply {
-  ctx.processing.stop(agent.id, checkConversation(ctx, agent, e.conversation_id));
+export async function processingStop(ctx: Ctx, agent: Agent, e: M.ProcessingStopEvent): Promise<Reply> {
+  ctx.processing.stop(agent.id, await checkConversation(ctx, agent, e.conversation_id));
   return { status: "ok" };
 }
 
-export function heartbeat(ctx: Ctx, agent: Agent, e: M.HeartbeatFrame): Reply {
-  ctx.processing.start(agent.id, checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", HEARTBEAT_TTL_MS);
+export async function heartbeat(ctx: Ctx, agent: Agent, e: M.HeartbeatFrame): Promise<Reply> {
+  ctx.processing.start(agent.id, await checkConversation(ctx, agent, e.conversation_id), e.status_text || "Thinking", HEARTBEAT_TTL_MS);
   return { status: "ok" };
 }
 
-export function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Reply {
-  ctx.processing.stop(agent.id, checkConversation(ctx, agent, e.conversation_id));
+export async function idle(ctx: Ctx, agent: Agent, e: M.IdleFrame): Promise<Reply> {
+  ctx.processing.stop(agent.id, await checkConversation(ctx, agent, e.conversation_id));
   return { status: "ok" };
 }
 
 export async function lifecycleStatus(ctx: Ctx, agent: Agent, e: M.StatusFrame): Promise<Reply> {
   const details = e.details === undefined || e.details === null ? null : typeof e.details === "string" ? e.details : JSON.stringify(e.details);
-  const act = await ctx.writer.run((uow) => recordActivity(uow, agent.id, "system", `${agent.name}: ${e.action}`, details));
+  const act = await ctx.writer.run(async (uow) => recordActivity(uow, agent.id, "system", `${agent.name}: ${e.action}`, details));
   return { status: "ok", activity_id: act.id };
 }
 
 export async function proposeTask(ctx: Ctx, agent: Agent, e: M.TaskProposalEvent): Promise<Reply> {
-  return ctx.writer.run((uow) => {
-    const conversationId = e.conversation_id ? resolveConversation(uow, agent, e.conversation_id).id : null;
+  return ctx.writer.run(async (uow) => {
+    const conversationId = e.conversation_id ? (await resolveConversation(uow, agent, e.conversation_id)).id : null;
     const tz = e.timezone ? ` (${e.timezone})` : "";
-    const decision = insertDecision(uow, agent, {
+    const decision = await insertDecision(uow, agent, {
       kind: "approval",
       title: e.title,
       description: e.description ?? `Task "${e.task_name}" on schedule ${e.task_schedule}${tz}:\n\n${e.task_prompt}`,

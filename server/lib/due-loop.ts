@@ -22,7 +22,7 @@ export abstract class DueLoop {
   /** Does what is due at clock() (in batches, yielding between them). */
   protected abstract pass(): Promise<void>;
   /** The earliest due time in ms, or null when nothing is waiting. */
-  protected abstract nextDue(): number | null;
+  protected abstract nextDue(): number | null | Promise<number | null>;
 
   start() {
     if (!this.stopped) return;
@@ -69,10 +69,23 @@ export abstract class DueLoop {
   }
 
   private arm() {
+    void this.armAt().catch((e) => {
+      this.log.error(`${this.what}: reading the next due time failed; looking again later`, { error: e as Error });
+      this.setTimer(this.maxSleepMs);
+    });
+  }
+
+  private async armAt() {
+    if (this.stopped) return;
+    const due = await this.nextDue();
     if (this.stopped) return;
     const nowMs = this.clock();
-    const at = this.nextDue() ?? nowMs + this.maxSleepMs;
-    const delay = Math.min(Math.max(at - nowMs, 0), this.maxSleepMs);
+    const at = due ?? nowMs + this.maxSleepMs;
+    this.setTimer(Math.min(Math.max(at - nowMs, 0), this.maxSleepMs));
+  }
+
+  private setTimer(delay: number) {
+    if (this.stopped) return;
     this.clearTimer(); // always re-armed: the clock may have jumped since the last arm
     this.timer = setTimeout(() => {
       this.timer = null;

@@ -9,6 +9,7 @@ import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
+import { first, only } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { clip, plainText } from "./text.ts";
 
@@ -41,11 +42,12 @@ const q = {
     prepared(db, "push.agentName", (db) => db.select({ name: agents.name }).from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare()),
   pending: (db: Db) =>
     prepared(db, "push.pendingCount", (db) =>
-      db.select({ n: sql<number>`count(*)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
+      db.select({ n: sql<number>`cast(count(*) as integer)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
-  // Asked on every message and request: straight to bun:sqlite.
-  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.$client.prepare<{ id: string }, []>("SELECT id FROM push_subscriptions LIMIT 1")),
-  tagged: (db: Db) => prepared(db, "push.tagged", (db) => db.$client.prepare<{ id: number }, [string]>("SELECT id FROM push_queue WHERE tag = ? LIMIT 1")),
+  // Asked on every message and request.
+  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(1).prepare()),
+  tagged: (db: Db) =>
+    prepared(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(1).prepare()),
   recipients: (db: Db) =>
     prepared(db, "push.recipients", (db) =>
       db
@@ -56,7 +58,7 @@ const q = {
     ),
 };
 
-const agentName = (db: Db, id: string) => q.agentName(db).get({ id })?.name ?? "An agent";
+const agentName = async (db: Db, id: string) => first(await q.agentName(db).execute({ id }))?.name ?? "An agent";
 
 const ACTIONS: Record<string, { action: string; title: string; answer: Record<string, unknown> }[]> = {
   approval: [
@@ -72,9 +74,9 @@ const ACTIONS: Record<string, { action: string; title: string; answer: Record<st
 const HINT: Record<string, string> = { approval: "Approve or reject", permission: "Allow or deny", choice: "Choose an answer", question: "Answer in nod" };
 const OUTCOME: Record<string, string> = { approved: "Approved", rejected: "Rejected", responded: "Answered", dismissed: "Dismissed", expired: "Expired", cancelled: "Withdrawn by the agent" };
 
-const requestTitle = (db: Db, d: DecisionRow) => clip(`${agentName(db, d.agentId)}: ${plainText(d.title)}`, 120);
+const requestTitle = async (db: Db, d: DecisionRow) => clip(`${await agentName(db, d.agentId)}: ${plainText(d.title)}`, 120);
 
-function requestPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
+async function requestPayload(db: Db, d: DecisionRow, badge: number): Promise<PushPayload> {
   const choices = d.kind === "choice" && d.options && d.options.length > 0 && d.options.length <= 2;
   const actions = choices
     ? d.options!.map((o, i) => ({ action: `option-${i}`, title: clip(o, 40), answer: { status: "responded", note: o } }))
@@ -83,7 +85,7 @@ function requestPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
   const body = d.proposal ? `Task proposal: ${d.proposal.task_name} (${d.proposal.task_schedule})` : description || HINT[d.kind] || "";
   return {
     type: "request",
-    title: requestTitle(db, d),
+    title: await requestTitle(db, d),
     body: clip(body, 300),
     url: `/app/requests/${d.id}`,
     tag: d.id,
@@ -96,7 +98,7 @@ function requestPayload(db: Db, d: DecisionRow, badge: number): PushPayload {
   };
 }
 
-function resolvedPayload(db: Db, d: DecisionRow, badge: number, outcome?: string): PushPayload {
+async function resolvedPayload(db: Db, d: DecisionRow, badge: number, outcome?: string): Promise<PushPayload> {
   // Generic over statuses: "expired" and "cancelled" (withdrawn) come from another change.
   const status: string = d.status;
   const who = d.resolvedBy === "agent" ? "the agent" : d.resolvedBy;
@@ -104,7 +106,7 @@ function resolvedPayload(db: Db, d: DecisionRow, badge: number, outcome?: string
   const note = d.note ? `: ${plainText(d.note)}` : "";
   return {
     type: "resolved",
-    title: requestTitle(db, d),
+    title: await requestTitle(db, d),
     body: clip(`${word}${who && status !== "cancelled" ? ` by ${who}` : ""}${note}`, 300),
     url: `/app/requests/${d.id}`,
     tag: d.id,
@@ -115,11 +117,11 @@ function resolvedPayload(db: Db, d: DecisionRow, badge: number, outcome?: string
   };
 }
 
-function messagePayload(db: Db, m: MessageRow, badge: number): PushPayload {
+async function messagePayload(db: Db, m: MessageRow, badge: number): Promise<PushPayload> {
   const text = m.reportTitle ? `${plainText(m.reportTitle)}\n${plainText(m.reportDescription || m.text)}` : plainText(m.text);
   return {
     type: "message",
-    title: clip(agentName(db, m.agentId), 120),
+    title: clip(await agentName(db, m.agentId), 120),
     body: clip(text.trim() || (m.imageUrl ? "Sent an image" : "Sent a message"), 300),
     url: `/app/agents/${m.agentId}/chat?conversation=${m.conversationId}`,
     tag: m.conversationId,
@@ -130,12 +132,12 @@ function messagePayload(db: Db, m: MessageRow, badge: number): PushPayload {
   };
 }
 
-function runPayload(db: Db, r: RunRow, taskName: string, badge: number): PushPayload {
+async function runPayload(db: Db, r: RunRow, taskName: string, badge: number): Promise<PushPayload> {
   const summary = plainText(r.summary ?? "");
   return {
     type: "run_failed",
     title: clip(`Task failed: ${plainText(taskName)}`, 120),
-    body: clip(`${agentName(db, r.agentId)}${summary ? ` · ${summary}` : ""}`, 300),
+    body: clip(`${await agentName(db, r.agentId)}${summary ? ` · ${summary}` : ""}`, 300),
     url: `/app/tasks/${r.taskId}`,
     tag: r.taskId,
     badge,
@@ -157,8 +159,8 @@ const testPayload = (badge: number): PushPayload => ({
 type QueueKind = (typeof pushQueue.$inferSelect)["kind"];
 
 /** Tells people's devices about something, in the caller's unit of work: the sender wakes after the commit. */
-export function notifyPeople(uow: UnitOfWork, notice: PushNotice): number {
-  const queued = enqueuePush(uow.db, notice);
+export async function notifyPeople(uow: UnitOfWork, notice: PushNotice): Promise<number> {
+  const queued = await enqueuePush(uow.db, notice);
   if (queued > 0) uow.pushQueued();
   return queued;
 }
@@ -169,35 +171,36 @@ export function notifyPeople(uow: UnitOfWork, notice: PushNotice): number {
  * follow each person's settings; an answered request goes to the devices that
  * were told of it, under the same tag.
  */
-export function enqueuePush(db: Db, notice: PushNotice): number {
+export async function enqueuePush(db: Db, notice: PushNotice): Promise<number> {
   // Most servers have no device subscribed: then nothing is built at all.
-  if (notice.kind === "resolved" ? !q.tagged(db).get(notice.decision.id) : !q.anyDevice(db).get()) return 0;
-  const badge = q.pending(db).get()!.n;
+  const told = notice.kind === "resolved" ? await q.tagged(db).execute({ tag: notice.decision.id }) : await q.anyDevice(db).execute();
+  if (told.length === 0) return 0;
+  const badge = only(await q.pending(db).execute()).n;
   const now = isoMs();
   if (notice.kind === "resolved") {
     const d = notice.decision;
-    const payload = JSON.stringify(resolvedPayload(db, d, badge, notice.outcome));
-    const res = db
+    const payload = JSON.stringify(await resolvedPayload(db, d, badge, notice.outcome));
+    const replaced = await db
       .update(pushQueue)
       .set({ kind: "resolved", payload, urgency: "normal", ttl: TTL.resolved, status: "pending", version: sql`${pushQueue.version} + 1`, attempts: 0, nextAttemptAt: now, lastError: null })
       .where(eq(pushQueue.tag, d.id))
-      .run() as unknown as { changes: number };
-    return res.changes;
+      .returning({ id: pushQueue.id });
+    return replaced.length;
   }
   let payload: PushPayload;
   let agentId: string | null = null;
   let wants: (r: { messages: boolean | null; failedRuns: boolean | null; muted: string[] | null; userId: string }) => boolean = () => true;
   switch (notice.kind) {
     case "request":
-      payload = requestPayload(db, notice.decision, badge);
+      payload = await requestPayload(db, notice.decision, badge);
       break;
     case "message":
-      payload = messagePayload(db, notice.message, badge);
+      payload = await messagePayload(db, notice.message, badge);
       agentId = notice.message.agentId;
       wants = (r) => r.messages !== false && !r.muted?.includes(agentId!);
       break;
     case "run_failed":
-      payload = runPayload(db, notice.run, notice.taskName, badge);
+      payload = await runPayload(db, notice.run, notice.taskName, badge);
       agentId = notice.run.agentId;
       wants = (r) => r.failedRuns !== false && !r.muted?.includes(agentId!);
       break;
@@ -208,9 +211,7 @@ export function enqueuePush(db: Db, notice: PushNotice): number {
   }
   const kind: QueueKind = notice.kind === "run_failed" ? "run" : notice.kind;
   const text = JSON.stringify(payload);
-  const rows = q
-    .recipients(db)
-    .all()
+  const rows = (await q.recipients(db).execute())
     .filter(wants)
     .map((r) => ({
       subscriptionId: r.id,
@@ -226,7 +227,8 @@ export function enqueuePush(db: Db, notice: PushNotice): number {
     }));
   // A newer notice for the same device and tag replaces one not sent yet (or a sent request's marker).
   for (let i = 0; i < rows.length; i += 500)
-    db.insert(pushQueue)
+    await db
+      .insert(pushQueue)
       .values(rows.slice(i, i + 500))
       .onConflictDoUpdate({
         target: [pushQueue.subscriptionId, pushQueue.tag],
@@ -242,7 +244,6 @@ export function enqueuePush(db: Db, notice: PushNotice): number {
           lastError: null,
           createdAt: now,
         },
-      })
-      .run();
+      });
   return rows.length;
 }

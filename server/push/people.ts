@@ -51,7 +51,7 @@ export function peoplePushRoutes(ctx: Ctx) {
       },
       { response: { 204: t.Void({ description: "Removed" }), ...errors(401, 403, 404) }, ...doc("Remove a device") },
     )
-    .post("/api/push/test", ({ user, status }) => status(202, { queued: ctx.writer.now((uow) => notifyPeople(uow, { kind: "test", userId: user.id })) }), {
+    .post("/api/push/test", async ({ user, status }) => status(202, { queued: await ctx.writer.now(async (uow) => notifyPeople(uow, { kind: "test", userId: user.id })) }), {
       response: { 202: TestQueued, ...errors(401, 403) },
       ...doc("Send a test notification to each of your devices"),
     })
