@@ -215,12 +215,12 @@ test("300 webhook receivers that never answer do not hold up healthy agents' web
   // The messages are sent the way the people API sends them, but in process: this
   // test shares Bun's fetch connections with the server, and without the fix its
   // own requests would queue behind the hung ones too.
-  const say = (id: string, text: string) => sendUserMessage(server.ctx, getAgent(server.ctx.db, id), "alice", text).message_id;
-  say(known.id, "earlier");
+  const say = async (id: string, text: string) => (await sendUserMessage(server.ctx, await getAgent(server.ctx.db, id), "alice", text)).message_id;
+  await say(known.id, "earlier");
   await hook.waitFor(1);
-  for (const id of broken) say(id, "into the void");
+  for (const id of broken) await say(id, "into the void");
   await eventually(() => hung.accepted() >= 150, 10_000, "the broken receivers to hold their connections");
-  const sent = [say(known.id, "for the known one"), say(added.id, "for the new one")];
+  const sent = [await say(known.id, "for the known one"), await say(added.id, "for the new one")];
   const got = await hook.waitFor(3, 30_000);
   expect(got.slice(1).map((r) => r.json.message_id).sort()).toEqual(sent.sort());
   expect(hung.open()).toBeGreaterThan(0); // the broken ones are still hanging

@@ -241,7 +241,7 @@ describe("GET /api/agents pages", async () => {
 
   test("agents made in the same millisecond keep their creation order, in the list and across pages", async () => {
     const { createAgent } = await import("../server/agents/service.ts");
-    const burst = Array.from({ length: 6 }, (_, i) => createAgent(server.ctx, { name: `Burst ${i}` }, null).agent.id);
+    const burst = (await Promise.all(Array.from({ length: 6 }, (_, i) => createAgent(server.ctx, { name: `Burst ${i}` }, null)))).map((c) => c.agent.id);
     const all = ((await person.get("/api/agents")).body as { id: string }[]).map((a) => a.id);
     expect(all.slice(-6)).toEqual(burst);
     const last = ((await person.get("/api/agents?limit=4")).body as { id: string }[]).map((a) => a.id);

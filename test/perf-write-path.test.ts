@@ -136,7 +136,7 @@ describe("delivered marks", async () => {
     const created = await person.createAgent({ name: "Receiver" });
     const a = await connectAgent(server, created);
     const inbox = await connectInbox(server, person);
-    const agent = getAgent(server.ctx.db, created.id);
+    const agent = await getAgent(server.ctx.db, created.id);
     const batches = server.ctx.writer.batches;
     const ids = Array.from({ length: 20 }, (_, i) => sendUserMessage(server.ctx, agent, "alice", `burst ${i}`).message_id);
     await eventually(() => a.all("user_message").length === 20, 10_000, "every event over the socket");
@@ -154,7 +154,7 @@ describe("delivered marks", async () => {
     const hook = await webhookReceiver();
     const created = await person.createAgent({ name: "Closer", webhook_url: hook.url });
     const a = await connectAgent(server, created);
-    const agent = getAgent(server.ctx.db, created.id);
+    const agent = await getAgent(server.ctx.db, created.id);
     const { message_id } = sendUserMessage(server.ctx, agent, "alice", "goodbye");
     await a.waitFor("user_message");
     await a.close(1000);
@@ -174,7 +174,7 @@ describe("a socket reads only what it was not handed yet", async () => {
     AGENT_WS.confirmAfterMs = 60_000; // whatever the machine's pace, nothing is confirmed by time alone here
     try {
       const created = await person.createAgent({ name: "Two sockets" });
-      const agent = getAgent(server.ctx.db, created.id);
+      const agent = await getAgent(server.ctx.db, created.id);
       const delivered = async () => ((await person.get(`/api/deliveries?status=delivered&agent_id=${created.id}`)).body as { message_id: string }[]).map((d) => d.message_id);
       const b = await connectAgent(server, created);
       const x = sendUserMessage(server.ctx, agent, "alice", "x").message_id;
@@ -204,7 +204,7 @@ describe("WAL checkpoints", async () => {
     const file = path.join(server.dataDir, "nod.db");
     const before = statSync(file).size;
     const created = await person.createAgent({ name: "Writer" });
-    const agent = getAgent(server.ctx.db, created.id);
+    const agent = await getAgent(server.ctx.db, created.id);
     // a few thousand pages' worth of messages, committed by the server's connection
     for (let i = 0; i < 20; i++) server.ctx.writer.now(() => Array.from({ length: 100 }, (_, k) => sendUserMessage(server.ctx, agent, "alice", `${i}/${k} ${"x".repeat(2000)}`)));
     await eventually(() => statSync(file).size > before + 4_000_000, 10_000, "the pages copied into nod.db");

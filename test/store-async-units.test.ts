@@ -64,14 +64,14 @@ describe("async units of work", async () => {
   });
 
   test("an agent a read keeps while a unit that changes it is open is dropped after the commit: the next read has the new row", async () => {
-    knownAgent(db, created.id); // kept in memory
+    await knownAgent(db, created.id); // kept in memory
     await writer.run(async (uow) => {
       forgetAgent(uow, created.id);
       await uow.db.update(agents).set({ name: "Renamed" }).where(eq(agents.id, created.id));
       // a read on the other connection before the COMMIT sees the old row and keeps it
-      expect(knownAgent(db, created.id)!.name).not.toBe("Renamed");
+      expect((await knownAgent(db, created.id))!.name).not.toBe("Renamed");
     });
-    expect(knownAgent(db, created.id)!.name).toBe("Renamed");
+    expect((await knownAgent(db, created.id))!.name).toBe("Renamed");
   });
 
   test("what a unit asks to run after its commit does not run when it rolls back", async () => {
@@ -95,7 +95,9 @@ describe("async units of work", async () => {
 
 // The files converted so far: every query awaited (on PostgreSQL nothing runs
 // synchronously). The list grows folder by folder until it is every service.
-const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts"];
+const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts",
+  "server/agents/service.ts", "server/agents/guard.ts", "server/agents/people.ts",
+  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts"];
 
 describe("converted services await every query", () => {
   for (const file of CONVERTED)
