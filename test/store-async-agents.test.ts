@@ -5,6 +5,11 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eventually, startTestServer, withAgent } from "./helpers.ts";
 import { AgentConnection } from "../server/realtime/agent-socket.ts";
+import { SocketPush } from "../server/delivery/socket-push.ts";
+import { prepared } from "../server/db/prepared.ts";
+import { outbox } from "../server/db/tables.ts";
+import type { Db } from "../server/db/index.ts";
+import { and, eq, gt } from "drizzle-orm";
 import { openAgentSocket } from "./ws-helpers.ts";
 
 setDefaultTimeout(20_000); // a hang guard
@@ -75,5 +80,51 @@ describe("the agent socket's handshake reads the store", async () => {
     s.send({ type: "auth", agent_id: created.id, secret: created.secret }); // not a second chance
     expect((await s.closed).code).toBe(4003);
     expect(s.frames).toEqual([]);
+  });
+});
+
+describe("handing events to a socket", async () => {
+  const server = await startTestServer();
+  const { person, created } = await withAgent(server, { name: "Reader" });
+
+  test("a round asked for while one is reading runs after it: an event is handed over once, even when a read returns late", async () => {
+    for (const text of ["one", "two"]) expect((await person.post(`/api/agents/${created.id}/messages`, { text })).status).toBe(201);
+    // A store whose reads take their rows at once but return only when the test lets them
+    // (PostgreSQL's round trip, drawn out): a round that read before the first round's
+    // events were marked delivered would otherwise hand them out again.
+    const waiting: (() => void)[] = [];
+    const slowDb = {} as Db;
+    prepared(slowDb, "delivery.outbox", () => ({
+      undelivered: {
+        execute: async (p: { agentId: string; status: "pending" | "undelivered"; after: string; limit: number }) => {
+          const rows = await server.ctx.db
+            .select({ id: outbox.id, payload: outbox.payload, type: outbox.type })
+            .from(outbox)
+            .where(and(eq(outbox.agentId, p.agentId), eq(outbox.status, p.status), gt(outbox.id, p.after)))
+            .orderBy(outbox.id)
+            .limit(p.limit);
+          await new Promise<void>((r) => waiting.push(r));
+          return rows;
+        },
+      },
+    }));
+    const push = new SocketPush({ db: () => slowDb, writer: () => server.ctx.writer, markFailed() {}, inflight: new Set(), delivered() {}, flushed() {} });
+    const sent: string[] = [];
+    const ws = { readyState: 1, getBufferedAmount: () => 0, send: (text: string) => (sent.push(JSON.parse(text).text), text.length), close() {} };
+    const rounds = Promise.all([push.pushBatch(created.id, ws), push.pushBatch(created.id, ws)]);
+    let over = false;
+    void rounds.then(() => (over = true));
+    while (sent.length < 2) {
+      await eventually(() => waiting.length > 0);
+      waiting.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    const pending = async () => (await person.get(`/api/deliveries?status=pending&agent_id=${created.id}`)).body as unknown[];
+    await eventually(async () => (await pending()).length === 0, undefined, "both marked delivered");
+    while (!over) {
+      while (waiting.length) waiting.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(sent).toEqual(["one", "two"]);
   });
 });
