@@ -98,7 +98,7 @@ describe("async units of work", async () => {
 const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts",
   "server/agents/service.ts", "server/agents/guard.ts", "server/agents/people.ts",
   "server/delivery/outbox-queries.ts", "server/delivery/dispatcher.ts", "server/delivery/socket-push.ts", "server/delivery/retry-timer.ts",
-  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts"];
+  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts", "server/push/sender.ts"];
 
 describe("converted services await every query", () => {
   for (const file of CONVERTED)
