@@ -79,7 +79,7 @@ export async function measure(opts: { tasks?: number; minutes?: number; agents?:
       offset += boundary0 - 30_000 - clock();
     } else if (60_000 - (Date.now() % 60_000) < 10_000) await Bun.sleep(11_000); // not across a boundary while creating
     const t0 = performance.now();
-    const agents = Array.from({ length: AGENTS }, (_, i) => createAgent(ctx, { name: `Bench ${i}` }, null).agent);
+    const agents = (await Promise.all(Array.from({ length: AGENTS }, (_, i) => createAgent(ctx, { name: `Bench ${i}` }, null)))).map((c) => c.agent);
     // In one transaction (each createTask's own is a savepoint in it), on a clock stopped
     // meanwhile: 100,000 tasks take seconds, not minutes, and none can come due early.
     frozen = clock();

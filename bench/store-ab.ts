@@ -35,7 +35,7 @@ async function one(root: string, mix: boolean) {
     const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
     const res = await fetch(nod.url + "/api/agents", { method: "POST", headers: { ...json, cookie }, body: JSON.stringify({ name: "Bench" }) });
     const ctx = nod.ctx;
-    const agent = knownAgent(ctx.db, ((await res.json()) as { id: string }).id);
+    const agent = await knownAgent(ctx.db, ((await res.json()) as { id: string }).id);
     // Count the statements run on ctx.db when it is not the writer's connection.
     let reads = 0;
     const client = ctx.db.$client;

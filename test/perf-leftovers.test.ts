@@ -164,7 +164,7 @@ describe("GET /api/agents is paged by default; the inbox follows ?before", async
   const server = await startTestServer();
   const alice = await owner(server);
   const { createAgent } = await import("../server/agents/service.ts");
-  const made = Array.from({ length: 450 }, (_, i) => createAgent(server.ctx, { name: `Agent ${i}` }, null).agent.id);
+  const made = (await Promise.all(Array.from({ length: 450 }, (_, i) => createAgent(server.ctx, { name: `Agent ${i}` }, null)))).map((c) => c.agent.id);
   const ids = async (q: string) => ((await alice.get(`/api/agents${q}`)).body as { id: string }[]).map((a) => a.id);
 
   test("without ?limit: the 50 created last (API.md's default page), oldest first; ?before= pages back to the very first", async () => {

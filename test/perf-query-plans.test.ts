@@ -106,7 +106,7 @@ describe("every list and count reads through an index", async () => {
     start = 61_000;
     await server.live.scheduler.tick();
     failStaleRuns(server.ctx, Date.now() + 2 * server.ctx.config.runTimeoutMs);
-    dueWebhookAgents(server.ctx.db, new Date().toISOString());
+    await dueWebhookAgents(server.ctx.db, new Date().toISOString());
     start = 2 * 365 * 86_400_000; // two years on: the rows retention deletes are old enough (no push markers: no device here)
     expect(await server.live.retention.run()).toMatchObject({ outbox: expect.any(Number), messages: 3, sessions: 2, push_queue: 0 }); // the owner's session and the tour's sign-in
     socket.close();
@@ -241,7 +241,7 @@ describe("GET /api/agents pages", async () => {
 
   test("agents made in the same millisecond keep their creation order, in the list and across pages", async () => {
     const { createAgent } = await import("../server/agents/service.ts");
-    const burst = Array.from({ length: 6 }, (_, i) => createAgent(server.ctx, { name: `Burst ${i}` }, null).agent.id);
+    const burst = (await Promise.all(Array.from({ length: 6 }, (_, i) => createAgent(server.ctx, { name: `Burst ${i}` }, null)))).map((c) => c.agent.id);
     const all = ((await person.get("/api/agents")).body as { id: string }[]).map((a) => a.id);
     expect(all.slice(-6)).toEqual(burst);
     const last = ((await person.get("/api/agents?limit=4")).body as { id: string }[]).map((a) => a.id);

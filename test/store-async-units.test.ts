@@ -64,14 +64,14 @@ describe("async units of work", async () => {
   });
 
   test("an agent a read keeps while a unit that changes it is open is dropped after the commit: the next read has the new row", async () => {
-    knownAgent(db, created.id); // kept in memory
+    await knownAgent(db, created.id); // kept in memory
     await writer.run(async (uow) => {
       forgetAgent(uow, created.id);
       await uow.db.update(agents).set({ name: "Renamed" }).where(eq(agents.id, created.id));
       // a read on the other connection before the COMMIT sees the old row and keeps it
-      expect(knownAgent(db, created.id)!.name).not.toBe("Renamed");
+      expect((await knownAgent(db, created.id))!.name).not.toBe("Renamed");
     });
-    expect(knownAgent(db, created.id)!.name).toBe("Renamed");
+    expect((await knownAgent(db, created.id))!.name).toBe("Renamed");
   });
 
   test("what a unit asks to run after its commit does not run when it rolls back", async () => {
@@ -97,7 +97,10 @@ describe("async units of work", async () => {
 // synchronously). The list grows folder by folder until it is every service.
 const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts",
   "server/db/outbox.ts", "server/activity/service.ts", "server/activity/people.ts", "server/push/notices.ts", "server/conversations/service.ts", "server/conversations/people.ts",
-  "server/events/service.ts", "server/decisions/service.ts", "server/decisions/cancel.ts", "server/decisions/expiry.ts", "server/decisions/long-poll.ts", "server/decisions/people.ts", "server/decisions/agent.ts"];
+  "server/events/service.ts", "server/decisions/service.ts", "server/decisions/cancel.ts", "server/decisions/expiry.ts", "server/decisions/long-poll.ts", "server/decisions/people.ts", "server/decisions/agent.ts",
+  "server/agents/service.ts", "server/agents/guard.ts", "server/agents/people.ts",
+  "server/delivery/outbox-queries.ts", "server/delivery/dispatcher.ts", "server/delivery/socket-push.ts", "server/delivery/retry-timer.ts",
+  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts", "server/push/sender.ts"];
 
 describe("converted services await every query", () => {
   for (const file of CONVERTED)

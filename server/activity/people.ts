@@ -12,8 +12,8 @@ export function peopleActivityRoutes(ctx: Ctx) {
   return forPeople(ctx)
     .get(
       "/api/agents/:id/activity",
-      ({ params, query }) =>
-        listActivity(ctx.db, { agentId: getAgent(ctx.db, params.id).id, type: query.type, before: query.before, limit: pageLimit(query.limit) }),
+      async ({ params, query }) =>
+        listActivity(ctx.db, { agentId: (await getAgent(ctx.db, params.id)).id, type: query.type, before: query.before, limit: pageLimit(query.limit) }),
       { query: t.Object(ActivityFilter), response: { 200: t.Array(ActivityView), ...errors(400, 401, 404) }, ...doc("An agent's activity, newest first (?type=)") },
     )
     .get(

@@ -7,11 +7,11 @@ import { models, AGENTS } from "../lib/schemas.ts";
 import { agentSeen, checkAgentCredentials } from "./service.ts";
 
 export const agentGuard = (ctx: Ctx) =>
-  new Elysia().derive({ as: "scoped" }, ({ request }) => {
+  new Elysia().derive({ as: "scoped" }, async ({ request }) => {
     const id = request.headers.get("x-nod-agent-id");
     const secret = request.headers.get("x-nod-secret");
     if (!id || !secret) throw unauthorized("missing X-Nod-Agent-Id or X-Nod-Secret header");
-    const check = checkAgentCredentials(ctx.db, id, secret);
+    const check = await checkAgentCredentials(ctx.db, id, secret);
     if (!check.ok) throw unauthorized("invalid agent id or secret");
     agentSeen(ctx, check.agent.id); // REST-only agents get a last_seen_at too
     return { agent: check.agent };

@@ -19,30 +19,30 @@ export function peopleAgentRoutes(ctx: Ctx) {
     })
     .post(
       "/api/agents",
-      ({ body, user, status }) => {
-        const { agent, secret } = agents.createAgent(ctx, body, user.id);
+      async ({ body, user, status }) => {
+        const { agent, secret } = await agents.createAgent(ctx, body, user.id);
         return status(201, { ...agents.publicAgent(ctx, agent, true), secret });
       },
       { body: CreateAgentBody, response: { 201: CreatedAgent, ...errors(400, 401, 403, 413) }, ...doc("Create an agent", "The answer holds its secret, shown only now.") },
     )
-    .get("/api/agents/:id", ({ params }) => agents.publicAgent(ctx, agents.getAgent(ctx.db, params.id), true), {
+    .get("/api/agents/:id", async ({ params }) => agents.publicAgent(ctx, await agents.getAgent(ctx.db, params.id), true), {
       response: { 200: AgentView, ...errors(401, 404) },
       ...doc("An agent, with its webhook signing secret"),
     })
-    .patch("/api/agents/:id", ({ params, body }) => agents.publicAgent(ctx, agents.updateAgent(ctx, params.id, body), true), {
+    .patch("/api/agents/:id", async ({ params, body }) => agents.publicAgent(ctx, await agents.updateAgent(ctx, params.id, body), true), {
       body: UpdateAgentBody,
       response: { 200: AgentView, ...errors(400, 401, 403, 404, 413) },
       ...doc("Change an agent's name, avatar, type or webhook URL"),
     })
     .delete(
       "/api/agents/:id",
-      ({ params, set }) => {
-        agents.deleteAgent(ctx, params.id);
+      async ({ params, set }) => {
+        await agents.deleteAgent(ctx, params.id);
         set.status = 204;
       },
       { response: { 204: t.Void({ description: "Deleted; its sockets close (4004)" }), ...errors(401, 403, 404) }, ...doc("Delete an agent and everything it owns") },
     )
-    .post("/api/agents/:id/secret", ({ params }) => ({ secret: agents.rotateSecret(ctx, params.id) }), {
+    .post("/api/agents/:id/secret", async ({ params }) => ({ secret: await agents.rotateSecret(ctx, params.id) }), {
       response: { 200: NewSecret, ...errors(401, 403, 404) },
       ...doc("Give an agent a new secret"),
     });

@@ -1,9 +1,10 @@
 // Agents: created by people, authenticated by id + secret.
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
-import type { Db } from "../db/index.ts";
+import { isReadDb, type Db } from "../db/index.ts";
 import { StoreCache } from "../db/store-cache.ts";
-import { agents, decisions } from "../db/tables.ts";
+import { agents, conversations, decisions, dialect } from "../db/tables.ts";
+import { first, only } from "../db/rows.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { notifyPeople } from "../push/notices.ts";
 import { pageLimit } from "../lib/paging.ts";
@@ -59,7 +60,7 @@ function checkName(name: string) {
   return n;
 }
 
-export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, createdBy: string | null) {
+export async function createAgent(ctx: Ctx, input: AgentInput & { name: string }, createdBy: string | null) {
   const now = isoMs();
   const secret = newAgentSecret();
   const agent: Agent = {
@@ -75,8 +76,8 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
     updatedAt: now,
     lastSeenAt: null,
   };
-  ctx.writer.now((uow) => {
-    uow.db.insert(agents).values(agent).run();
+  await ctx.writer.now(async (uow) => {
+    await uow.db.insert(agents).values(agent);
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, agent) });
   });
   ctx.log.info("agent created", { agent: agent.id, name: agent.name });
@@ -84,43 +85,63 @@ export function createAgent(ctx: Ctx, input: AgentInput & { name: string }, crea
 }
 
 /** The agent as stored now (last_seen_at included), or 404. */
-export function getAgent(db: Db, id: string): Agent {
-  const a = agentById(db).get({ id });
+export async function getAgent(db: Db, id: string): Promise<Agent> {
+  const a = first(await agentById(db).execute({ id }));
   if (!a) throw notFound("agent");
   return a;
 }
 
+// Creation order is created_at, then the insertion order within a millisecond:
+// SQLite's rowid (every index ends with it, so agents_created serves both).
+// PostgreSQL has no rowid: there the agent id breaks the tie (a fixed order,
+// though not the insertion order, within one millisecond).
+const tiebreak = () => (dialect === "pg" ? sql`${agents.id}` : sql`rowid`);
+type Position = { createdAt: string; tiebreak: number | string };
+
 const lists = (db: Db) =>
   prepared(db, "agents.lists", (db) => ({
-    // A page: the `limit` agents created last before the one at (createdAt, rowid), newest first.
-    // Creation order is created_at, then rowid (the insertion order within a millisecond;
-    // every index ends with the rowid, so agents_created serves both).
+    // A page: the `limit` agents created last before the one at (createdAt, tiebreak), newest first.
     before: db
       .select()
       .from(agents)
-      .where(sql`(${agents.createdAt}, rowid) < (${sql.placeholder("createdAt")}, ${sql.placeholder("rowid")})`)
-      .orderBy(desc(agents.createdAt), sql`rowid DESC`)
+      .where(sql`(${agents.createdAt}, ${tiebreak()}) < (${sql.placeholder("createdAt")}, ${sql.placeholder("tiebreak")})`)
+      .orderBy(desc(agents.createdAt), sql`${tiebreak()} DESC`)
       .limit(sql.placeholder("limit"))
       .prepare(),
-    position: db.$client.prepare<{ createdAt: string; rowid: number }, [string]>("SELECT created_at AS createdAt, rowid FROM agents WHERE id = ?"),
-    // The counts come from two small indexes: pending requests (decisions_pending, named:
-    // without statistics SQLite prefers decisions_status and a sort) and conversations
-    // with something unread (conversations_unread), never from the messages.
-    pendingOf: db.$client.prepare<{ id: string; n: number }, [string]>(
-      "SELECT agent_id AS id, count(*) AS n FROM decisions INDEXED BY decisions_pending WHERE status = 'pending' AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
-    ),
-    unreadOf: db.$client.prepare<{ id: string; n: number }, [string]>(
-      "SELECT agent_id AS id, sum(unread) AS n FROM conversations WHERE unread > 0 AND agent_id IN (SELECT value FROM json_each(?)) GROUP BY agent_id",
-    ),
+    position: db
+      .select({ createdAt: agents.createdAt, tiebreak: sql<number | string>`${tiebreak()}` })
+      .from(agents)
+      .where(eq(agents.id, sql.placeholder("id")))
+      .prepare(),
   }));
 
-/** Pending requests and unread agent messages of these agents, for the inbox's list. */
-export function agentCounts(db: Db, ids: string[]) {
-  const q = lists(db);
-  const json = JSON.stringify(ids);
+/**
+ * Pending requests and unread agent messages of these agents, for the inbox's
+ * list. The counts come from two small indexes, never from the messages:
+ * pending requests (decisions_pending) and conversations with something unread
+ * (conversations_unread); SQLite picks both for an IN list by itself.
+ * (Counts are cast: PostgreSQL's count and sum are bigint, which its driver returns as text.)
+ */
+export async function agentCounts(db: Db, ids: string[]) {
   const byId = (rows: { id: string; n: number }[]) => new Map(rows.map((r) => [r.id, r.n]));
-  const pending = byId(q.pendingOf.all(json));
-  const unread = byId(q.unreadOf.all(json));
+  const pending = byId(
+    ids.length
+      ? await db
+          .select({ id: decisions.agentId, n: sql<number>`cast(count(*) as integer)` })
+          .from(decisions)
+          .where(and(eq(decisions.status, "pending"), inArray(decisions.agentId, ids)))
+          .groupBy(decisions.agentId)
+      : [],
+  );
+  const unread = byId(
+    ids.length
+      ? await db
+          .select({ id: conversations.agentId, n: sql<number>`cast(sum(${conversations.unread}) as integer)` })
+          .from(conversations)
+          .where(and(gt(conversations.unread, 0), inArray(conversations.agentId, ids)))
+          .groupBy(conversations.agentId)
+      : [],
+  );
   return (id: string) => ({ pending_requests: pending.get(id) ?? 0, unread_messages: unread.get(id) ?? 0 });
 }
 
@@ -130,55 +151,55 @@ export function agentCounts(db: Db, ids: string[]) {
  * 50) created last before the agent `before` (or the newest), oldest first.
  * A page as long as `limit` may have more before it: ?before= its first agent.
  */
-export function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Static<typeof AgentListItem>[] {
-  let from: { createdAt: string; rowid: number } = { createdAt: "\uffff", rowid: 0 }; // after every stored time: the newest page
+export async function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Promise<Static<typeof AgentListItem>[]> {
+  let from: Position = { createdAt: "\uffff", tiebreak: 0 }; // after every stored time: the newest page
   if (page.before !== undefined) {
-    const b = lists(ctx.db).position.get(page.before);
+    const b = first(await lists(ctx.db).position.execute({ id: page.before }));
     if (!b) throw badRequest("before: no agent with this id");
     from = b;
   }
-  const list: Agent[] = lists(ctx.db).before.all({ ...from, limit: pageLimit(page.limit) }).reverse();
-  const counts = agentCounts(ctx.db, list.map((a) => a.id));
+  const list: Agent[] = (await lists(ctx.db).before.execute({ ...from, limit: pageLimit(page.limit) })).reverse();
+  const counts = await agentCounts(ctx.db, list.map((a) => a.id));
   return list.map((a) => ({ ...publicAgent(ctx, a), ...counts(a.id) }));
 }
 
-export function updateAgent(ctx: Ctx, id: string, input: AgentInput): Agent {
-  getAgent(ctx.db, id);
+export async function updateAgent(ctx: Ctx, id: string, input: AgentInput): Promise<Agent> {
+  await getAgent(ctx.db, id);
   const patch: Partial<Agent> = { updatedAt: isoMs() };
   if (input.name !== undefined) patch.name = checkName(input.name);
   if (input.avatar !== undefined) patch.avatar = input.avatar;
   if (input.webhook_url !== undefined) patch.webhookUrl = checkWebhookUrl(input.webhook_url);
   if (input.type !== undefined) patch.type = input.type;
-  return ctx.writer.now((uow) => {
+  return ctx.writer.now(async (uow) => {
     forgetAgent(uow, id);
-    const updated = uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning().get()!;
+    const updated = only(await uow.db.update(agents).set(patch).where(eq(agents.id, id)).returning());
     uow.toInbox({ type: "agent", agent: publicAgent(ctx, updated) });
     return updated;
   });
 }
 
-export function deleteAgent(ctx: Ctx, id: string) {
-  getAgent(ctx.db, id);
-  ctx.writer.now((uow) => {
+export async function deleteAgent(ctx: Ctx, id: string) {
+  await getAgent(ctx.db, id);
+  await ctx.writer.now(async (uow) => {
     // Its pending requests go with it. The devices told of them hear so (their
     // notification is replaced, quietly), with the app badge counted without them.
-    const pending = uow.db.select().from(decisions).where(and(eq(decisions.agentId, id), eq(decisions.status, "pending"))).all();
-    uow.db.delete(decisions).where(eq(decisions.agentId, id)).run();
-    for (const d of pending) notifyPeople(uow, { kind: "resolved", decision: d, outcome: "Its agent was deleted" });
+    const pending = await uow.db.select().from(decisions).where(and(eq(decisions.agentId, id), eq(decisions.status, "pending")));
+    await uow.db.delete(decisions).where(eq(decisions.agentId, id));
+    for (const d of pending) await notifyPeople(uow, { kind: "resolved", decision: d, outcome: "Its agent was deleted" });
     forgetAgent(uow, id);
-    uow.db.delete(agents).where(eq(agents.id, id)).run();
+    await uow.db.delete(agents).where(eq(agents.id, id));
     uow.closeAgentSockets(id, 4004, "agent deleted");
     uow.toInbox({ type: "agent_deleted", agent_id: id });
   });
   ctx.log.info("agent deleted", { agent: id });
 }
 
-export function rotateSecret(ctx: Ctx, id: string): string {
-  getAgent(ctx.db, id);
+export async function rotateSecret(ctx: Ctx, id: string): Promise<string> {
+  await getAgent(ctx.db, id);
   const secret = newAgentSecret();
-  ctx.writer.now((uow) => {
+  await ctx.writer.now(async (uow) => {
     forgetAgent(uow, id);
-    uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id)).run();
+    await uow.db.update(agents).set({ secretHash: sha256hex(secret), updatedAt: isoMs() }).where(eq(agents.id, id));
     uow.closeAgentSockets(id, 4003, "secret rotated");
   });
   ctx.log.info("agent secret rotated", { agent: id });
@@ -188,9 +209,9 @@ export function rotateSecret(ctx: Ctx, id: string): string {
 export type CredentialCheck = { ok: true; agent: Agent } | { ok: false; reason: "unknown_agent" | "bad_secret" };
 
 /** The one credential check, used by REST headers and the WebSocket handshake. */
-export function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown): CredentialCheck {
+export async function checkAgentCredentials(db: Db, agentId: unknown, secret: unknown): Promise<CredentialCheck> {
   if (typeof agentId !== "string" || typeof secret !== "string" || !agentId || !secret) return { ok: false, reason: "bad_secret" };
-  const agent = knownAgent(db, agentId);
+  const agent = await knownAgent(db, agentId);
   if (!agent) return { ok: false, reason: "unknown_agent" };
   if (!secretMatches(secret, agent.secretHash)) return { ok: false, reason: "bad_secret" };
   return { ok: true, agent };
@@ -213,12 +234,12 @@ const known = new StoreCache<Agent>(KNOWN_AGENTS_MAX);
 const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
 
 /** The agent with this id, from memory when it was read before; undefined when there is none. */
-export function knownAgent(db: Db, id: string): Agent | undefined {
+export async function knownAgent(db: Db, id: string): Promise<Agent | undefined> {
   let agent = known.get(db, id);
   if (agent) return agent;
-  agent = agentById(db).get({ id });
+  agent = first(await agentById(db).execute({ id }));
   if (!agent) return undefined;
-  if (db.$client.inTransaction) return agent; // read inside a transaction that may yet roll back: not kept
+  if (!isReadDb(db)) return agent; // read inside a unit of work that may yet roll back (or not on ctx.db): not kept
   known.set(db, id, agent);
   return agent;
 }
@@ -252,7 +273,7 @@ export function agentSeen(ctx: Ctx, id: string) {
   if (!seen) lastTouched.set(ctx.db, (seen = new Map()));
   if (now - (seen.get(id) ?? -Infinity) < LAST_SEEN.everyMs) return;
   seen.set(id, now);
-  ctx.writer.run((uow) => touchStmt(uow.db).run({ id, at: isoMs(now) })).catch(() => {
+  ctx.writer.run(async (uow) => void (await touchStmt(uow.db).execute({ id, at: isoMs(now) }))).catch(() => {
     seen.delete(id); // not recorded (e.g. the server is stopping): the next request tries again
   });
 }

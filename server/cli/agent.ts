@@ -43,7 +43,7 @@ export async function agent(argv: string[]): Promise<number> {
   // The server's own context (database, logger, write path), without listening or starting loops.
   const { ctx } = createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
   try {
-    const { agent, secret } = createAgent(ctx, { name, type, webhook_url: flags["webhook-url"] ?? null, avatar: flags.avatar ?? null }, null);
+    const { agent, secret } = await createAgent(ctx, { name, type, webhook_url: flags["webhook-url"] ?? null, avatar: flags.avatar ?? null }, null);
     if (flags.json) {
       process.stdout.write(
         JSON.stringify({ id: agent.id, name: agent.name, type: agent.type, webhook_url: agent.webhookUrl, secret, webhook_secret: agent.webhookSecret }) + "\n",

@@ -11,14 +11,14 @@ import * as conv from "./service.ts";
 
 export function peopleConversationRoutes(ctx: Ctx) {
   return forPeople(ctx)
-    .get("/api/agents/:id/conversations", ({ params }) => conv.listConversations(ctx.db, getAgent(ctx.db, params.id).id), {
+    .get("/api/agents/:id/conversations", async ({ params }) => conv.listConversations(ctx.db, (await getAgent(ctx.db, params.id)).id), {
       response: { 200: t.Array(ConversationView), ...errors(401, 404) },
       ...doc("An agent's conversations, the latest first"),
     })
     .post(
       "/api/agents/:id/messages",
       async ({ params, body, user, status }) =>
-        status(201, await conv.sendUserMessage(ctx, getAgent(ctx.db, params.id), user.username, body.text, body.conversation_id)),
+        status(201, await conv.sendUserMessage(ctx, await getAgent(ctx.db, params.id), user.username, body.text, body.conversation_id)),
       {
         body: SendMessageBody,
         response: { 201: SentMessage, ...errors(400, 401, 403, 404, 413) },

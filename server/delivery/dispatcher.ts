@@ -76,7 +76,7 @@ export class OutboxDispatcher {
     this.retries.stop();
     this.abort.abort(); // an interrupted attempt is not recorded: it runs again after a restart
     this.slots.releaseWaiters();
-    await Promise.all([...this.lanes.values()].map((l) => l.done));
+    await Promise.all(Array.from(this.lanes, ([, l]) => l.done));
   }
 
   /** Something new is in the outbox for the agent, or the agent just authenticated a socket. */
@@ -86,7 +86,7 @@ export class OutboxDispatcher {
     if (lane?.running) {
       lane.again = true;
       // A webhook POST may be in flight; the socket does not wait for it.
-      if (this.sockets.has(agentId)) this.pushOverSocket(agentId);
+      if (this.sockets.has(agentId)) this.pushOverSocket(agentId).catch((e) => this.ctx.log.error("delivery failed", { agent: agentId, error: e as Error }));
       return;
     }
     const l: Lane = lane ?? { running: false, again: false, done: Promise.resolve() };
@@ -105,9 +105,12 @@ export class OutboxDispatcher {
     this.push.drained(agentId, ws);
   }
 
-  /** An agent socket closed: events still in its buffer go elsewhere. */
+  /** An agent socket closed: events still in its buffer go elsewhere (once the marks of what left are committed). */
   closed(agentId: string, ws: AgentSocket) {
-    if (this.push.closed(ws)) this.wake(agentId);
+    this.push.closed(ws).then(
+      (handed) => handed && this.wake(agentId),
+      (e) => this.ctx.log.error("delivery failed", { agent: agentId, error: e as Error }),
+    );
   }
 
   private async run(agentId: string, lane: Lane) {
@@ -129,10 +132,10 @@ export class OutboxDispatcher {
     const db = this.ctx.db;
     for (;;) {
       if (this.stopped) return;
-      if (this.pushOverSocket(agentId)) return;
-      const hook = q.webhookOf(db, agentId);
+      if (await this.pushOverSocket(agentId)) return;
+      const hook = await q.webhookOf(db, agentId);
       if (!hook?.url) return; // it waits for a socket (or a webhook_url)
-      const row = q.webhookHead(db, agentId);
+      const row = await q.webhookHead(db, agentId);
       if (!row || row.nextAttemptAt === null) return;
       const due = Date.parse(row.nextAttemptAt);
       if (due > Date.now()) return this.retries.at(due);
@@ -142,11 +145,11 @@ export class OutboxDispatcher {
   }
 
   /** Hands the agent's events to its newest socket; false when it has none that takes frames (then the webhook path runs). */
-  pushOverSocket(agentId: string): boolean {
+  async pushOverSocket(agentId: string): Promise<boolean> {
     for (;;) {
       const ws = this.sockets.newest(agentId);
       if (!ws) return false;
-      if (this.push.pushBatch(agentId, ws) !== "closed") return true;
+      if ((await this.push.pushBatch(agentId, ws)) !== "closed") return true;
       // Dropped: the socket is closing. Try the next one, else fall through to the webhook.
       this.ctx.metrics.inc(...DELIVERIES, { channel: "websocket", outcome: "failed" });
       this.sockets.remove(agentId, ws);
@@ -188,7 +191,7 @@ export class OutboxDispatcher {
     const attempts = row.attempts + 1;
     const now = Date.now();
     if (result.ok) {
-      writer.now((uow) => q.markWebhookDelivered(uow.db, row.id, attempts, now));
+      await writer.now(async (uow) => q.markWebhookDelivered(uow.db, row.id, attempts, now));
       metrics.inc(...DELIVERIES, { channel: "webhook", outcome: "delivered" });
       log.debug("webhook delivered", { agent: agentId, event: row.id, attempt: attempts, status: result.status });
       this.announce(agentId, row, "delivered", "webhook");
@@ -199,13 +202,13 @@ export class OutboxDispatcher {
     const policy = { baseMs: config.webhookRetryBaseMs, windowMs: config.webhookRetryWindowMs };
     const next = nextAttemptAt(policy, attempts, Date.parse(row.createdAt), now, result.final);
     if (next === null) {
-      writer.now((uow) => q.markUndelivered(uow.db, row.id, attempts, lastError));
+      await writer.now(async (uow) => q.markUndelivered(uow.db, row.id, attempts, lastError));
       metrics.inc(...DELIVERIES, { channel: "webhook", outcome: "undelivered" });
       log.warn("webhook gave up: event undelivered until the agent connects", { agent: agentId, event: row.id, attempts, error: lastError });
       this.announce(agentId, row, "undelivered", "webhook", lastError);
       return true;
     }
-    writer.now((uow) => q.scheduleRetry(uow.db, agentId, row.id, attempts, isoMs(next), lastError));
+    await writer.now(async (uow) => q.scheduleRetry(uow.db, agentId, row.id, attempts, isoMs(next), lastError));
     log.info("webhook attempt failed, will retry", { agent: agentId, event: row.id, attempt: attempts, error: lastError, retry_in_ms: next - now });
     this.retries.at(next);
     return false;

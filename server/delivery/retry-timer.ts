@@ -22,7 +22,7 @@ export class RetryTimer {
 
   start() {
     this.stopped = false;
-    this.scan(); // resumes what a previous run left pending
+    void this.scan(); // resumes what a previous run left pending
   }
 
   stop() {
@@ -37,18 +37,19 @@ export class RetryTimer {
     if (this.stopped || atMs >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = atMs;
-    this.timer = setTimeout(() => this.scan(), Math.max(0, atMs - Date.now()));
+    this.timer = setTimeout(() => void this.scan(), Math.max(0, atMs - Date.now()));
     this.timer.unref?.();
   }
 
   /** Wakes every agent whose next attempt is due; arms the timer for the next one. */
-  private scan() {
+  private async scan() {
     this.timer = null;
     this.timerAt = Infinity;
     if (this.stopped) return;
     let next: string | null = null;
     try {
-      const r = dueWebhookAgents(this.db(), isoMs());
+      const r = await dueWebhookAgents(this.db(), isoMs());
+      if (this.stopped) return; // stopped while reading: the database may be closing
       for (const agentId of r.due) this.wake(agentId);
       next = r.next;
     } catch (e) {

@@ -15,6 +15,10 @@
 // (Writer.soon): they share a commit with the writes around them instead of
 // taking one of their own. Until their commit, the rows are still pending in
 // the database, so they are kept aside (not handed out again).
+//
+// Reading the queue awaits the store, so one socket's rounds are run one at a
+// time: a round asked for while one is under way runs after it (two rounds
+// reading the same rows at once could hand an event out twice).
 import type { AgentSocket } from "../realtime/sockets.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork, Writer } from "../db/unit-of-work.ts";
@@ -47,12 +51,41 @@ export class SocketPush {
   /** Per socket: the last event id it was handed in order, and the agent's rewind count it read under. */
   private cursors = new WeakMap<AgentSocket, { after: string; epoch: number }>();
   private epochs = new Map<string, number>();
+  /** Per socket: the round under way, and whether another was asked for meanwhile. */
+  private rounds = new WeakMap<AgentSocket, Promise<"sent" | "closed">>();
+  private asked = new WeakSet<AgentSocket>();
   stopped = false;
 
   constructor(private hooks: SocketPushHooks) {}
 
-  /** Hands the agent's oldest undelivered events to the socket; "closed" when the socket dropped them (it is closing). */
-  pushBatch(agentId: string, ws: AgentSocket): "sent" | "closed" {
+  /**
+   * Hands the agent's oldest undelivered events to the socket; "closed" when the socket dropped them (it is closing).
+   * While a round for the socket is under way, one more follows it (and this resolves with that round's outcome).
+   */
+  pushBatch(agentId: string, ws: AgentSocket): Promise<"sent" | "closed"> {
+    const running = this.rounds.get(ws);
+    if (running) {
+      this.asked.add(ws);
+      return running;
+    }
+    const rounds = this.roundsFor(agentId, ws);
+    this.rounds.set(ws, rounds);
+    return rounds;
+  }
+
+  private async roundsFor(agentId: string, ws: AgentSocket): Promise<"sent" | "closed"> {
+    try {
+      for (;;) {
+        this.asked.delete(ws);
+        const outcome = await this.round(agentId, ws);
+        if (outcome === "closed" || !this.asked.has(ws)) return outcome;
+      }
+    } finally {
+      this.rounds.delete(ws); // at once, not a microtask later: a round asked for from now on starts anew
+    }
+  }
+
+  private async round(agentId: string, ws: AgentSocket): Promise<"sent" | "closed"> {
     let handed = this.handed.get(ws);
     if (!handed) this.handed.set(ws, (handed = new Map()));
     // Bytes still in memory from earlier frames: adding more would only grow them; the drain brings the rest.
@@ -61,7 +94,7 @@ export class SocketPush {
       return "sent";
     }
     const cursor = this.cursorOf(agentId, ws);
-    const rows = undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH, cursor.after);
+    const rows = await undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH, cursor.after);
     if (rows.length === PUSH_BATCH) this.more.add(ws);
     let held = false; // a row before this one was left behind: the cursor stays before it
     for (const row of rows) {
@@ -110,14 +143,17 @@ export class SocketPush {
     this.checkSoon(agentId, ws);
   }
 
-  /** The socket closed; returns whether events handed to it were still in memory (they are pending yet and go elsewhere). */
-  closed(ws: AgentSocket): boolean {
-    // Marks still waiting for their commit are written now: what left over this socket
-    // must count as delivered before its events are looked at again (requeued, or sent
-    // to the webhook or another socket).
-    if (this.marking.size) this.hooks.writer().flush();
+  /**
+   * The socket closed; resolves with whether events handed to it were still in memory
+   * (they are pending yet and go elsewhere).
+   */
+  async closed(ws: AgentSocket): Promise<boolean> {
     const handed = this.handed.get(ws);
     this.handed.delete(ws);
+    // Marks still waiting for their commit are written first: what left over this socket
+    // must count as delivered before its events are looked at again (requeued, or sent
+    // to the webhook or another socket). The flush settles after their COMMIT.
+    if (this.marking.size) await this.hooks.writer().flush();
     return (handed?.size ?? 0) > 0;
   }
 
@@ -140,7 +176,7 @@ export class SocketPush {
     if ((ws.getBufferedAmount?.() ?? 0) > 0) return;
     const handed = this.handed.get(ws);
     if (handed?.size) {
-      const rows = [...handed.values()];
+      const rows = Array.from(handed, ([, row]) => row);
       handed.clear();
       for (const row of rows) {
         this.marking.add(row.id);
@@ -152,14 +188,11 @@ export class SocketPush {
       const more = this.more.has(ws);
       this.more.delete(ws);
       const writer = this.hooks.writer();
-      const mark = (uow: UnitOfWork) => {
-        // Set aside until the commit, which follows this unit at once (or, if the
-        // commit fails, they are pending and may go out again: at-least-once).
-        unmark();
-        return markSocketDelivered(uow.db, rows);
-      };
+      // Set aside until the commit (if it fails, they are pending and may go out again: at-least-once).
+      const mark = async (uow: UnitOfWork) => markSocketDelivered(uow.db, rows);
       (more ? writer.run(mark) : writer.soon(mark)).then(
         (marked) => {
+          unmark();
           if (marked.length) this.hooks.delivered(agentId, ws, marked);
           if (more) this.hooks.flushed(agentId, ws);
         },

@@ -14,10 +14,13 @@
 // never sent twice at once, and a crash only delays it by the lease.
 // At most pushMaxInFlight POSTs are out at once, and at most pushMaxPerOrigin
 // to one push service, so a hung push service holds up nobody else.
-import type { Database } from "bun:sqlite";
+import { and, asc, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import webpush from "web-push";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
+import { pushQueue, pushSubscriptions } from "../db/tables.ts";
+import { first } from "../db/rows.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { isoMs } from "../lib/time.ts";
 import { privateDestination } from "../lib/private-address.ts";
 import { VapidSigner, vapidKeys, vapidSubject } from "./vapid.ts";
@@ -35,8 +38,8 @@ interface DueRow {
   urgency: "very-low" | "low" | "normal" | "high";
   ttl: number;
   attempts: number;
-  created_at: string;
-  subscription_id: string;
+  createdAt: string;
+  subscriptionId: string;
   endpoint: string;
   p256dh: string;
   auth: string;
@@ -55,6 +58,9 @@ export class PushSender {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private scheduled = false;
+  /** The pass under way (passes read and lease rows, so they never overlap), and whether another was asked for meanwhile. */
+  private pumping: Promise<void> | null = null;
+  private again = false;
   private stopped = true;
   private abort = new AbortController();
 
@@ -77,7 +83,8 @@ export class PushSender {
     this.timer = null;
     this.timerAt = Infinity;
     this.abort.abort(); // interrupted attempts are not counted: their rows are due again at the next start
-    await Promise.all(this.inflight.values());
+    await this.pumping;
+    await Promise.all(Array.from(this.inflight, ([, done]) => done));
   }
 
   wake() {
@@ -89,51 +96,83 @@ export class PushSender {
     });
   }
 
-  /** Takes due rows, as many as the in-flight limits allow, and sends them; sets the timer for the next. */
+  /** Runs a pass now, or once more after the one under way. */
   private pump() {
     if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again && !this.stopped);
+    })().finally(() => (this.pumping = null));
+  }
+
+  /** Takes due rows, as many as the in-flight limits allow, and sends them; sets the timer for the next. */
+  private async pass() {
     const { config } = this.ctx;
-    const sqlite = this.db.$client;
+    const db = this.db;
     const nowMs = Date.now();
     const now = isoMs(nowMs);
+    const due = and(eq(pushQueue.status, "pending"), lte(pushQueue.nextAttemptAt, now));
     try {
       let free = config.pushMaxInFlight - this.inflight.size;
       if (free > 0) {
-        const origins = sqlite
-          .query<{ origin: string }, [string]>(
-            `SELECT origin FROM push_queue WHERE status = 'pending' AND next_attempt_at <= ?1 GROUP BY origin ORDER BY min(next_attempt_at)`,
-          )
-          .all(now);
+        const origins = await db
+          .select({ origin: pushQueue.origin })
+          .from(pushQueue)
+          .where(due)
+          .groupBy(pushQueue.origin)
+          .orderBy(sql`min(${pushQueue.nextAttemptAt})`);
         const lease = isoMs(nowMs + config.pushTimeoutMs + Math.min(5_000, config.pushTimeoutMs));
         for (const { origin } of origins) {
           const room = Math.min(free, config.pushMaxPerOrigin - (this.perOrigin.get(origin) ?? 0));
           if (room <= 0) continue;
-          const rows = sqlite
-            .query<DueRow, [string, string, number]>(
-              `SELECT q.id, q.version, q.kind, q.payload, q.urgency, q.ttl, q.attempts, q.created_at,
-                      s.id AS subscription_id, s.endpoint, s.p256dh, s.auth
-               FROM push_queue q JOIN push_subscriptions s ON s.id = q.subscription_id
-               WHERE q.status = 'pending' AND q.origin = ?1 AND q.next_attempt_at <= ?2
-               ORDER BY q.next_attempt_at, q.id LIMIT ?3`,
-            )
-            .all(origin, now, room + this.inflight.size)
+          const rows = (
+            await db
+              .select({
+                id: pushQueue.id,
+                version: pushQueue.version,
+                kind: pushQueue.kind,
+                payload: pushQueue.payload,
+                urgency: pushQueue.urgency,
+                ttl: pushQueue.ttl,
+                attempts: pushQueue.attempts,
+                createdAt: pushQueue.createdAt,
+                subscriptionId: pushSubscriptions.id,
+                endpoint: pushSubscriptions.endpoint,
+                p256dh: pushSubscriptions.p256dh,
+                auth: pushSubscriptions.auth,
+              })
+              .from(pushQueue)
+              .innerJoin(pushSubscriptions, eq(pushSubscriptions.id, pushQueue.subscriptionId))
+              .where(and(due, eq(pushQueue.origin, origin)))
+              .orderBy(asc(pushQueue.nextAttemptAt), asc(pushQueue.id))
+              .limit(room + this.inflight.size)
+          )
             .filter((r) => !this.inflight.has(r.id)) // a newer version of a row in flight waits for it
             .slice(0, room);
           if (!rows.length) continue;
-          this.write((w) => {
-            const leaseStmt = w.query(`UPDATE push_queue SET next_attempt_at = ?1 WHERE id = ?2`);
-            rows.forEach((r) => leaseStmt.run(lease, r.id));
+          await this.write(async (w) => {
+            await w.update(pushQueue).set({ nextAttemptAt: lease }).where(inArray(pushQueue.id, rows.map((r) => r.id)));
           });
           for (const r of rows) this.launch(origin, r);
           free -= rows.length;
           if (free <= 0) break;
         }
       }
-      const next = sqlite
-        .query<{ at: string | null }, [string]>(`SELECT min(next_attempt_at) AS at FROM push_queue WHERE status = 'pending' AND next_attempt_at > ?1`)
-        .get(now)?.at;
+      const next = first(
+        await db
+          .select({ at: sql<string | null>`min(${pushQueue.nextAttemptAt})` })
+          .from(pushQueue)
+          .where(and(eq(pushQueue.status, "pending"), gt(pushQueue.nextAttemptAt, now))),
+      )?.at;
       this.schedule(Math.min(next ? Date.parse(next) : Infinity, nowMs + SAFETY_SCAN_MS));
     } catch (e) {
+      if (this.stopped) return; // the database may be closing
       this.ctx.log.error("push queue scan failed", { error: e as Error });
       this.schedule(nowMs + SAFETY_SCAN_MS);
     }
@@ -155,7 +194,7 @@ export class PushSender {
     this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
     const done = this.attempt(row)
       .then((outcome) => this.record(row, outcome))
-      .catch((e) => this.ctx.log.error("push failed", { subscription: row.subscription_id, error: e as Error }))
+      .catch((e) => this.ctx.log.error("push failed", { subscription: row.subscriptionId, error: e as Error }))
       .finally(() => {
         this.inflight.delete(row.id);
         const n = (this.perOrigin.get(origin) ?? 1) - 1;
@@ -205,67 +244,63 @@ export class PushSender {
   }
 
   /** Writes on the writer's connection, in one unit of work (ctx.db only reads). */
-  private write(fn: (sqlite: Database) => void) {
-    this.ctx.writer.now((uow) => fn(uow.db.$client));
+  private write(fn: (db: UnitOfWork["db"]) => Promise<void>) {
+    return this.ctx.writer.now(async (uow) => fn(uow.db));
   }
 
-  private record(row: DueRow, outcome: Outcome) {
+  private async record(row: DueRow, outcome: Outcome) {
     const { log, metrics } = this.ctx;
     const nowMs = Date.now();
     const now = isoMs(nowMs);
     const count = (result: string) => metrics.inc("nod_pushes_total", "Web Push attempts by outcome", { outcome: result });
+    // Only the version taken changes: a newer notice under the same tag replaced the payload meanwhile and is sent on its own.
+    const thisVersion = and(eq(pushQueue.id, row.id), eq(pushQueue.version, row.version));
+    const subscription = eq(pushSubscriptions.id, row.subscriptionId);
     if ("stopped" in outcome) {
       // Not an attempt: due again as soon as a sender runs (unless a newer version already is).
-      this.write((sqlite) => sqlite.run(`UPDATE push_queue SET next_attempt_at = ? WHERE id = ? AND version = ?`, [now, row.id, row.version]));
+      await this.write(async (db) => void (await db.update(pushQueue).set({ nextAttemptAt: now }).where(thisVersion)));
       return;
     }
     if (this.stopped) return; // the database may be closing: the lease brings it back after a restart
     if (outcome.ok) {
       count("sent");
-      this.write((sqlite) => {
+      await this.write(async (db) => {
         // A request's row stays as its "sent" marker, dated by next_attempt_at (retention forgets it later: ops/retention.ts).
         if (row.kind === "request")
-          sqlite.run(`UPDATE push_queue SET status = 'sent', attempts = attempts + 1, last_error = NULL, next_attempt_at = ? WHERE id = ? AND version = ?`, [
-            now,
-            row.id,
-            row.version,
-          ]);
-        else sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
-        sqlite.run(`UPDATE push_subscriptions SET last_success_at = ?, last_error = NULL WHERE id = ?`, [now, row.subscription_id]);
+          await db
+            .update(pushQueue)
+            .set({ status: "sent", attempts: sql`${pushQueue.attempts} + 1`, lastError: null, nextAttemptAt: now })
+            .where(thisVersion);
+        else await db.delete(pushQueue).where(thisVersion);
+        await db.update(pushSubscriptions).set({ lastSuccessAt: now, lastError: null }).where(subscription);
       });
-      log.debug("push sent", { subscription: row.subscription_id, kind: row.kind, status: outcome.status });
+      log.debug("push sent", { subscription: row.subscriptionId, kind: row.kind, status: outcome.status });
       return;
     }
     if ("gone" in outcome) {
       count("gone");
-      this.write((sqlite) => sqlite.run(`DELETE FROM push_subscriptions WHERE id = ?`, [row.subscription_id]));
-      log.info("push subscription gone: removed", { subscription: row.subscription_id, status: outcome.status });
+      await this.write(async (db) => void (await db.delete(pushSubscriptions).where(subscription)));
+      log.info("push subscription gone: removed", { subscription: row.subscriptionId, status: outcome.status });
       return;
     }
     const attempts = row.attempts + 1;
-    const expired = nowMs - Date.parse(row.created_at) > row.ttl * 1000;
+    const expired = nowMs - Date.parse(row.createdAt) > row.ttl * 1000;
     if (!outcome.retry || attempts >= MAX_ATTEMPTS || expired) {
       count(outcome.retry ? "given_up" : "refused");
-      this.write((sqlite) => {
-        sqlite.run(`DELETE FROM push_queue WHERE id = ? AND version = ?`, [row.id, row.version]);
-        sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
+      await this.write(async (db) => {
+        await db.delete(pushQueue).where(thisVersion);
+        await db.update(pushSubscriptions).set({ lastError: outcome.error }).where(subscription);
       });
-      log.warn("push given up", { subscription: row.subscription_id, kind: row.kind, attempts, error: outcome.error });
+      log.warn("push given up", { subscription: row.subscriptionId, kind: row.kind, attempts, error: outcome.error });
       return;
     }
     count("retry");
     const wait = Math.min(MAX_RETRY_MS, Math.max(this.ctx.config.pushRetryBaseMs * 4 ** (attempts - 1), outcome.retryAfterMs ?? 0));
-    this.write((sqlite) => {
-      sqlite.run(`UPDATE push_queue SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND version = ?`, [
-        attempts,
-        isoMs(nowMs + wait),
-        outcome.error,
-        row.id,
-        row.version,
-      ]);
-      sqlite.run(`UPDATE push_subscriptions SET last_error = ? WHERE id = ?`, [outcome.error, row.subscription_id]);
+    await this.write(async (db) => {
+      await db.update(pushQueue).set({ attempts, nextAttemptAt: isoMs(nowMs + wait), lastError: outcome.error }).where(thisVersion);
+      await db.update(pushSubscriptions).set({ lastError: outcome.error }).where(subscription);
     });
-    log.info("push failed, will retry", { subscription: row.subscription_id, attempt: attempts, error: outcome.error, retry_in_ms: wait });
+    log.info("push failed, will retry", { subscription: row.subscriptionId, attempt: attempts, error: outcome.error, retry_in_ms: wait });
     this.schedule(nowMs + wait);
   }
 }

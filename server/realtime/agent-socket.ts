@@ -63,6 +63,8 @@ export class AgentConnection {
   /** Frames start after this: the answer of the last frame that could not join a group commit. */
   private gate: Promise<unknown> = Promise.resolve();
   private lastTouch = 0;
+  /** Frames that came in while the auth frame was being checked (it reads the store): handled in order once it is. */
+  private held: (string | Buffer)[] | null = null;
   private unconfirmed: { id: string; at: number }[] | null = null; // pushed events not yet followed by a sign of life
 
   constructor(
@@ -109,9 +111,10 @@ export class AgentConnection {
 
   message(ws: WS, raw: string | Buffer) {
     if (this.state === "closed") return;
+    if (this.held) return void this.held.push(raw);
     if (this.state === "open") this.heard();
     const text = typeof raw === "string" ? raw : raw.toString("utf8");
-    if (this.state === "auth") return this.authenticate(ws, text);
+    if (this.state === "auth") return this.startAuth(ws, text);
     let frame: unknown;
     try {
       frame = JSON.parse(text);
@@ -145,7 +148,7 @@ export class AgentConnection {
   private async answer(ws: WS, frame: Record<string, unknown>, requestId: { request_id?: string | number }): Promise<Record<string, unknown> | null> {
     if (frame.type === "ping") return { type: "pong", ...requestId };
     if (frame.type === "auth") return { type: "error", ...requestId, detail: "already authenticated" };
-    const agent = knownAgent(this.ctx.db, this.agentId); // from memory; a deleted agent is dropped there at once
+    const agent = await knownAgent(this.ctx.db, this.agentId); // from memory; a deleted agent is dropped there at once
     if (!agent) {
       this.refuse(ws, CLOSE.unknownAgent, "agent deleted");
       return null;
@@ -162,7 +165,27 @@ export class AgentConnection {
     }
   }
 
-  private authenticate(ws: WS, text: string) {
+  /**
+   * Checks the auth frame. The frames that arrive meanwhile are held and then
+   * handled in the order they came, as if the check had been instant; if the
+   * socket was refused, they are dropped.
+   */
+  private startAuth(ws: WS, text: string) {
+    this.held = [];
+    this.authenticate(ws, text)
+      .catch((e) => {
+        this.ctx.log.error("agent socket authentication failed", { agent: this.pathAgentId, error: e as Error });
+        if (this.state === "auth") this.refuse(ws, 1011, "internal error");
+      })
+      .finally(() => {
+        const held = this.held ?? [];
+        this.held = null;
+        if (this.state !== "open") return;
+        for (const raw of held) this.message(ws, raw);
+      });
+  }
+
+  private async authenticate(ws: WS, text: string) {
     // An auth message is a few hundred bytes; nothing large is parsed before the agent is known.
     if (text.length > MAX_AUTH_FRAME) return this.refuse(ws, CLOSE.badAuth, "auth message too large");
     let f: unknown;
@@ -176,7 +199,8 @@ export class AgentConnection {
       return this.refuse(ws, CLOSE.badAuth, "first message must be {type:auth, agent_id, secret}");
     const id = (f.agent_id as string | undefined) ?? this.pathAgentId;
     if (id !== this.pathAgentId) return this.refuse(ws, CLOSE.unknownAgent, "agent_id does not match the URL");
-    const check = checkAgentCredentials(this.ctx.db, id, f.secret);
+    const check = await checkAgentCredentials(this.ctx.db, id, f.secret);
+    if (this.state !== "auth") return; // closed (or timed out) while the check read the store
     if (!check.ok) {
       return check.reason === "unknown_agent"
         ? this.refuse(ws, CLOSE.unknownAgent, "agent not found")
@@ -211,16 +235,18 @@ export class AgentConnection {
     if (code === 1006 && this.unconfirmed) {
       const ids = this.unconfirmed.map((u) => u.id);
       this.unconfirmed = null;
-      try {
-        const n = ctx.writer.now((uow) => requeueSocketEvents(uow.db, ids));
-        if (n) {
-          ctx.log.info("agent socket dropped: events re-queued", { agent: this.agentId, events: n });
-          ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
-          this.live.dispatcher.redeliver(this.agentId);
-        }
-      } catch {
-        // the database is closing (server shutdown)
-      }
+      const agentId = this.agentId;
+      ctx.writer
+        .now(async (uow) => await requeueSocketEvents(uow.db, ids))
+        .then(
+          (n) => {
+            if (!n) return;
+            ctx.log.info("agent socket dropped: events re-queued", { agent: agentId, events: n });
+            ctx.metrics.inc("nod_deliveries_total", "Deliveries to agents by channel and outcome", { channel: "websocket", outcome: "requeued" }, n);
+            this.live.dispatcher.redeliver(agentId);
+          },
+          () => {}, // the database is closing (server shutdown)
+        );
     }
     if (!wentOffline) return;
     this.touch(true);
@@ -231,7 +257,7 @@ export class AgentConnection {
   private refuse(ws: WS, code: number, reason: string) {
     this.clearAuthTimer();
     if (this.state === "auth") {
-      const outcome = code === CLOSE.badAuth ? "bad_message" : code === CLOSE.badSecret ? "bad_secret" : "unknown_agent";
+      const outcome = code === CLOSE.badAuth ? "bad_message" : code === CLOSE.badSecret ? "bad_secret" : code === CLOSE.unknownAgent ? "unknown_agent" : "error";
       this.ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome });
     }
     ws.close(code, reason);
@@ -246,11 +272,10 @@ export class AgentConnection {
     const now = Date.now();
     if (!force && now - this.lastTouch < AGENT_WS.lastSeenEveryMs) return;
     this.lastTouch = now;
-    try {
-      this.ctx.writer.now((uow) => touchStmt(uow.db).run({ id: this.agentId, at: isoMs(now) }));
-    } catch {
-      // the database is closing (server shutdown): nothing to record
-    }
+    const id = this.agentId;
+    this.ctx.writer
+      .now(async (uow) => void (await touchStmt(uow.db).execute({ id, at: isoMs(now) })))
+      .catch(() => {}); // the database is closing (server shutdown): nothing to record
   }
 
   private clearAuthTimer() {

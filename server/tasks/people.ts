@@ -27,7 +27,7 @@ export function peopleTaskRoutes(ctx: Ctx) {
       response: { 200: RunView, ...errors(401, 404) },
       ...doc("A run"),
     })
-    .post("/api/agents/:id/tasks", ({ params, body, status }) => status(201, tasks.publicTask(ctx, tasks.createTask(ctx, getAgent(ctx.db, params.id), body))), {
+    .post("/api/agents/:id/tasks", async ({ params, body, status }) => status(201, tasks.publicTask(ctx, tasks.createTask(ctx, await getAgent(ctx.db, params.id), body))), {
       body: CreateTaskBody,
       response: { 201: TaskView, ...errors(400, 401, 403, 404, 413) },
       ...doc("Create a task for an agent"),
