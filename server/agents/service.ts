@@ -235,13 +235,8 @@ const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().fr
 
 /** The agent with this id, from memory when it was read before; undefined when there is none. */
 export async function knownAgent(db: Db, id: string): Promise<Agent | undefined> {
-  let agent = known.get(db, id);
-  if (agent) return agent;
-  agent = first(await agentById(db).execute({ id }));
-  if (!agent) return undefined;
-  if (!isReadDb(db)) return agent; // read inside a unit of work that may yet roll back (or not on ctx.db): not kept
-  known.set(db, id, agent);
-  return agent;
+  // Kept only when read on ctx.db: a read inside a unit of work may yet roll back.
+  return known.load(db, id, async () => first(await agentById(db).execute({ id })));
 }
 
 /**

@@ -84,16 +84,12 @@ export async function createSession(db: Db, userId: string, now = Date.now()): P
 export async function userForSession(db: Db, token: string | undefined, now = Date.now()): Promise<User | null> {
   if (!token || token.length !== 64) return null;
   const hash = sha256hex(token);
-  let s = signedIn.get(db, hash);
-  if (!s) {
+  // Kept only when read on ctx.db: a read inside a unit of work may yet roll back.
+  const s = await signedIn.load(db, hash, async () => {
     const row = first(await sessionStmt(db).execute({ hash }));
-    if (!row) return null;
-    s = { user: row.user, expiresAt: row.expiresAt };
-    if (isReadDb(db)) {
-      // kept only when read on ctx.db: a read inside a unit of work may yet roll back
-      signedIn.set(db, hash, s);
-    }
-  }
+    return row && { user: row.user, expiresAt: row.expiresAt };
+  });
+  if (!s) return null;
   if (s.expiresAt < isoMs(now)) return null;
   return s.user;
 }

@@ -1,11 +1,15 @@
 // Rows kept in memory per store (both connections of one database share it):
 // reads fill it, the unit of work that changes a row drops it. Bounded: beyond
 // `max`, the least recently used entry goes (and is read again when it comes back).
-import { storeKey, type Db } from "./index.ts";
+import { isReadDb, storeKey, type Db } from "./index.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
 
 export class StoreCache<V> {
   private readonly byStore = new WeakMap<Db, Map<string, V>>();
+  // Bumped by every forget: a read that began before a change and answers after
+  // it was forgotten must not put the old row back (on PostgreSQL a read is a
+  // round trip, and the change's COMMIT can land while it is on its way).
+  private readonly generation = new WeakMap<Db, number>();
 
   constructor(private readonly max: number) {}
 
@@ -27,6 +31,20 @@ export class StoreCache<V> {
     return value;
   }
 
+  /**
+   * The kept value, or read() 's answer, kept when it was read on a read
+   * connection (ctx.db: committed rows) and nothing was forgotten meanwhile.
+   */
+  async load(db: Db, key: string, read: () => Promise<V | undefined>): Promise<V | undefined> {
+    const kept = this.get(db, key);
+    if (kept !== undefined) return kept;
+    const store = storeKey(db);
+    const before = this.generation.get(store) ?? 0;
+    const value = await read();
+    if (value !== undefined && isReadDb(db) && (this.generation.get(store) ?? 0) === before) this.set(db, key, value);
+    return value;
+  }
+
   set(db: Db, key: string, value: V) {
     const map = this.entries(db);
     map.set(key, value);
@@ -39,7 +57,11 @@ export class StoreCache<V> {
    * elsewhere in between kept the old row).
    */
   forget(uow: UnitOfWork, key: string) {
-    const drop = () => this.byStore.get(storeKey(uow.db))?.delete(key);
+    const store = storeKey(uow.db);
+    const drop = () => {
+      this.byStore.get(store)?.delete(key);
+      this.generation.set(store, (this.generation.get(store) ?? 0) + 1);
+    };
     drop();
     uow.afterCommit(drop);
   }
