@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { startTestServer, withAgent } from "./helpers.ts";
 import { agents } from "../server/db/schema.ts";
 import { forgetAgent, knownAgent } from "../server/agents/service.ts";
+import { StoreCache } from "../server/db/store-cache.ts";
 
 setDefaultTimeout(60_000); // a hang guard
 
@@ -90,6 +91,18 @@ describe("async units of work", async () => {
     const before = writer.writes;
     expect(() => writer.now(() => Promise.resolve(1))).toThrow(/async function/);
     expect(writer.writes).toBe(before);
+  });
+
+  test("a cache read that answers after the row was forgotten does not keep what it read (a PostgreSQL read is a round trip)", async () => {
+    const cache = new StoreCache<string>(10);
+    let answer!: (v: string) => void;
+    const loading = cache.load(db, "k", () => new Promise<string>((r) => (answer = r)));
+    await writer.now(async (uow) => cache.forget(uow, "k")); // the change commits while the read is on its way
+    answer("old");
+    expect(await loading).toBe("old");
+    expect(cache.get(db, "k")).toBeUndefined();
+    expect(await cache.load(db, "k", async () => "new")).toBe("new"); // with nothing forgotten meanwhile, kept
+    expect(cache.get(db, "k")).toBe("new");
   });
 });
 
