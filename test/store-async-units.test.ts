@@ -95,7 +95,10 @@ describe("async units of work", async () => {
 
 // The files converted so far: every query awaited (on PostgreSQL nothing runs
 // synchronously). The list grows folder by folder until it is every service.
-const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts"];
+const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/push/people.ts", "server/auth/service.ts", "server/auth/guard.ts", "server/auth/public.ts", "server/delivery/service.ts", "server/delivery/people.ts",
+  "server/tasks/service.ts", "server/tasks/run-create.ts", "server/tasks/run-progress.ts", "server/tasks/run-context.ts", "server/tasks/run-timeout.ts",
+  "server/tasks/open-runs.ts", "server/tasks/trigger-call.ts", "server/tasks/scheduler.ts", "server/tasks/agent.ts", "server/tasks/people.ts", "server/tasks/trigger.ts",
+  "server/lib/due-loop.ts"];
 
 describe("converted services await every query", () => {
   for (const file of CONVERTED)

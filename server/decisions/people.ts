@@ -21,9 +21,9 @@ export function peopleDecisionRoutes(ctx: Ctx) {
     })
     .post(
       "/api/decisions/:id/respond",
-      ({ params, body, user }) => {
+      async ({ params, body, user }) => {
         const d = decisions.getDecision(ctx.db, params.id);
-        return decisions.publicDecision(decisions.respond(ctx, getAgent(ctx.db, d.agentId), d.id, body, user.username));
+        return decisions.publicDecision(await decisions.respond(ctx, getAgent(ctx.db, d.agentId), d.id, body, user.username));
       },
       {
         body: RespondBody,

@@ -182,8 +182,8 @@ export interface Response {
 const VERB: Record<ResolveStatus, string> = { approved: "approved", rejected: "rejected", responded: "answered", dismissed: "dismissed" };
 
 /** A person answers a request; unless dismissed, the agent gets decision_resolved. */
-export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Decision {
-  return ctx.writer.now((uow) => {
+export async function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: string): Promise<Decision> {
+  return ctx.writer.now(async (uow) => {
     const db = uow.db;
     const d = getDecision(db, id);
     checkAnswerable(d, ctx.now());
@@ -198,7 +198,7 @@ export function respond(ctx: Ctx, agent: Agent, id: string, r: Response, by: str
       pattern = r.always_allow_pattern ?? d.alwaysAllowOptions?.[0]?.pattern ?? null;
     }
     // An approved proposal becomes a task in the same transaction (or the answer fails with 400).
-    const taskId = d.proposal && r.status === "approved" ? createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
+    const taskId = d.proposal && r.status === "approved" ? await createTaskFromProposal(ctx, uow, agent, d.proposal) : null;
     const updated = stmts(db).answer.get({
       id,
       status: r.status,

@@ -2,6 +2,7 @@
 // event task gets a due run, and its agent task_trigger with the payload.
 import { eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
+import { first } from "../db/rows.ts";
 import { tasks } from "../db/tables.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import type { Static } from "elysia";
@@ -13,15 +14,15 @@ import { countTriggerCall } from "./trigger-rate.ts";
  * The payload is read (`payload()`) only once the call is accepted: an unknown
  * trigger, a disabled task or a call over the limit costs no parsing.
  */
-export function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unknown): Static<typeof TriggerAccepted> {
+export async function receiveTrigger(ctx: Ctx, triggerId: string, payload: () => unknown): Promise<Static<typeof TriggerAccepted>> {
   if (!/^[0-9a-f]{64}$/.test(triggerId)) throw notFound("trigger");
-  const t = ctx.db.select().from(tasks).where(eq(tasks.triggerId, triggerId)).get();
+  const t = first(await ctx.db.select().from(tasks).where(eq(tasks.triggerId, triggerId)));
   if (!t || t.triggerType !== "event") throw notFound("trigger");
   if (!t.enabled) throw conflict("this task is disabled");
   const nowMs = ctx.now();
   countTriggerCall(ctx, triggerId, nowMs);
   const body = payload();
-  const run = ctx.writer.now((uow) => insertRun(uow, t, "event", nowMs, body));
+  const run = await ctx.writer.now(async (uow) => insertRun(uow, t, "event", nowMs, body));
   ctx.metrics.inc("nod_task_runs_created_total", "Task runs created, by trigger", { trigger: "event" });
   return { status: "accepted", run_id: run.id };
 }
