@@ -93,7 +93,7 @@ export async function announcementSeen(db: Db, run: Run) {
 
 /** A person's "run now": a due run, and task_due to the agent. */
 export async function runNow(ctx: Ctx, id: string): Promise<Static<typeof RunId>> {
-  const t = await getTask(ctx.db, id);
-  const run = await ctx.writer.now(async (uow) => insertRun(uow, t, "manual", ctx.now()));
+  // The task is read in the unit that adds its run: one deleted meanwhile is a 404, not a run pointing at nothing.
+  const run = await ctx.writer.now(async (uow) => insertRun(uow, await getTask(uow.db, id), "manual", ctx.now()));
   return { run_id: run.id };
 }

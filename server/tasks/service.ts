@@ -272,10 +272,12 @@ function taskPatch(t: Task, input: UpdateTaskInput, nowMs: number): Partial<Task
 }
 
 export async function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Promise<Task> {
-  const t = await getTask(ctx.db, id);
-  const patch = taskPatch(t, input, ctx.now());
+  const nowMs = ctx.now();
+  // Read in the unit that writes: the patch starts from the row as it is at the write
+  // (a change or delete committed meanwhile is seen, not overwritten from an older read).
   return ctx.writer.now(async (uow) => {
-    const updated = only(await uow.db.update(tasks).set(patch).where(eq(tasks.id, id)).returning());
+    const t = await getTask(uow.db, id);
+    const updated = only(await uow.db.update(tasks).set(taskPatch(t, input, nowMs)).where(eq(tasks.id, id)).returning());
     taskChanged(uow, ctx, updated);
     uow.tasksChanged();
     return updated;
@@ -283,9 +285,9 @@ export async function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): 
 }
 
 export async function deleteTask(ctx: Ctx, id: string) {
-  const t = await getTask(ctx.db, id);
   await ctx.writer.now(async (uow) => {
     const db = uow.db;
+    const t = await getTask(db, id); // in the unit: a task deleted meanwhile is a 404, not a second task_deleted
     // Events about its runs that have not reached the agent yet would point at nothing.
     const events = (await db.select({ id: taskRuns.triggerEventId }).from(taskRuns).where(eq(taskRuns.taskId, id)))
       .map((r) => r.id)
