@@ -105,7 +105,7 @@ describe("every list and count reads through an index", async () => {
     // the loops: the scheduler's next minute, the timeout sweep, the webhook's due list, retention
     start = 61_000;
     await server.live.scheduler.tick();
-    failStaleRuns(server.ctx, Date.now() + 2 * server.ctx.config.runTimeoutMs);
+    await failStaleRuns(server.ctx, Date.now() + 2 * server.ctx.config.runTimeoutMs);
     await dueWebhookAgents(server.ctx.db, new Date().toISOString());
     start = 2 * 365 * 86_400_000; // two years on: the rows retention deletes are old enough (no push markers: no device here)
     expect(await server.live.retention.run()).toMatchObject({ outbox: expect.any(Number), messages: 3, sessions: 2, push_queue: 0 }); // the owner's session and the tour's sign-in
@@ -272,9 +272,9 @@ describe("the run-timeout sweep", async () => {
     clock += 2 * 3_600_000; // two hours on: those 120 are past the one-hour timeout
     const fresh = (await person.post(`/api/tasks/${task.id}/run`)).body.run_id as string;
     let found = 0;
-    for (let n; (n = failStaleRuns(server.ctx, clock)) > 0; ) found += n;
+    for (let n; (n = await failStaleRuns(server.ctx, clock)) > 0; ) found += n;
     expect(found).toBe(120);
-    expect(failStaleRuns(server.ctx, clock)).toBe(0);
+    expect(await failStaleRuns(server.ctx, clock)).toBe(0);
     const runs = (await person.get(`/api/tasks/${task.id}/runs?limit=200`)).body as { id: string; status: string; summary: string | null }[];
     expect(runs.filter((r) => old.includes(r.id)).every((r) => r.status === "failed" && r.summary === "Timed out: not completed within 1 h.")).toBe(true);
     expect(runs.find((r) => r.id === fresh)!.status).toBe("due");

@@ -244,7 +244,7 @@ describe("what is pushed", async () => {
   test("a run that times out is a failed run too", async () => {
     const task = (await agent.post("/api/agent/tasks", { name: "Slow job", prompt: "wait", schedule: "event" })).body;
     const run = (await agent.post(`/api/agent/tasks/${task.id}/run/start`)).body.run_id;
-    expect(failStaleRuns(server.ctx, Date.now() + server.ctx.config.runTimeoutMs + 60_000)).toBeGreaterThan(0);
+    expect(await failStaleRuns(server.ctx, Date.now() + server.ctx.config.runTimeoutMs + 60_000)).toBeGreaterThan(0);
     const d = await push.until((all) => all.find((x) => x.payload.run_id === run));
     expect(d.payload).toMatchObject({ type: "run_failed", title: "Task failed: Slow job", tag: task.id });
     expect(d.payload.body).toMatch(/^Deploy Bot · Timed out/);

@@ -113,7 +113,10 @@ const CONVERTED = ["server/push/service.ts", "server/push/vapid.ts", "server/pus
   "server/events/service.ts", "server/decisions/service.ts", "server/decisions/cancel.ts", "server/decisions/expiry.ts", "server/decisions/long-poll.ts", "server/decisions/people.ts", "server/decisions/agent.ts",
   "server/agents/service.ts", "server/agents/guard.ts", "server/agents/people.ts",
   "server/delivery/outbox-queries.ts", "server/delivery/dispatcher.ts", "server/delivery/socket-push.ts", "server/delivery/retry-timer.ts",
-  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts", "server/push/sender.ts"];
+  "server/realtime/agent-socket.ts", "server/realtime/inbox-socket.ts", "server/push/sender.ts",
+  "server/tasks/service.ts", "server/tasks/run-create.ts", "server/tasks/run-progress.ts", "server/tasks/run-context.ts", "server/tasks/run-timeout.ts",
+  "server/tasks/open-runs.ts", "server/tasks/trigger-call.ts", "server/tasks/scheduler.ts", "server/tasks/agent.ts", "server/tasks/people.ts", "server/tasks/trigger.ts",
+  "server/lib/due-loop.ts"];
 
 describe("converted services await every query", () => {
   for (const file of CONVERTED)

@@ -4,6 +4,8 @@
 // is due. poke() re-arms after something new was committed; concurrent ticks
 // share one pass, and a poke during a pass runs it again. At start it passes
 // once, so what came due while the server was down happens at once.
+// nextDue() may be async (a query on a store that answers later): arming never
+// blocks the caller, and when two arms overlap the one that asked last sets the timer.
 import type { Logger } from "./log.ts";
 
 export abstract class DueLoop {
@@ -23,6 +25,8 @@ export abstract class DueLoop {
   protected abstract pass(): Promise<void>;
   /** The earliest due time in ms, or null when nothing is waiting. */
   protected abstract nextDue(): number | null | Promise<number | null>;
+  // Counts arms: only the latest one's answer sets the timer.
+  private arms = 0;
 
   start() {
     if (!this.stopped) return;
@@ -69,23 +73,31 @@ export abstract class DueLoop {
   }
 
   private arm() {
-    void this.armAt().catch((e) => {
-      this.log.error(`${this.what}: reading the next due time failed; looking again later`, { error: e as Error });
-      this.setTimer(this.maxSleepMs);
-    });
+    if (this.stopped) return;
+    const arm = ++this.arms;
+    let due: number | null | Promise<number | null>;
+    try {
+      due = this.nextDue();
+    } catch (e) {
+      due = Promise.reject(e);
+    }
+    if (!(due instanceof Promise)) return this.setTimer(due);
+    due.then(
+      (at) => {
+        // a later arm decides, or a pass began meanwhile (its end arms again)
+        if (arm === this.arms && !this.running) this.setTimer(at);
+      },
+      (e) => {
+        this.log.error(`${this.what}: reading the next due time failed; looking again later`, { error: e as Error });
+        if (arm === this.arms && !this.running) this.setTimer(null);
+      },
+    );
   }
 
-  private async armAt() {
-    if (this.stopped) return;
-    const due = await this.nextDue();
+  private setTimer(at: number | null) {
     if (this.stopped) return;
     const nowMs = this.clock();
-    const at = due ?? nowMs + this.maxSleepMs;
-    this.setTimer(Math.min(Math.max(at - nowMs, 0), this.maxSleepMs));
-  }
-
-  private setTimer(delay: number) {
-    if (this.stopped) return;
+    const delay = Math.min(Math.max((at ?? nowMs + this.maxSleepMs) - nowMs, 0), this.maxSleepMs);
     this.clearTimer(); // always re-armed: the clock may have jumped since the last arm
     this.timer = setTimeout(() => {
       this.timer = null;

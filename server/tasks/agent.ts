@@ -18,7 +18,7 @@ export function agentTaskRoutes(ctx: Ctx) {
       response: { 200: t.Array(TaskView), ...errors(401) },
       ...doc("This agent's tasks"),
     })
-    .post("/api/agent/tasks", ({ agent, body }) => tasks.publicTask(ctx, tasks.createTask(ctx, agent, body)), {
+    .post("/api/agent/tasks", async ({ agent, body }) => tasks.publicTask(ctx, await tasks.createTask(ctx, agent, body)), {
       parse: "json", // whatever the Content-Type says (the Nod documents' requests show none)
       body: CreateTaskBody,
       response: { 200: TaskView, ...errors(400, 401, 413) },
@@ -36,7 +36,7 @@ export function agentTaskRoutes(ctx: Ctx) {
       response: { 200: RunId, ...errors(401, 404) },
       ...doc("Start a run", "Takes the task's oldest due run if there is one, else creates a running run."),
     })
-    .get("/api/agent/tasks/runs/:run_id", ({ agent, params }) => tasks.publicRun(tasks.getAgentRun(ctx.db, agent.id, params.run_id)), {
+    .get("/api/agent/tasks/runs/:run_id", async ({ agent, params }) => tasks.publicRun(await tasks.getAgentRun(ctx.db, agent.id, params.run_id)), {
       response: { 200: RunView, ...errors(401, 404) },
       ...doc("A run, with its summary"),
     })

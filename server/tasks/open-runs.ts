@@ -12,24 +12,26 @@ import type { DueRun, PendingTrigger } from "./model.ts";
 import { announcementSeen } from "./run-create.ts";
 
 /** Due runs of one agent with their task, oldest first: polled (trigger "event") or not. */
-function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
-  const rows = ctx.db
+async function openRuns(ctx: Ctx, agent: Agent, event: boolean) {
+  const rows = await ctx.db
     .select({ run: taskRuns, task: tasks })
     .from(taskRuns)
     .innerJoin(tasks, eq(tasks.id, taskRuns.taskId))
     .where(and(eq(taskRuns.agentId, agent.id), eq(taskRuns.status, "due"), event ? eq(taskRuns.trigger, "event") : ne(taskRuns.trigger, "event")))
-    .orderBy(asc(taskRuns.id))
-    .all();
+    .orderBy(asc(taskRuns.id));
   // The agent has now been told of these runs: their events need no replay over a
   // socket nor a webhook POST. The runs stay listed until started or completed.
   const unsent = rows.filter((r) => r.run.triggerEventId);
-  if (unsent.length) ctx.writer.now((uow) => unsent.forEach((r) => announcementSeen(uow.db, r.run)));
+  if (unsent.length)
+    await ctx.writer.now(async (uow) => {
+      for (const r of unsent) await announcementSeen(uow.db, r.run);
+    });
   return rows;
 }
 
 /** Each run that is due and not yet started (webhook runs are listed by pendingTriggers). */
-export function dueRuns(ctx: Ctx, agent: Agent): Static<typeof DueRun>[] {
-  return openRuns(ctx, agent, false).map(({ run, task }) => ({
+export async function dueRuns(ctx: Ctx, agent: Agent): Promise<Static<typeof DueRun>[]> {
+  return (await openRuns(ctx, agent, false)).map(({ run, task }) => ({
     id: task.id,
     name: task.name,
     prompt: task.prompt,
@@ -42,8 +44,8 @@ export function dueRuns(ctx: Ctx, agent: Agent): Static<typeof DueRun>[] {
 }
 
 /** Webhook calls whose run has not been started or completed yet, oldest first. */
-export function pendingTriggers(ctx: Ctx, agent: Agent): Static<typeof PendingTrigger>[] {
-  return openRuns(ctx, agent, true).map(({ run, task }) => ({
+export async function pendingTriggers(ctx: Ctx, agent: Agent): Promise<Static<typeof PendingTrigger>[]> {
+  return (await openRuns(ctx, agent, true)).map(({ run, task }) => ({
     id: run.triggerEventId,
     task_id: task.id,
     task_name: task.name,

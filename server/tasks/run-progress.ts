@@ -3,6 +3,7 @@
 // context blocks and sets the task's last_run_status, in one transaction.
 import { and, asc, eq } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
+import { first, only } from "../db/rows.ts";
 import { runContext, taskRuns, tasks } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { conflict, tooLarge } from "../lib/errors.ts";
@@ -22,21 +23,22 @@ export const isFinished = (r: Run) => r.status === "completed" || r.status === "
  * The agent starts work on a task: its oldest due run becomes running, or, if
  * none is due, a new running run is made (trigger "agent").
  */
-export function startRun(ctx: Ctx, agent: Agent, taskId: string): Static<typeof RunId> {
+export async function startRun(ctx: Ctx, agent: Agent, taskId: string): Promise<Static<typeof RunId>> {
   const nowMs = ctx.now();
-  const run = ctx.writer.now((uow) => {
+  const run = await ctx.writer.now(async (uow) => {
     const db = uow.db;
-    const t = getAgentTask(db, agent.id, taskId);
-    const due = db
-      .select()
-      .from(taskRuns)
-      .where(and(eq(taskRuns.taskId, t.id), eq(taskRuns.status, "due")))
-      .orderBy(asc(taskRuns.id))
-      .limit(1)
-      .get();
+    const t = await getAgentTask(db, agent.id, taskId);
+    const due = first(
+      await db
+        .select()
+        .from(taskRuns)
+        .where(and(eq(taskRuns.taskId, t.id), eq(taskRuns.status, "due")))
+        .orderBy(asc(taskRuns.id))
+        .limit(1),
+    );
     if (!due) return insertRun(uow, t, "agent", nowMs);
-    announcementSeen(db, due);
-    const run = db.update(taskRuns).set({ status: "running", startedAt: isoMs(nowMs) }).where(eq(taskRuns.id, due.id)).returning().get()!;
+    await announcementSeen(db, due);
+    const run = only(await db.update(taskRuns).set({ status: "running", startedAt: isoMs(nowMs) }).where(eq(taskRuns.id, due.id)).returning());
     runChanged(uow, run);
     return run;
   });
@@ -48,32 +50,39 @@ export function startRun(ctx: Ctx, agent: Agent, taskId: string): Static<typeof 
  * becomes a task message in its default conversation; the run's context
  * blocks are deleted and the task's last_run_status follows.
  */
-export function completeRun(ctx: Ctx, agent: Agent, runId: string, status: "completed" | "failed", summary: string | null | undefined): Static<typeof RunFinished> {
+export async function completeRun(
+  ctx: Ctx,
+  agent: Agent,
+  runId: string,
+  status: "completed" | "failed",
+  summary: string | null | undefined,
+): Promise<Static<typeof RunFinished>> {
   if (summary && Buffer.byteLength(summary, "utf8") > TASK_LIMITS.summaryBytes)
     throw tooLarge(`summary: at most ${TASK_LIMITS.summaryBytes / 1024} KiB of markdown`);
   const nowMs = ctx.now();
   const now = isoMs(nowMs);
-  const run = ctx.writer.now((uow) => {
+  const run = await ctx.writer.now(async (uow) => {
     const db = uow.db;
-    const r = getAgentRun(db, agent.id, runId);
+    const r = await getAgentRun(db, agent.id, runId);
     if (isFinished(r)) throw conflict(`task run already ${r.status}`);
-    const run = db
-      .update(taskRuns)
-      .set({ status, summary: summary ?? null, startedAt: r.startedAt ?? r.createdAt, finishedAt: now })
-      .where(eq(taskRuns.id, r.id))
-      .returning()
-      .get()!;
-    announcementSeen(db, r);
-    db.delete(runContext).where(eq(runContext.runId, r.id)).run();
-    const task = db.update(tasks).set({ lastRunStatus: status }).where(eq(tasks.id, r.taskId)).returning().get()!;
+    const run = only(
+      await db
+        .update(taskRuns)
+        .set({ status, summary: summary ?? null, startedAt: r.startedAt ?? r.createdAt, finishedAt: now })
+        .where(eq(taskRuns.id, r.id))
+        .returning(),
+    );
+    await announcementSeen(db, r);
+    await db.delete(runContext).where(eq(runContext.runId, r.id));
+    const task = only(await db.update(tasks).set({ lastRunStatus: status }).where(eq(tasks.id, r.taskId)).returning());
     if (agent.type === "interactive") {
-      const conversation = resolveConversation(uow, agent, null, now);
-      insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "task", text: summary ?? "", reportTitle: task.name, taskRunId: r.id }, now);
+      const conversation = await resolveConversation(uow, agent, null, now);
+      await insertMessage(uow, { agentId: agent.id, conversationId: conversation.id, role: "task", text: summary ?? "", reportTitle: task.name, taskRunId: r.id }, now);
     }
     runChanged(uow, run);
     taskChanged(uow, ctx, task);
-    recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id, { refId: r.id, outcome: status });
-    if (status === "failed") notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
+    await recordActivity(uow, agent.id, "system", `${task.name}: run ${status}`, null, r.id, { refId: r.id, outcome: status });
+    if (status === "failed") await notifyPeople(uow, { kind: "run_failed", run, taskName: task.name });
     return run;
   });
   ctx.metrics.inc("nod_task_runs_finished_total", "Task runs finished, by status", { status });

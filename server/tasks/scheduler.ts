@@ -15,6 +15,7 @@ import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
+import { first } from "../db/rows.ts";
 import { tasks } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
@@ -41,10 +42,18 @@ const stmts = (db: Db) =>
       .orderBy(asc(tasks.nextRunAt))
       .limit(sql.placeholder("limit"))
       .prepare(),
-    claim: db.$client.prepare<unknown, [string | null, string, string, string]>(
-      "UPDATE tasks SET next_run_at = ?, updated_at = ? WHERE id = ? AND enabled = 1 AND next_run_at = ?",
-    ),
-    earliest: db.$client.prepare<{ next: string | null }, []>("SELECT min(next_run_at) AS next FROM tasks WHERE enabled = 1 AND next_run_at IS NOT NULL"),
+    // The claim: the slot read is still the task's, or someone else fired or changed it (no row back).
+    claim: db
+      .update(tasks)
+      .set({ nextRunAt: sql`${sql.placeholder("next")}`, updatedAt: sql`${sql.placeholder("now")}` })
+      .where(and(eq(tasks.id, sql.placeholder("id")), eq(tasks.enabled, true), eq(tasks.nextRunAt, sql.placeholder("slot"))))
+      .returning({ id: tasks.id })
+      .prepare(),
+    earliest: db
+      .select({ next: sql<string | null>`min(${tasks.nextRunAt})` })
+      .from(tasks)
+      .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt)))
+      .prepare(),
   }));
 
 export class TaskScheduler extends DueLoop {
@@ -70,33 +79,36 @@ export class TaskScheduler extends DueLoop {
   /** Fires every task due now (in batches), and fails runs past their timeout every SWEEP_EVERY_MS. */
   protected async pass() {
     this.stats.ticks++;
-    while (!this.stopped && this.fireBatch() === this.opts.batch) await yieldToLoop();
+    while (!this.stopped && (await this.fireBatch()) === this.opts.batch) await yieldToLoop();
     const now = this.ctx.now();
     if (now - this.lastSweep >= SWEEP_EVERY_MS) {
       this.lastSweep = now;
-      while (!this.stopped && failStaleRuns(this.ctx, now) === STALE_BATCH) await yieldToLoop();
+      while (!this.stopped && (await failStaleRuns(this.ctx, now)) === STALE_BATCH) await yieldToLoop();
     }
   }
 
   /** The earliest next_run_at of an enabled task. */
-  protected nextDue() {
-    const row = stmts(this.ctx.db).earliest.get();
+  protected async nextDue() {
+    const row = first(await stmts(this.ctx.db).earliest.execute());
     return row?.next ? Date.parse(row.next) : null;
   }
 
   /** One transaction: claims and fires up to `batch` due tasks. Returns how many were due. */
-  private fireBatch(): number {
-    const t0 = performance.now();
+  private async fireBatch(): Promise<number> {
+    let t0 = performance.now();
     const ctx = this.ctx;
     const db = ctx.db;
     const nowMs = ctx.now();
     const now = isoMs(nowMs);
     const q = stmts(db);
-    const due = q.due.all({ now, limit: this.opts.batch });
+    const due = await q.due.execute({ now, limit: this.opts.batch });
     if (!due.length) return 0;
     const nextCache = new Map<string, number | null>();
     const slots: number[] = [];
-    ctx.writer.now((uow) => {
+    // busyMs counts the scheduler's own work: the wait for the writer's next batch is left out.
+    this.stats.busyMs += performance.now() - t0;
+    await ctx.writer.now(async (uow) => {
+      t0 = performance.now();
       const claim = stmts(uow.db).claim; // the writer's connection: ctx.db only reads
       for (const t of due) {
         let next: number | null = null;
@@ -113,8 +125,8 @@ export class TaskScheduler extends DueLoop {
           }
         }
         const nextIso = next === null ? null : isoMs(next);
-        if (claim.run(nextIso, now, t.id, t.nextRunAt!).changes !== 1) continue; // someone else fired or changed it
-        insertRun(uow, t, "schedule", nowMs);
+        if ((await claim.execute({ next: nextIso, now, id: t.id, slot: t.nextRunAt! })).length !== 1) continue; // someone else fired or changed it
+        await insertRun(uow, t, "schedule", nowMs);
         taskChanged(uow, ctx, { ...t, nextRunAt: nextIso, updatedAt: now } satisfies Task);
         slots.push(Date.parse(t.nextRunAt!));
       }

@@ -11,6 +11,7 @@ import { and, asc, desc, eq, inArray, lt, ne } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
+import { first, only } from "../db/rows.ts";
 import { outbox, taskRuns, tasks, type decisions } from "../db/tables.ts";
 import { newTriggerId, timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -71,51 +72,49 @@ export const runChanged = (uow: UnitOfWork, r: Run) => uow.toInbox({ type: "task
 
 // ---- reading ----
 
-export function getTask(db: Db, id: string): Task {
-  const t = db.select().from(tasks).where(eq(tasks.id, id)).get();
+export async function getTask(db: Db, id: string): Promise<Task> {
+  const t = first(await db.select().from(tasks).where(eq(tasks.id, id)));
   if (!t) throw notFound("task");
   return t;
 }
 
 /** The agent's own task, or 404 (another agent's id looks exactly like an unknown one). */
-export function getAgentTask(db: Db, agentId: string, id: string): Task {
-  const t = db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.agentId, agentId))).get();
+export async function getAgentTask(db: Db, agentId: string, id: string): Promise<Task> {
+  const t = first(await db.select().from(tasks).where(and(eq(tasks.id, id), eq(tasks.agentId, agentId))));
   if (!t) throw notFound("task");
   return t;
 }
 
-export function listTasks(ctx: Ctx, agentId?: string) {
-  return ctx.db
+export async function listTasks(ctx: Ctx, agentId?: string) {
+  const rows = await ctx.db
     .select()
     .from(tasks)
     .where(agentId ? eq(tasks.agentId, agentId) : undefined)
-    .orderBy(asc(tasks.createdAt), asc(tasks.id))
-    .all()
-    .map((t) => publicTask(ctx, t));
+    .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  return rows.map((t) => publicTask(ctx, t));
 }
 
-export function getAgentRun(db: Db, agentId: string, id: string): Run {
-  const r = db.select().from(taskRuns).where(and(eq(taskRuns.id, id), eq(taskRuns.agentId, agentId))).get();
+export async function getAgentRun(db: Db, agentId: string, id: string): Promise<Run> {
+  const r = first(await db.select().from(taskRuns).where(and(eq(taskRuns.id, id), eq(taskRuns.agentId, agentId))));
   if (!r) throw notFound("task run");
   return r;
 }
 
-export function getRun(db: Db, id: string): Run {
-  const r = db.select().from(taskRuns).where(eq(taskRuns.id, id)).get();
+export async function getRun(db: Db, id: string): Promise<Run> {
+  const r = first(await db.select().from(taskRuns).where(eq(taskRuns.id, id)));
   if (!r) throw notFound("task run");
   return r;
 }
 
 /** A task's runs, newest first. */
-export function listRuns(db: Db, taskId: string, opts: { before?: string; limit: number }) {
-  return db
+export async function listRuns(db: Db, taskId: string, opts: { before?: string; limit: number }) {
+  const rows = await db
     .select()
     .from(taskRuns)
     .where(and(eq(taskRuns.taskId, taskId), opts.before ? lt(taskRuns.id, opts.before) : undefined))
     .orderBy(desc(taskRuns.id))
-    .limit(opts.limit)
-    .all()
-    .map(publicRun);
+    .limit(opts.limit);
+  return rows.map(publicRun);
 }
 
 // ---- schedules ----
@@ -201,11 +200,11 @@ function newTaskRow(agentId: string, input: { name: string; prompt: string; enab
   };
 }
 
-export function createTask(ctx: Ctx, agent: Agent, input: CreateTaskInput): Task {
+export async function createTask(ctx: Ctx, agent: Agent, input: CreateTaskInput): Promise<Task> {
   const nowMs = ctx.now();
   const row = newTaskRow(agent.id, input, timingFor(input, nowMs), nowMs);
-  ctx.writer.now((uow) => {
-    uow.db.insert(tasks).values(row).run();
+  await ctx.writer.now(async (uow) => {
+    await uow.db.insert(tasks).values(row);
     taskChanged(uow, ctx, row);
     uow.tasksChanged();
   });
@@ -218,7 +217,7 @@ export function createTask(ctx: Ctx, agent: Agent, input: CreateTaskInput): Task
  * A schedule nod cannot run fails the approval (400) and the request stays pending.
  */
 export type TaskProposal = NonNullable<(typeof decisions.$inferSelect)["proposal"]>;
-export function createTaskFromProposal(ctx: Ctx, uow: UnitOfWork, agent: Agent, p: TaskProposal): string {
+export async function createTaskFromProposal(ctx: Ctx, uow: UnitOfWork, agent: Agent, p: TaskProposal): Promise<string> {
   const nowMs = ctx.now();
   const timing = timingFor({ schedule: p.task_schedule, timezone: p.timezone }, nowMs, {
     schedule: "task_schedule",
@@ -226,15 +225,14 @@ export function createTaskFromProposal(ctx: Ctx, uow: UnitOfWork, agent: Agent, 
     runAt: "run_at",
   });
   const row = newTaskRow(agent.id, { name: p.task_name, prompt: p.task_prompt }, timing, nowMs, "task_name");
-  uow.db.insert(tasks).values(row).run();
+  await uow.db.insert(tasks).values(row);
   taskChanged(uow, ctx, row);
   uow.tasksChanged();
   return row.id;
 }
 
-export function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Task {
-  const t = getTask(ctx.db, id);
-  const nowMs = ctx.now();
+/** What a change makes of task t: the fields given, and the schedule's times computed again from now. */
+function taskPatch(t: Task, input: UpdateTaskInput, nowMs: number): Partial<Task> {
   const patch: Partial<Task> = { updatedAt: isoMs(nowMs) };
   if (input.name !== undefined) patch.name = checkName(input.name);
   if (input.prompt !== undefined) patch.prompt = input.prompt;
@@ -270,29 +268,33 @@ export function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Task {
     if (input.enabled && !t.enabled && triggerType === "scheduled" && !scheduleChanged)
       patch.nextRunAt = firstRun(parseSchedule(t.schedule, t.timezone), null, nowMs);
   }
-  return ctx.writer.now((uow) => {
-    const updated = uow.db.update(tasks).set(patch).where(eq(tasks.id, id)).returning().get()!;
+  return patch;
+}
+
+export async function updateTask(ctx: Ctx, id: string, input: UpdateTaskInput): Promise<Task> {
+  const nowMs = ctx.now();
+  // Read in the unit that writes: the patch starts from the row as it is at the write
+  // (a change or delete committed meanwhile is seen, not overwritten from an older read).
+  return ctx.writer.now(async (uow) => {
+    const t = await getTask(uow.db, id);
+    const updated = only(await uow.db.update(tasks).set(taskPatch(t, input, nowMs)).where(eq(tasks.id, id)).returning());
     taskChanged(uow, ctx, updated);
     uow.tasksChanged();
     return updated;
   });
 }
 
-export function deleteTask(ctx: Ctx, id: string) {
-  const t = getTask(ctx.db, id);
-  ctx.writer.now((uow) => {
+export async function deleteTask(ctx: Ctx, id: string) {
+  await ctx.writer.now(async (uow) => {
     const db = uow.db;
+    const t = await getTask(db, id); // in the unit: a task deleted meanwhile is a 404, not a second task_deleted
     // Events about its runs that have not reached the agent yet would point at nothing.
-    const events = db
-      .select({ id: taskRuns.triggerEventId })
-      .from(taskRuns)
-      .where(eq(taskRuns.taskId, id))
-      .all()
+    const events = (await db.select({ id: taskRuns.triggerEventId }).from(taskRuns).where(eq(taskRuns.taskId, id)))
       .map((r) => r.id)
       .filter((e): e is string => !!e);
     for (let i = 0; i < events.length; i += 500)
-      db.delete(outbox).where(and(inArray(outbox.id, events.slice(i, i + 500)), ne(outbox.status, "delivered"))).run();
-    db.delete(tasks).where(eq(tasks.id, id)).run(); // runs and their context go with it
+      await db.delete(outbox).where(and(inArray(outbox.id, events.slice(i, i + 500)), ne(outbox.status, "delivered")));
+    await db.delete(tasks).where(eq(tasks.id, id)); // runs and their context go with it
     uow.toInbox({ type: "task_deleted", task_id: id, agent_id: t.agentId });
     uow.tasksChanged();
   });

@@ -23,12 +23,12 @@ export function taskTriggerRoutes(ctx: Ctx) {
   // Public, and listed with the agent API it feeds.
   return new Elysia({ detail: { tags: ["agent"] } }).use(models).post(
     "/webhook/:trigger_id",
-    ({ params, request, body, status }) => {
+    async ({ params, request, body, status }) => {
       // Content-Length above 1 MiB was refused before reading (http.ts); a chunked
       // body has none, so its real size is checked here.
       const raw = new Uint8Array(body as ArrayBuffer);
       if (raw.byteLength > WEBHOOK_MAX_BODY) throw tooLarge(`request body too large (limit ${WEBHOOK_MAX_BODY / MiB} MiB)`);
-      return status(202, receiveTrigger(ctx, params.trigger_id, () => triggerPayload(request.headers.get("content-type"), raw)));
+      return status(202, await receiveTrigger(ctx, params.trigger_id, () => triggerPayload(request.headers.get("content-type"), raw)));
     },
     {
       parse: "arrayBuffer",
