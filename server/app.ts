@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { openDb, openReadDb, closeStore, DB_FILE } from "./db/index.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
-import { Writer } from "./db/unit-of-work.ts";
+import { SqliteWriter } from "./db/unit-of-work.ts";
 import { privateDir } from "./lib/private-files.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
@@ -64,7 +64,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
   // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
   const media = path.join(config.dataDir, "media");
   if (existsSync(media)) privateDir(media);
-  const writer = new Writer(writeDb, (e) => log.error("effects of a committed write failed", { error: e as Error }));
+  const writer = new SqliteWriter(writeDb, (e) => log.error("effects of a committed write failed", { error: e as Error }));
   const agentSockets = new AgentSockets();
   const ctx: Ctx = {
     config,
