@@ -65,7 +65,8 @@ export async function openStore(config: { dataDir: string; databaseUrl?: string 
     async close() {
       if (closed) return;
       closed = true;
-      open[dialect]--;
+      // The last PostgreSQL store gone, the tables are SQLite's again (the default; tests open both, one after the other).
+      if (--open[dialect] === 0 && dialect === "pg") useDialect("sqlite");
       await store.close();
     },
   };
