@@ -24,6 +24,8 @@ import { serveConfig } from "../server/cli/serve.ts";
 import { UsageError } from "../server/cli/args.ts";
 import type { Config } from "../server/config.ts";
 import { timeId } from "../server/lib/ids.ts";
+import { SignInLimits } from "../server/auth/limits.ts";
+import type { Ctx } from "../server/context.ts";
 
 setDefaultTimeout(60_000); // a hang guard (databases, a cluster, a process), never a time check
 
@@ -243,6 +245,26 @@ describePg("opening a PostgreSQL store", () => {
     } finally {
       await store.close();
       Bun.spawnSync([cluster, "stop", dir]);
+    }
+  });
+});
+
+describePg("sign-in limits on PostgreSQL", () => {
+  test("two instances checking at once count every attempt: exactly the limit gets through, the rest are refused", async () => {
+    const fresh = await freshDatabase();
+    const stores = await Promise.all([0, 1].map(() => openStore({ dataDir: tempDir(), databaseUrl: fresh.url })));
+    try {
+      const limits = stores.map((s) => new SignInLimits({ writer: s.writer, now: Date.now } as unknown as Ctx));
+      // 12 attempts on each instance, all at once: each instance's batch is one transaction, both running together
+      const attempts = await Promise.allSettled(limits.flatMap((l) => Array.from({ length: 12 }, () => l.begin("alice", "127.0.0.9"))));
+      const refused = attempts.filter((a) => a.status === "rejected");
+      expect(attempts.length - refused.length).toBe(10);
+      for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 429 });
+      const rows = await asPg(stores[0]!.db).execute(sql`SELECT count FROM auth_limits WHERE key = ${"user:alice"}`);
+      expect([...rows]).toEqual([{ count: 10 }]);
+    } finally {
+      for (const s of stores) await s.close();
+      await fresh.drop();
     }
   });
 });

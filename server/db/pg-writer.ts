@@ -28,6 +28,9 @@ type PgTx = Parameters<Parameters<PgDb["transaction"]>[0]>[0];
 export const asPg = (db: Db) => db as unknown as PgDb;
 const asDb = (db: PgDb | PgTx) => db as unknown as Db;
 
+/** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
+export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
+
 /** Attempts of a batch that hits a deadlock or a serialization failure. */
 const ATTEMPTS = 5;
 const RETRY_CODES = new Set(["40001", "40P01"]);

@@ -9,7 +9,7 @@ import { migrate } from "drizzle-orm/bun-sql/migrator";
 import * as pgSchema from "./schema-pg.ts";
 import { belongsTo, closeStore, openDb, openReadDb, type Db } from "./index.ts";
 import { SqliteWriter, type Writer } from "./unit-of-work.ts";
-import { PgWriter } from "./pg-writer.ts";
+import { PG_LOCKS, PgWriter } from "./pg-writer.ts";
 import { useDialect, type Dialect } from "./tables.ts";
 import { assetDir } from "../paths.ts";
 
@@ -45,8 +45,6 @@ export function describeDatabase(url: string): string {
   }
 }
 
-/** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
-export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
 
 // One dialect per process: tables.ts's bindings point at one schema for every store.
 const open: Record<Dialect, number> = { sqlite: 0, pg: 0 };
