@@ -17,7 +17,8 @@ import { spawnNod } from "./cli-util.ts";
 import { openStore, type Store } from "../server/db/store.ts";
 import { asPg } from "../server/db/pg-writer.ts";
 import { users, dialect } from "../server/db/tables.ts";
-import { users as pgUsers } from "../server/db/schema-pg.ts";
+import * as pgSchema from "../server/db/schema-pg.ts";
+import { idAt, pruneBatch } from "../server/ops/retention.ts";
 import type { Effects, UnitOfWork } from "../server/db/unit-of-work.ts";
 import { databaseCheck } from "../server/ops/health.ts";
 import { serveConfig } from "../server/cli/serve.ts";
@@ -29,6 +30,7 @@ import type { Ctx } from "../server/context.ts";
 
 setDefaultTimeout(60_000); // a hang guard (databases, a cluster, a process), never a time check
 
+const DAY = 86_400_000;
 const ROOT = path.resolve(import.meta.dir, "..");
 const journal = () => (JSON.parse(readFileSync(path.join(ROOT, "drizzle-pg/meta/_journal.json"), "utf8")) as { entries: unknown[] }).entries.length;
 
@@ -167,7 +169,7 @@ describePg("the PostgreSQL writer", () => {
     await clear();
     released.length = 0;
     const [x, y] = [person("x"), person("y")];
-    await asPg(store.db).insert(pgUsers).values([x, y]);
+    await asPg(store.db).insert(pgSchema.users).values([x, y]);
     const retries = (store.writer as unknown as { retries: number }).retries;
     let attempts = 0;
     let holdsY!: () => void;
@@ -202,6 +204,30 @@ describePg("the PostgreSQL writer", () => {
     expect(await names()).toEqual(["x by writer", "y by writer"]);
   });
 
+  test("retention prunes on PostgreSQL: batches of expired sessions, old messages with their images and their part of the unread count", async () => {
+    const pg = asPg(store.db);
+    const ctx = { writer: store.writer } as unknown as Ctx;
+    const now = Date.now();
+    const owner = person("owner");
+    await pg.insert(pgSchema.users).values(owner);
+    const at = new Date(now).toISOString();
+    await pg.insert(pgSchema.sessions).values([1, 2, 3].map((i) => ({ tokenHash: `t${i}`, userId: owner.id, createdAt: at, expiresAt: new Date(now - i * 1000).toISOString() })));
+    expect((await pruneBatch(ctx, "sessions", now, 2)).n).toBe(2);
+    expect((await pruneBatch(ctx, "sessions", now, 2)).n).toBe(1);
+    expect(await pg.$count(pgSchema.sessions)).toBe(0);
+
+    await pg.insert(pgSchema.agents).values({ id: "agt_r", name: "R", type: "interactive", secretHash: "x", webhookSecret: "x", createdAt: at, updatedAt: at });
+    const [old1, old2, young] = [idAt("msg_", now - 3 * DAY) + "01", idAt("msg_", now - 2 * DAY) + "01", idAt("msg_", now) + "01"];
+    // unread: the agent's two messages from old2 on
+    await pg.insert(pgSchema.conversations).values({ id: "conv_r", agentId: "agt_r", title: "R", unread: 2, unreadSince: old2, createdAt: at, updatedAt: at });
+    const message = (id: string, role: "user" | "agent", imageUrl: string | null = null) => ({ id, conversationId: "conv_r", agentId: "agt_r", role, imageUrl, createdAt: at });
+    await pg.insert(pgSchema.messages).values([message(old1, "user"), message(old2, "agent", "/media/img_old.png"), message(young, "agent")]);
+    expect(await pruneBatch(ctx, "messages", now - DAY)).toEqual({ n: 2, images: ["/media/img_old.png"] });
+    expect((await pg.select({ id: pgSchema.messages.id }).from(pgSchema.messages)).map((m) => m.id)).toEqual([young]);
+    const [conv] = await pg.select().from(pgSchema.conversations);
+    expect({ unread: conv!.unread, since: conv!.unreadSince }).toEqual({ unread: 1, since: old2 });
+  });
+
   test("/healthz's check answers on PostgreSQL", async () => {
     const check = databaseCheck({ config: { dataDir: tempDir() } as Config, db: store.db });
     expect(await check()).toBeNull();
@@ -215,8 +241,8 @@ describePg("opening a PostgreSQL store", () => {
     try {
       const [a, b] = await Promise.all([0, 1].map(() => openStore({ dataDir: tempDir(), databaseUrl: fresh.url })));
       expect(a!.dialect).toBe("pg");
-      expect(await asPg(a!.db).$count(pgUsers)).toBe(0);
-      expect(await asPg(b!.db).$count(pgUsers)).toBe(0);
+      expect(await asPg(a!.db).$count(pgSchema.users)).toBe(0);
+      expect(await asPg(b!.db).$count(pgSchema.users)).toBe(0);
       const migrated = async () => ((await admin`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`) as { n: number }[])[0]!.n;
       expect(await migrated()).toBe(journal());
       await a!.close();
