@@ -16,7 +16,8 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
-import { asPg, PG_LOCKS } from "../db/pg-writer.ts";
+import { PG_LOCKS } from "../db/pg-writer.ts";
+import { rawRows } from "../db/rows.ts";
 import { dialect } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
 
@@ -81,14 +82,14 @@ function sqliteStatements(db: Db): Statements {
 
 /** PostgreSQL: the prune first takes one advisory lock, held to the COMMIT, so instances check and count one attempt at a time. */
 function pgStatements(db: Db): Statements {
-  const run = (q: ReturnType<typeof sql>) => asPg(db).execute(q);
+  const run = <T = unknown>(q: ReturnType<typeof sql>) => rawRows<T>(db, q);
   return {
     prune: async (now, n) => {
       await run(sql`SELECT pg_advisory_xact_lock(${PG_LOCKS.signIn}::bigint)`);
       await run(sql`DELETE FROM auth_limits WHERE key IN (SELECT key FROM auth_limits WHERE reset_at <= ${now} LIMIT ${n})`);
     },
     window: async (key, now) =>
-      ((await run(sql`SELECT count, reset_at AS "resetAt" FROM auth_limits WHERE key = ${key} AND reset_at > ${now}`)) as unknown as Window[])[0],
+      (await run<Window>(sql`SELECT count, reset_at AS "resetAt" FROM auth_limits WHERE key = ${key} AND reset_at > ${now}`))[0],
     hit: async (key, now, resetAt) =>
       void (await run(sql`INSERT INTO auth_limits AS l (key, count, reset_at) VALUES (${key}, 1, ${resetAt})
         ON CONFLICT (key) DO UPDATE SET count = CASE WHEN l.reset_at > ${now} THEN l.count + 1 ELSE 1 END,
@@ -99,7 +100,7 @@ function pgStatements(db: Db): Statements {
     },
     reset: async (key) => void (await run(sql`DELETE FROM auth_limits WHERE key = ${key}`)),
     known: async (userKey, address) =>
-      ((await run(sql`SELECT 1 FROM auth_known_addresses WHERE user_key = ${userKey} AND address = ${address}`)) as unknown[]).length > 0,
+      (await run(sql`SELECT 1 FROM auth_known_addresses WHERE user_key = ${userKey} AND address = ${address}`)).length > 0,
     remember: async (userKey, address, now, keep) => {
       await run(sql`INSERT INTO auth_known_addresses (user_key, address, last_at) VALUES (${userKey}, ${address}, ${now})
         ON CONFLICT (user_key, address) DO UPDATE SET last_at = excluded.last_at`);

@@ -26,7 +26,7 @@ import path from "node:path";
 import { sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { rawChanges, rawRows } from "../db/raw.ts";
+import { rawRows } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { mediaDir, MEDIA_NAME_RE } from "../media/service.ts";
 
@@ -41,20 +41,20 @@ export type Pruned = { outbox: number; task_runs: number; activity: number; mess
 /** The smallest id made at ms or later, for a prefix (lib/ids.ts: prefix + 12 hex digits of ms + …). */
 export const idAt = (prefix: string, ms: number) => prefix + Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
 
-// Each DELETE takes at most `limit` rows, picked through an index. The same
-// SQL on SQLite and PostgreSQL (db/raw.ts runs it on either): not a hot path,
-// an hourly pass of a few statements per 500 rows.
+// Each DELETE takes at most `limit` rows, picked through an index, and returns
+// them to be counted. The same SQL on SQLite and PostgreSQL (rawRows runs it
+// on either): not a hot path, an hourly pass of a few statements per 500 rows.
 const DELETE = {
   outbox: (before: string, limit: number) =>
-    sql`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ${before} LIMIT ${limit})`,
+    sql`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ${before} LIMIT ${limit}) RETURNING 1`,
   task_runs: (before: string, limit: number) =>
-    sql`DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ${before} AND status IN ('completed', 'failed') LIMIT ${limit})`,
-  activity: (before: string, limit: number) => sql`DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ${before} ORDER BY id LIMIT ${limit})`,
+    sql`DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ${before} AND status IN ('completed', 'failed') LIMIT ${limit}) RETURNING 1`,
+  activity: (before: string, limit: number) => sql`DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ${before} ORDER BY id LIMIT ${limit}) RETURNING 1`,
   sessions: (before: string, limit: number) =>
-    sql`DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ${before} LIMIT ${limit})`,
+    sql`DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ${before} LIMIT ${limit}) RETURNING 1`,
   // A sent marker's next_attempt_at is when it was sent (push/sender.ts).
   push_queue: (before: string, limit: number) =>
-    sql`DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ${before} LIMIT ${limit})`,
+    sql`DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ${before} LIMIT ${limit}) RETURNING 1`,
 };
 const MESSAGES = {
   pick: (before: string, limit: number) =>
@@ -82,9 +82,12 @@ async function deleteMessages(db: Db, rows: PickedMessage[]) {
     const c = convs.get(m.conversationId);
     if (c && c.unread > 0 && c.since !== null && m.id >= c.since) gone.set(m.conversationId, (gone.get(m.conversationId) ?? 0) + 1);
   }
-  await rawChanges(db, MESSAGES.delete(rows.map((r) => r.id)));
-  for (const [conversationId, n] of gone) await rawChanges(db, MESSAGES.unreadLess(conversationId, n));
+  await rawRows(db, MESSAGES.delete(rows.map((r) => r.id)));
+  for (const [conversationId, n] of gone) await rawRows(db, MESSAGES.unreadLess(conversationId, n));
 }
+
+/** How many rows a DELETE … RETURNING deleted. */
+const count = async (db: Db, q: ReturnType<typeof sql>) => (await rawRows(db, q)).length;
 
 /** Deletes one batch of a table's rows older than the cutoff; returns how many (and the images of deleted messages). */
 export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): Promise<{ n: number; images: string[] }> {
@@ -95,9 +98,9 @@ export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limi
       case "task_runs":
       case "sessions":
       case "push_queue":
-        return { n: await rawChanges(db, DELETE[table](isoMs(cutoffMs), limit)), images: [] };
+        return { n: await count(db, DELETE[table](isoMs(cutoffMs), limit)), images: [] };
       case "activity":
-        return { n: await rawChanges(db, DELETE.activity(idAt("act_", cutoffMs), limit)), images: [] };
+        return { n: await count(db, DELETE.activity(idAt("act_", cutoffMs), limit)), images: [] };
       case "messages": {
         const rows = await rawRows<PickedMessage>(db, MESSAGES.pick(idAt("msg_", cutoffMs), limit));
         if (!rows.length) return { n: 0, images: [] };
