@@ -15,7 +15,7 @@ import { describePg, freshDatabase } from "./pg-helpers.ts";
 import { tempDir } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
 import { openStore, type Store } from "../server/db/store.ts";
-import { asPg } from "../server/db/pg-writer.ts";
+import { asPg, PgWriter } from "../server/db/pg-writer.ts";
 import { users, dialect } from "../server/db/tables.ts";
 import * as pgSchema from "../server/db/schema-pg.ts";
 import { idAt, pruneBatch } from "../server/ops/retention.ts";
@@ -163,6 +163,17 @@ describePg("the PostgreSQL writer", () => {
     expect(store.writer.writes - writes).toBe(160);
     expect(store.writer.batches - batches).toBeLessThan(160);
     expect((await names()).length).toBe(160);
+  });
+
+  test("a writer allowed several batches at once shares the queue among them, each on its own connection; flush() waits for all of them", async () => {
+    await clear();
+    const wide = new PgWriter(store.db, { maxBatches: 4 });
+    const done = Array.from({ length: 32 }, (_, i) => wide.run((uow) => insertPerson(uow, `w${String(i).padStart(2, "0")}`)));
+    await wide.flush();
+    expect(wide.batches).toBe(4);
+    expect(wide.writes).toBe(32);
+    expect((await names()).length).toBe(32);
+    await Promise.all(done);
   });
 
   test("a deadlock takes back the whole batch and runs it again: the unit commits once, its effects leave once", async () => {

@@ -63,10 +63,13 @@ export class PgWriter extends BatchWriter implements Writer {
 
   /** Commits everything queued now (also at shutdown); settles once the batches in flight have committed too. */
   flush(): Promise<void> {
-    if (this.inFlight.size >= this.maxBatches) return Promise.race(this.inFlight).then(() => this.flush());
-    const batch = this.take();
-    if (batch.length) {
-      const p = this.commit(batch).finally(() => {
+    const free = this.maxBatches - this.inFlight.size;
+    if (free <= 0) return Promise.race(this.inFlight).then(() => this.flush());
+    const queued = this.take();
+    // With room for several batches, the queue is shared among them (each on its own connection).
+    const size = Math.ceil(queued.length / free);
+    for (let i = 0; i < queued.length; i += size) {
+      const p = this.commit(queued.slice(i, i + size)).finally(() => {
         this.inFlight.delete(p);
         this.again();
       });
