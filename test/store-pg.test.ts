@@ -268,6 +268,21 @@ describePg("opening a PostgreSQL store", () => {
     }
   });
 
+  test("one dialect per process: a SQLite store is refused while a PostgreSQL one is open, and opens once it closed", async () => {
+    const fresh = await freshDatabase();
+    try {
+      const pgStore = await openStore({ dataDir: tempDir(), databaseUrl: fresh.url });
+      await expect(openStore({ dataDir: tempDir() })).rejects.toThrow("a pg store is open in this process");
+      expect(dialect).toBe("pg");
+      await pgStore.close();
+      const sqlite = await openStore({ dataDir: tempDir() });
+      expect(dialect).toBe("sqlite");
+      await sqlite.close();
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   test("/healthz's check reports a PostgreSQL server that stopped", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "nod-pg-stop-")); // the script hands it to the postgres user
     const cluster = path.join(ROOT, "scripts/pg-cluster.sh");

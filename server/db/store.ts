@@ -45,7 +45,6 @@ export function describeDatabase(url: string): string {
   }
 }
 
-
 // One dialect per process: tables.ts's bindings point at one schema for every store.
 const open: Record<Dialect, number> = { sqlite: 0, pg: 0 };
 
@@ -54,9 +53,15 @@ export async function openStore(config: { dataDir: string; databaseUrl?: string 
   const dialect: Dialect = url ? "pg" : "sqlite";
   const other: Dialect = dialect === "pg" ? "sqlite" : "pg";
   if (open[other] > 0) throw new Error(`a ${other} store is open in this process: a process uses one dialect (db/tables.ts)`);
-  const store = url ? await openPg(url, opts) : openSqlite(config.dataDir, opts);
+  open[dialect]++; // counted from the start: no store of the other dialect opens while this one migrates
+  let store: Store;
+  try {
+    store = url ? await openPg(url, opts) : openSqlite(config.dataDir, opts);
+  } catch (e) {
+    open[dialect]--;
+    throw e;
+  }
   useDialect(dialect);
-  open[dialect]++;
   let closed = false;
   return {
     ...store,
