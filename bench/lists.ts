@@ -146,7 +146,7 @@ async function sweep({ dir, openRuns: OPEN_RUNS }: Size) {
   const sweepFile = existsSync(path.join(root, "server/tasks/run-timeout.ts")) ? "server/tasks/run-timeout.ts" : "server/tasks/runs.ts";
   const runs = (await import(path.join(root, sweepFile))) as typeof import("../server/tasks/run-timeout.ts");
   const TIMEOUT = 86_400_000;
-  const { ctx } = createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
+  const { ctx } = await createContext(makeConfig({ port: 0, host: "127.0.0.1", dataDir: dir, logLevel: "error", runTimeoutMs: TIMEOUT }), { log: new Logger("error") });
   // The writer's own connection where this version has one (ctx.db only reads there).
   const writeDb = (ctx.writer as { db?: typeof ctx.db }).db ?? ctx.db;
   const c = writeDb.$client;

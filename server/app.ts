@@ -6,9 +6,9 @@ import type { Config } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { openDb, openReadDb, closeStore, DB_FILE } from "./db/index.ts";
+import { DB_FILE } from "./db/index.ts";
+import { openStore, type Store } from "./db/store.ts";
 import { Checkpointer } from "./db/checkpointer.ts";
-import { Writer } from "./db/unit-of-work.ts";
 import { privateDir } from "./lib/private-files.ts";
 import { Logger } from "./lib/log.ts";
 import { Hub } from "./realtime/hub.ts";
@@ -55,16 +55,14 @@ export interface NodServer {
   stop(): Promise<void>;
 }
 
-/** The services' context and the live pieces, wired so that committed effects reach the sockets and loops. */
-export function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): { ctx: Ctx; live: Live } {
+/** The store (SQLite, or PostgreSQL with --database), the services' context and the live pieces, wired so that committed effects reach the sockets and loops. */
+export async function createContext(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<{ ctx: Ctx; live: Live; store: Store }> {
   const log = opts.log ?? new Logger(config.logLevel);
-  // The writer's own connection; ctx.db reads on a second one that cannot write.
-  const writeDb = openDb(config.dataDir);
-  const db = openReadDb(writeDb);
+  const store = await openStore(config, { onSinkError: (e) => log.error("effects of a committed write failed", { error: e as Error }) });
+  const { db, writer } = store;
   // Images stored by an older nod (0755 folder, 0644 files) are closed up too.
   const media = path.join(config.dataDir, "media");
   if (existsSync(media)) privateDir(media);
-  const writer = new Writer(writeDb, (e) => log.error("effects of a committed write failed", { error: e as Error }));
   const agentSockets = new AgentSockets();
   const ctx: Ctx = {
     config,
@@ -88,7 +86,7 @@ export function createContext(config: Config, opts: { log?: Logger; now?: () => 
     retention: new Retention(ctx),
   };
   writer.setSink(effectSink(live));
-  return { ctx, live };
+  return { ctx, live, store };
 }
 
 /**
@@ -130,10 +128,11 @@ export function buildApp(ctx: Ctx, live: Live, web: Awaited<ReturnType<typeof we
 /** Opens the database, starts listening and the background loops. */
 export async function startServer(config: Config, opts: { log?: Logger; now?: () => number } = {}): Promise<NodServer> {
   const web = await webRoutes();
-  const { ctx, live } = createContext(config, opts);
+  const { ctx, live, store } = await createContext(config, opts);
   const app = buildApp(ctx, live, web);
-  const checkpointer = new Checkpointer(ctx.writer.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail));
-  checkpointer.start();
+  // SQLite's WAL file; PostgreSQL checkpoints by itself.
+  const checkpointer = store.dialect === "sqlite" ? new Checkpointer(ctx.writer.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail)) : null;
+  checkpointer?.start();
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
   live.hub.attach(server);
@@ -172,8 +171,8 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
       await app.stop(true);
       live.hub.detach();
       await ctx.writer.flush();
-      await checkpointer.stop();
-      closeStore(ctx.db);
+      await checkpointer?.stop();
+      await store.close();
     },
   };
 }

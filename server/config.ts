@@ -7,6 +7,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** A postgres:// or postgresql:// URL: nod's state in that PostgreSQL database (db/store.ts); null: SQLite in dataDir. */
+  databaseUrl: string | null;
   publicUrl: string; // no trailing slash
   logLevel: LogLevel;
   /** This process's name in logs and /metrics, set with --instance; null: the host name (instanceName). */
@@ -56,6 +58,7 @@ export function makeConfig(partial: Partial<Config> & { dataDir: string }): Conf
     port,
     host: partial.host ?? DEFAULTS.host,
     dataDir: partial.dataDir,
+    databaseUrl: partial.databaseUrl ?? null,
     publicUrl: (partial.publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ""),
     logLevel: partial.logLevel ?? DEFAULTS.logLevel,
     instance: partial.instance ?? null,

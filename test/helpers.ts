@@ -6,6 +6,10 @@
 // network stack. What needs a socket uses one: WebSockets, postFrom (another
 // client address), fetch(), requests with { network: true }, and every request
 // when NOD_TEST_NETWORK=1.
+//
+// NOD_TEST_BACKEND=pg runs the servers on PostgreSQL (NOD_TEST_DATABASE_URL,
+// test/pg-helpers.ts): a fresh database per data directory, so restart() and a
+// second server on the same directory share it; dropped after the file.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,12 +18,13 @@ import { afterAll, expect, test } from "bun:test";
 import { makeConfig, type Config } from "../server/config.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { Logger } from "../server/lib/log.ts";
-import { users } from "../server/db/schema.ts";
+import { users } from "../server/db/tables.ts";
 import { createSession, setupOpen, SESSION_COOKIE } from "../server/auth/service.ts";
 import { timeId } from "../server/lib/ids.ts";
 import { isoMs } from "../server/lib/time.ts";
 import type { Ctx } from "../server/context.ts";
 import type { Db } from "../server/db/index.ts";
+import { freshDatabase } from "./pg-helpers.ts";
 
 export interface TestServer extends NodServer {
   dataDir: string;
@@ -43,10 +48,35 @@ export function tempDir(prefix = "nod-test-") {
 const inProcess = new Map<string, NodServer>();
 const ALWAYS_NETWORK = !!process.env.NOD_TEST_NETWORK;
 
+/** The test servers' backend: "sqlite" (default) or "pg" (NOD_TEST_BACKEND=pg). */
+export const TEST_BACKEND = process.env.NOD_TEST_BACKEND === "pg" ? "pg" : "sqlite";
+
+/** Under NOD_TEST_BACKEND=pg: the database of each data directory, and the servers that used it (stopped before it is dropped). */
+const databases = new Map<string, { url: Promise<string>; servers: NodServer[] }>();
+
+function databaseFor(dataDir: string) {
+  let db = databases.get(dataDir);
+  if (!db) {
+    const fresh = freshDatabase();
+    db = { url: fresh.then((f) => f.url), servers: [] };
+    databases.set(dataDir, db);
+    const { servers } = db;
+    afterAll(async () => {
+      for (const s of servers) await s.stop();
+      await (await fresh).drop();
+      databases.delete(dataDir);
+    });
+  }
+  return db;
+}
+
 export async function startTestServer(over: Partial<Config> & { now?: () => number } = {}, dataDir = tempDir()): Promise<TestServer> {
   const { now, ...configOver } = over;
-  const config = makeConfig({ port: 0, host: "127.0.0.1", logLevel: "error", ...configOver, dataDir });
+  const pg = TEST_BACKEND === "pg" ? databaseFor(dataDir) : null;
+  const databaseUrl = pg ? await pg.url : null;
+  const config = makeConfig({ port: 0, host: "127.0.0.1", logLevel: "error", databaseUrl, ...configOver, dataDir });
   const nod = await startServer(config, { log: new Logger(process.env.NOD_TEST_LOG ? "debug" : "error"), now });
+  pg?.servers.push(nod);
   inProcess.set(nod.url, nod);
   const stop = () => {
     if (inProcess.get(nod.url) === nod) inProcess.delete(nod.url);
@@ -153,7 +183,7 @@ export async function owner(server: { url: string; ctx?: NodServer["ctx"] }, use
   const passwordHash = await hashes.get(password)!;
   if (!(await setupOpen(ctx.db))) throw new Error("setup: the server already has its owner");
   const id = timeId("usr_");
-  writeDb(ctx).insert(users).values({ id, username, passwordHash, createdAt: isoMs() }).run();
+  await writeDb(ctx).insert(users).values({ id, username, passwordHash, createdAt: isoMs() });
   p.cookie = `${SESSION_COOKIE}=${await createSession(writeDb(ctx), id, ctx.now())}`;
   return p;
 }

@@ -28,7 +28,7 @@ describe("retention: expired sessions", async () => {
     })();
     expect(sessions()).toBe(expired + 1);
 
-    expect(pruneBatch(server.ctx, "sessions", clock).n).toBe(PRUNE_BATCH); // one batch takes at most PRUNE_BATCH
+    expect((await pruneBatch(server.ctx, "sessions", clock)).n).toBe(PRUNE_BATCH); // one batch takes at most PRUNE_BATCH
     expect((await server.live.retention.run()).sessions).toBe(expired - PRUNE_BATCH);
     expect(sessions()).toBe(1);
     expect((await alice.get("/api/agents")).status).toBe(200);
@@ -90,7 +90,7 @@ describe("retention: a request's push marker", async () => {
     sqlite.transaction(() => {
       for (let i = 0; i < n; i++) insert.run(sub, push.origin, `dec_old_${i}`, at, at);
     })();
-    expect(pruneBatch(server.ctx, "push_queue", clock - PUSH_MARKERS_KEPT_MS).n).toBe(PRUNE_BATCH);
+    expect((await pruneBatch(server.ctx, "push_queue", clock - PUSH_MARKERS_KEPT_MS)).n).toBe(PRUNE_BATCH);
     expect((await server.live.retention.run()).push_queue).toBe(n - PRUNE_BATCH);
     expect(sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM push_queue WHERE status = 'sent' AND tag LIKE 'dec_old_%'").get()!.n).toBe(0);
   });
@@ -153,7 +153,7 @@ describe("--keep-messages and unread counts", async () => {
     shift = ms(sent[5]!) + 30 * DAY + 1 - Date.now(); // all six are older than 30 days now
     // One batch that ends after the third of them (batches go in id order over every conversation).
     const older = sqlite.query<{ n: number }, [string]>("SELECT count(*) AS n FROM messages WHERE id < ?").get(sent[0]!)!.n;
-    expect(pruneBatch(server.ctx, "messages", Date.now() + shift - 30 * DAY, older + 3).n).toBe(older + 3);
+    expect((await pruneBatch(server.ctx, "messages", Date.now() + shift - 30 * DAY, older + 3)).n).toBe(older + 3);
     expect((await unread()).busy).toBe(3);
     await server.live.retention.run();
     expect((await unread()).busy).toBe(0);

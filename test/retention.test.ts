@@ -41,7 +41,7 @@ describe("retention", async () => {
     const before = count("SELECT count(*) AS n FROM outbox");
 
     // One batch takes at most PRUNE_BATCH rows.
-    expect(pruneBatch(server.ctx, "outbox", clock - 7 * DAY).n).toBe(PRUNE_BATCH);
+    expect((await pruneBatch(server.ctx, "outbox", clock - 7 * DAY)).n).toBe(PRUNE_BATCH);
     const pruned = await server.live.retention.run();
     expect(pruned.outbox).toBe(n - PRUNE_BATCH);
     expect(count("SELECT count(*) AS n FROM outbox")).toBe(before - n);

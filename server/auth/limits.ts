@@ -13,7 +13,7 @@
 //
 // The counts live in the database (limit-store.ts): a restart keeps them, and
 // every process on the database shares them. Checking and counting an attempt
-// is one synchronous transaction, before the password is hashed.
+// is one transaction, committed before the password is hashed.
 import type { Ctx } from "../context.ts";
 import { conflict, tooManyRequests } from "../lib/errors.ts";
 import { LimitCounters } from "./limit-store.ts";
@@ -27,7 +27,7 @@ const SETUP_PER_ADDRESS = 10;
 
 /** One sign-in attempt, already counted as a failure; a right password takes it back. */
 export interface SignInAttempt {
-  succeeded(): void;
+  succeeded(): Promise<void>;
 }
 
 export class SignInLimits {
@@ -37,39 +37,39 @@ export class SignInLimits {
    * Counts an attempt before the (slow) password hash, so attempts arriving
    * together see each other; 429 when the username or address is over its limit.
    */
-  begin(username: string, address: string): SignInAttempt {
+  async begin(username: string, address: string): Promise<SignInAttempt> {
     const ip = addressKey(address);
     const user = username.trim().toLowerCase();
     const key = { pair: `pair:${user}\n${ip}`, user: `user:${user}`, fresh: `fresh:${user}`, ip: `ip:${ip}` };
-    const { wait, fresh } = this.ctx.writer.now((uow) => {
+    const { wait, fresh } = await this.ctx.writer.now(async (uow) => {
       const c = new LimitCounters(uow.db, this.ctx.now());
-      c.prune(); // first: it takes the write lock (limit-store.ts)
-      let wait = Math.max(c.retryAfter(key.pair, PER_USER_AND_ADDRESS), c.retryAfter(key.ip, PER_ADDRESS));
+      await c.prune(); // first: it takes the lock (limit-store.ts)
+      let wait = Math.max(await c.retryAfter(key.pair, PER_USER_AND_ADDRESS), await c.retryAfter(key.ip, PER_ADDRESS));
       let fresh = false;
-      const attacked = c.retryAfter(key.user, PER_USER);
-      if (!wait && attacked > 0 && !c.isKnown(user, ip)) {
-        if (c.count(key.pair) > 0) wait = attacked;
-        else wait = c.retryAfter(key.fresh, FRESH_ADDRESSES);
+      const attacked = await c.retryAfter(key.user, PER_USER);
+      if (!wait && attacked > 0 && !(await c.isKnown(user, ip))) {
+        if ((await c.count(key.pair)) > 0) wait = attacked;
+        else wait = await c.retryAfter(key.fresh, FRESH_ADDRESSES);
         fresh = wait === 0;
       }
       // Refused: nothing is counted (the commit is empty but for the pruning).
       if (wait > 0) return { wait, fresh };
-      c.hit(key.user);
-      c.hit(key.pair);
-      c.hit(key.ip);
-      if (fresh) c.hit(key.fresh);
+      await c.hit(key.user);
+      await c.hit(key.pair);
+      await c.hit(key.ip);
+      if (fresh) await c.hit(key.fresh);
       return { wait, fresh };
     });
     if (wait > 0) throw tooManyRequests("too many failed sign-in attempts; try again later", wait);
     return {
       succeeded: () =>
-        this.ctx.writer.now((uow) => {
+        this.ctx.writer.now(async (uow) => {
           const c = new LimitCounters(uow.db, this.ctx.now());
-          c.release(key.user);
-          c.release(key.ip);
-          if (fresh) c.release(key.fresh);
-          c.reset(key.pair);
-          c.remember(user, ip);
+          await c.release(key.user);
+          await c.release(key.ip);
+          if (fresh) await c.release(key.fresh);
+          await c.reset(key.pair);
+          await c.remember(user, ip);
         }),
     };
   }
@@ -83,11 +83,11 @@ export class SetupLimits {
   /** Runs one setup attempt: 429 over the address's limit, 409 while another is running. */
   async run<T>(address: string, attempt: () => Promise<T>): Promise<T> {
     const key = `setup:${addressKey(address)}`;
-    const wait = this.ctx.writer.now((uow) => {
+    const wait = await this.ctx.writer.now(async (uow) => {
       const c = new LimitCounters(uow.db, this.ctx.now());
-      c.prune();
-      const wait = c.retryAfter(key, SETUP_PER_ADDRESS);
-      if (!wait) c.hit(key);
+      await c.prune();
+      const wait = await c.retryAfter(key, SETUP_PER_ADDRESS);
+      if (!wait) await c.hit(key);
       return wait;
     });
     if (wait > 0) throw tooManyRequests("too many setup attempts; try again later", wait);

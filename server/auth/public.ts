@@ -53,13 +53,13 @@ export function authRoutes(ctx: Ctx) {
       "/api/auth/login",
       async ({ body, set, request, server }) => {
         const address = addressOf(request, server);
-        const attempt = signInLimits.begin(body.username, address);
+        const attempt = await signInLimits.begin(body.username, address);
         const user = await auth.checkPassword(ctx.db, body.username, body.password);
         if (!user) {
           ctx.log.warn("failed sign-in", { username: body.username, ip: address });
           throw unauthorized("wrong username or password");
         }
-        attempt.succeeded();
+        await attempt.succeeded();
         await signIn(set, user.id);
         return { user: auth.publicUser(user) };
       },

@@ -1,7 +1,6 @@
 // nod agent create NAME — creates an agent from the shell and prints its id and secret once.
 import { makeConfig } from "../config.ts";
 import { createContext } from "../app.ts";
-import { closeStore } from "../db/index.ts";
 import { createAgent } from "../agents/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
@@ -41,7 +40,7 @@ export async function agent(argv: string[]): Promise<number> {
   if (type !== "interactive" && type !== "approval_only") throw new UsageError("--type: interactive or approval_only");
 
   // The server's own context (database, logger, write path), without listening or starting loops.
-  const { ctx } = createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
+  const { ctx, store } = await createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
   try {
     const { agent, secret } = await createAgent(ctx, { name, type, webhook_url: flags["webhook-url"] ?? null, avatar: flags.avatar ?? null }, null);
     if (flags.json) {
@@ -65,6 +64,6 @@ export async function agent(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    closeStore(ctx.db);
+    await store.close();
   }
 }

@@ -5,6 +5,8 @@ import { parseDuration } from "../lib/time.ts";
 import { startServer, VERSION } from "../app.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { raiseFdLimit } from "../ops/fd-limit.ts";
+import { describeDatabase, isPostgresUrl, StoreOpenError } from "../db/store.ts";
+import { CliFailure } from "./client.ts";
 import path from "node:path";
 
 export const SERVE_HELP = `Usage: nod serve [flags]
@@ -15,6 +17,9 @@ Flags (each also read from its environment variable):
   --port N               port to listen on (NOD_PORT, default ${DEFAULTS.port})
   --host H               address to bind (NOD_HOST, default ${DEFAULTS.host})
   --data DIR             data directory: database and media (NOD_DATA_DIR, default ${DEFAULTS.dataDir})
+  --database URL         a postgres:// or postgresql:// URL: keep nod's state in that
+                         PostgreSQL database (14 or later; migrations are applied at
+                         start) instead of SQLite in --data (NOD_DATABASE_URL)
   --public-url URL       URL people and agents reach this server at, for trigger and
                          media links (NOD_PUBLIC_URL, default http://localhost:PORT)
   --log-level LEVEL      debug, info, warn or error (NOD_LOG_LEVEL, default info)
@@ -54,6 +59,7 @@ export const SERVE_FLAGS = {
   port: { type: "string" },
   host: { type: "string" },
   data: { type: "string" },
+  database: { type: "string" },
   "public-url": { type: "string" },
   "log-level": { type: "string" },
   instance: { type: "string" },
@@ -94,6 +100,10 @@ export function serveConfig(argv: string[]): Config | "help" {
     throw new UsageError(`--instance: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit: ${instance}`);
   const publicUrl = flags["public-url"] ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
+  const databaseUrl = flags.database ?? env("NOD_DATABASE_URL");
+  // Never echo the URL back: it may hold a password.
+  if (databaseUrl !== undefined && !(isPostgresUrl(databaseUrl) && URL.canParse(databaseUrl)))
+    throw new UsageError(`--database: a postgres:// or postgresql:// URL${URL.canParse(databaseUrl) ? `, not ${describeDatabase(databaseUrl)}` : ""}`);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
   const pushContact = flags["push-contact"] ?? env("NOD_PUSH_CONTACT");
   if (pushContact !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^/\s]+\S*)$/.test(pushContact))
@@ -105,6 +115,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     port,
     host: flags.host ?? env("NOD_HOST") ?? DEFAULTS.host,
     dataDir: dataDirFrom(flags),
+    databaseUrl,
     publicUrl,
     logLevel,
     instance,
@@ -143,11 +154,17 @@ export async function serve(argv: string[]) {
   const log = new Logger(config.logLevel);
   // Named on purpose (several instances): every line says which one wrote it.
   if (config.instance) log.tag({ instance: config.instance });
-  log.info(`nod ${VERSION} starting`, { data: config.dataDir, public_url: config.publicUrl, instance: instanceName(config) });
+  // The database by host and name only: its URL may hold a password.
+  const database = config.databaseUrl ? { database: describeDatabase(config.databaseUrl) } : {};
+  log.info(`nod ${VERSION} starting`, { data: config.dataDir, ...database, public_url: config.publicUrl, instance: instanceName(config) });
   if (/^https?:\/\/localhost[:/]/.test(config.publicUrl + "/") && !["127.0.0.1", "::1", "localhost"].includes(config.host))
     log.warn("the public URL is localhost: set --public-url so webhook trigger and image links work from other machines");
   logFdLimit(log);
-  const nod = await startServer(config, { log });
+  const nod = await startServer(config, { log }).catch((e) => {
+    // A database that cannot be opened is the operator's to fix: one line, not a stack.
+    if (e instanceof StoreOpenError) throw new CliFailure(e.message);
+    throw e;
+  });
   // --port 0 picks a free port: links then use the real one.
   if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;
   const shown = config.host.includes(":") ? `[${config.host}]` : config.host;

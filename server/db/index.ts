@@ -60,7 +60,7 @@ export function openReadDb(writer: Db): Db {
   sqlite.run("PRAGMA query_only = ON");
   sqlite.run("PRAGMA cache_size = -65536");
   const db = drizzle({ client: sqlite, schema }) as Db;
-  stores.set(db, writer);
+  stores.set(db, { key: writer, read: true });
   return db;
 }
 
@@ -73,19 +73,24 @@ export function closeStore(readDb: Db) {
   } catch {
     readDb.$client.close();
   }
-  const writer = stores.get(readDb);
+  const writer = stores.get(readDb)?.key;
   if (writer) closeDb(writer);
 }
 
-// The read connection → the writer's: caches filled by reads and dropped inside
-// units of work (known agents, sessions) key on the store, not on one connection.
-const stores = new WeakMap<Db, Db>();
+// A handle → its store: caches filled by reads and dropped inside units of work
+// (known agents, sessions) key on the store, not on one connection. On SQLite
+// the read connection maps to the writer's; on PostgreSQL the pool maps to
+// itself and each unit's transaction to the pool (store.ts, pg-writer.ts).
+const stores = new WeakMap<Db, { key: Db; read: boolean }>();
+
+/** Records which store db belongs to; read: what it reads is committed (ctx.db), not a unit's transaction. */
+export const belongsTo = (db: Db, key: Db, read: boolean) => void stores.set(db, { key, read });
 
 /** Whether db is a read connection (ctx.db): what it reads is committed, and may be kept in memory. */
-export const isReadDb = (db: Db): boolean => stores.has(db);
+export const isReadDb = (db: Db): boolean => stores.get(db)?.read === true;
 
-/** One key for both connections of a database (for caches shared by reads and units of work). */
-export const storeKey = (db: Db): Db => stores.get(db) ?? db;
+/** One key for every handle of a database (for caches shared by reads and units of work). */
+export const storeKey = (db: Db): Db => stores.get(db)?.key ?? db;
 
 export { schema };
 

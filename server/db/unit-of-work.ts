@@ -121,10 +121,17 @@ export class UnitOfWork {
   }
 }
 
-interface Queued {
+export interface Queued {
   fn: (uow: UnitOfWork) => unknown | Promise<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+}
+
+/** How one unit of a batch ended: its result or its error, and what it declared. */
+export interface Outcome {
+  ok: boolean;
+  value: unknown;
+  uow: UnitOfWork;
 }
 
 /**
@@ -134,25 +141,50 @@ interface Queued {
  * savepoint (one failing unit takes none of the others with it), and every
  * caller's promise settles only after the COMMIT — an event is on disk before
  * its request is answered, and the commit's cost is shared by the batch.
+ * SqliteWriter (below) and PgWriter (pg-writer.ts) are the two stores' writers.
  */
-export class Writer {
-  private queue: Queued[] = [];
-  private scheduled = false;
-  private lazy: ReturnType<typeof setTimeout> | null = null;
+export interface Writer {
+  /** The connection units write through outside a batch (tests, the SQLite checkpointer). */
+  readonly db: Db;
+  /** Transactions committed, and the units in them (bench and tests compare the two). */
+  readonly batches: number;
+  readonly writes: number;
+  setSink(sink: EffectSink): void;
+  announce(frame: InboxFrame): void;
+  /**
+   * One unit now. On SQLite a synchronous fn commits before now() returns and
+   * its result comes back as is; an async fn joins the queue. On PostgreSQL
+   * every unit is asynchronous: now() always returns a promise.
+   */
+  now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  now<T>(fn: (uow: UnitOfWork) => T): T;
+  run<T>(fn: (uow: UnitOfWork) => T | Promise<T>): Promise<T>;
+  soon<T>(fn: (uow: UnitOfWork) => T | Promise<T>, withinMs?: number): Promise<T>;
+  /** Commits everything queued now (also at shutdown); a promise while a batch awaits. */
+  flush(): void | Promise<void>;
+}
+
+/**
+ * What both writers share: the queue that `run` and `soon` fill, the sink, and
+ * what follows a COMMIT (afterCommit hooks, the batch's effects merged and
+ * released once, each caller settled). Each store's writer adds how a batch
+ * is committed (flush) and `now`.
+ */
+export abstract class BatchWriter {
+  protected queue: Queued[] = [];
+  protected scheduled = false;
+  protected lazy: ReturnType<typeof setTimeout> | null = null;
   private sink: EffectSink = () => {};
-  // The batch that is awaiting its units (none while every unit is synchronous).
-  private inFlight: Promise<void> | null = null;
   batches = 0;
   writes = 0;
 
-  /**
-   * db: the writer's own connection (the only one that writes; `ctx.db` reads on another).
-   * onSinkError: the sink failed after a commit; the writes stand, the caller still gets its result.
-   */
   constructor(
     readonly db: Db,
+    /** The sink failed after a commit; the writes stand, the caller still gets its result. */
     private onSinkError: (e: unknown) => void = () => {},
   ) {}
+
+  abstract flush(): void | Promise<void>;
 
   /** Where committed effects go; the server installs it once its sockets and loops exist. */
   setSink(sink: EffectSink) {
@@ -167,32 +199,9 @@ export class Writer {
   }
 
   /**
-   * One transaction now; returns fn's result after the commit released its effects.
-   * An async fn (step 2 of the store seam, docs/scale.md) joins the queue instead:
-   * it starts with the next batch, at the start of a macrotask, and the promise
-   * settles after that COMMIT.
-   */
-  now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
-  now<T>(fn: (uow: UnitOfWork) => T): T;
-  now<T>(fn: (uow: UnitOfWork) => T): T {
-    if (fn.constructor.name === "AsyncFunction") return this.run(fn) as T;
-    if (this.inFlight) throw new Error("writer.now inside a batch that awaits: a unit of work may await only its own queries (uow.db)");
-    const uow = new UnitOfWork(this.db);
-    const result = this.db.$client.transaction(() => {
-      const r = fn(uow);
-      // thrown inside the transaction, so nothing of it is committed
-      if (isThenable(r)) throw new Error("writer.now: a unit that returns a promise must be an async function");
-      return r;
-    })();
-    runCommitted(uow);
-    this.release(uow.effects);
-    return result;
-  }
-
-  /**
    * fn inside the next batch's transaction; resolves with its result once committed.
-   * fn may be async: the batch then goes on in microtasks, one unit after the
-   * other, and still ends within the same macrotask as long as the units await
+   * fn may be async: on SQLite the batch then goes on in microtasks, one unit after
+   * the other, and still ends within the same macrotask as long as the units await
    * nothing but their queries (drizzle's SQLite queries run when awaited).
    */
   run<T>(fn: (uow: UnitOfWork) => T | Promise<T>): Promise<T> {
@@ -217,6 +226,86 @@ export class Writer {
     });
   }
 
+  /** The queued units, for a batch: the queue starts again empty and no flush is due. */
+  protected take(): Queued[] {
+    this.scheduled = false;
+    if (this.lazy) clearTimeout(this.lazy);
+    this.lazy = null;
+    const batch = this.queue;
+    this.queue = [];
+    return batch;
+  }
+
+  /** Units queued while a batch was committing go in the next one. */
+  protected again() {
+    if (this.queue.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /**
+   * After the batch's COMMIT: the committed units' afterCommit hooks, then their
+   * effects leave together (one wake per agent, frames in order), then each
+   * caller hears back. A rolled-back unit's hooks and effects are dropped.
+   */
+  protected committed(batch: Queued[], outcomes: Outcome[]) {
+    this.batches++;
+    this.writes += batch.length;
+    for (const o of outcomes) if (o.ok) runCommitted(o.uow);
+    const merged = emptyEffects();
+    for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
+    this.release(merged);
+    batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
+  }
+
+  /** One unit committed on its own (SQLite's synchronous now): its hooks, then its effects. */
+  protected committedOne(uow: UnitOfWork) {
+    runCommitted(uow);
+    this.release(uow.effects);
+  }
+
+  private release(effects: Effects) {
+    try {
+      this.sink(effects);
+    } catch (e) {
+      this.onSinkError(e);
+    }
+  }
+}
+
+/** The SQLite writer: one connection, BEGIN IMMEDIATE … COMMIT per batch, a batch within one macrotask. */
+export class SqliteWriter extends BatchWriter implements Writer {
+  // The batch that is awaiting its units (none while every unit is synchronous).
+  private inFlight: Promise<void> | null = null;
+
+  /** db: the writer's own connection (the only one that writes; `ctx.db` reads on another). */
+  constructor(db: Db, onSinkError?: (e: unknown) => void) {
+    super(db, onSinkError);
+  }
+
+  /**
+   * One transaction now; returns fn's result after the commit released its effects.
+   * An async fn (step 2 of the store seam, docs/scale.md) joins the queue instead:
+   * it starts with the next batch, at the start of a macrotask, and the promise
+   * settles after that COMMIT.
+   */
+  now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  now<T>(fn: (uow: UnitOfWork) => T): T;
+  now<T>(fn: (uow: UnitOfWork) => T): T {
+    if (fn.constructor.name === "AsyncFunction") return this.run(fn) as T;
+    if (this.inFlight) throw new Error("writer.now inside a batch that awaits: a unit of work may await only its own queries (uow.db)");
+    const uow = new UnitOfWork(this.db);
+    const result = this.db.$client.transaction(() => {
+      const r = fn(uow);
+      // thrown inside the transaction, so nothing of it is committed
+      if (isThenable(r)) throw new Error("writer.now: a unit that returns a promise must be an async function");
+      return r;
+    })();
+    this.committedOne(uow);
+    return result;
+  }
+
   /**
    * Commits everything queued now (also at shutdown). Synchronous while every
    * unit is; from the first unit that returns a promise on, the rest of the batch
@@ -224,12 +313,8 @@ export class Writer {
    */
   flush(): void | Promise<void> {
     if (this.inFlight) return this.inFlight.then(() => this.flush());
-    this.scheduled = false;
-    if (this.lazy) clearTimeout(this.lazy);
-    this.lazy = null;
-    const batch = this.queue;
+    const batch = this.take();
     if (batch.length === 0) return;
-    this.queue = [];
     const tx = txStatements(this.db);
     const outcomes: Outcome[] = [];
     try {
@@ -245,17 +330,15 @@ export class Writer {
       return this.fail(batch, e);
     }
     if (!pending) return this.commit(batch, outcomes);
-    this.inFlight = pending.then(
-      () => this.commit(batch, outcomes),
-      (e) => this.fail(batch, e),
-    ).finally(() => {
-      this.inFlight = null;
-      // units queued while this batch awaited go in the next one
-      if (this.queue.length && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    this.inFlight = pending
+      .then(
+        () => this.commit(batch, outcomes),
+        (e) => this.fail(batch, e),
+      )
+      .finally(() => {
+        this.inFlight = null;
+        this.again();
+      });
     return this.inFlight;
   }
 
@@ -295,14 +378,7 @@ export class Writer {
     } catch (e) {
       return this.fail(batch, e);
     }
-    this.batches++;
-    this.writes += batch.length;
-    for (const o of outcomes) if (o.ok) runCommitted(o.uow);
-    // The batch's effects leave together: one wake per agent, frames in order.
-    const merged = emptyEffects();
-    for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
-    this.release(merged);
-    batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
+    this.committed(batch, outcomes);
   }
 
   private fail(batch: Queued[], e: unknown) {
@@ -310,20 +386,6 @@ export class Writer {
     if (sqlite.inTransaction) sqlite.run("ROLLBACK");
     for (const item of batch) item.reject(e);
   }
-
-  private release(effects: Effects) {
-    try {
-      this.sink(effects);
-    } catch (e) {
-      this.onSinkError(e);
-    }
-  }
-}
-
-interface Outcome {
-  ok: boolean;
-  value: unknown;
-  uow: UnitOfWork;
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === "function";

@@ -2,31 +2,61 @@
 // else 503 {"detail":"database: …"}, so a load balancer or an orchestrator
 // takes a broken instance out instead of sending it people and agents.
 //
-// Two cheap checks, on every call (no file descriptor needed: /healthz must
-// answer at the open-file limit too):
+// On SQLite, two cheap checks, on every call (no file descriptor needed:
+// /healthz must answer at the open-file limit too):
 // - a read through a statement compiled once, which fails once the database
 //   cannot be read (closed, an I/O error, a file that is not a database);
 // - that nod.db is still the file nod opened. A file deleted or replaced
 //   under a running server still takes every write, into a file no one will
 //   open again: a restart would find none of it.
+// On PostgreSQL, a `SELECT 1` through the pool, which fails when the server
+// is down or refuses nod, and is given PG_CHECK_MS to answer.
 import { Elysia, t } from "elysia";
 import { statSync, type Stats } from "node:fs";
 import path from "node:path";
 import type { Ctx } from "../context.ts";
+import { sql } from "drizzle-orm";
 import { DB_FILE } from "../db/index.ts";
+import { asPg } from "../db/pg-writer.ts";
+import { dialect } from "../db/tables.ts";
 import { HttpError } from "../lib/errors.ts";
 import { doc, errors, models, PUBLIC } from "../lib/schemas.ts";
 
 const Health = t.Object({ status: t.Literal("ok") });
 
 /** What is wrong with the database, or null when it answers. */
-export type DatabaseCheck = () => string | null;
+export type DatabaseCheck = () => Promise<string | null>;
 
-export function databaseCheck(ctx: Ctx): DatabaseCheck {
+/** How long PostgreSQL has to answer the check: a load balancer polls every few seconds. */
+export const PG_CHECK_MS = 5_000;
+
+export function databaseCheck(ctx: Pick<Ctx, "config" | "db">): DatabaseCheck {
+  return dialect === "pg" ? pgCheck(ctx) : sqliteCheck(ctx);
+}
+
+function pgCheck(ctx: Pick<Ctx, "db">): DatabaseCheck {
+  return async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${PG_CHECK_MS / 1000} s`), PG_CHECK_MS)));
+    const answer = asPg(ctx.db)
+      .execute(sql`SELECT 1`)
+      .then(
+        () => null,
+        (e: Error) => `cannot query PostgreSQL: ${(e.cause as Error | undefined)?.message ?? e.message}`,
+      );
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+function sqliteCheck(ctx: Pick<Ctx, "config" | "db">): DatabaseCheck {
   const file = path.join(ctx.config.dataDir, DB_FILE);
   const opened = statSync(file); // just after openDb: the file nod holds
   const sqlite = ctx.db.$client;
-  return () => {
+  return async () => {
     try {
       // query() keeps the compiled statement on the connection, and refuses a closed one.
       sqlite.query("SELECT count(*) FROM sqlite_master").get();
@@ -50,8 +80,8 @@ export function healthRoutes(ctx: Ctx) {
   let reported: string | null = null; // logged when it changes, not on every poll
   return new Elysia({ detail: PUBLIC }).use(models).get(
     "/healthz",
-    () => {
-      const problem = check();
+    async () => {
+      const problem = await check();
       if (problem !== reported) {
         if (problem) ctx.log.error("health check: the database is unavailable", { problem });
         else ctx.log.info("health check: the database answers again");

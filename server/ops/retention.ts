@@ -23,9 +23,10 @@
 // messages (an id starts with its creation time, lib/ids.ts).
 import { unlink } from "node:fs/promises";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { prepared } from "../db/prepared.ts";
+import { rawRows } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { mediaDir, MEDIA_NAME_RE } from "../media/service.ts";
 
@@ -40,21 +41,29 @@ export type Pruned = { outbox: number; task_runs: number; activity: number; mess
 /** The smallest id made at ms or later, for a prefix (lib/ids.ts: prefix + 12 hex digits of ms + …). */
 export const idAt = (prefix: string, ms: number) => prefix + Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
 
-const stmt = (db: Db, key: string, text: string) => prepared(db, `retention.${key}`, (db) => db.$client.prepare(text));
-
-// Each DELETE takes at most `limit` rows, picked through an index.
-const SQL = {
-  outbox: "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ?1 LIMIT ?2)",
-  task_runs:
-    "DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ?1 AND status IN ('completed', 'failed') LIMIT ?2)",
-  activity: "DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ?1 ORDER BY id LIMIT ?2)",
-  sessions: "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
+// Each DELETE takes at most `limit` rows, picked through an index, and returns
+// them to be counted. The same SQL on SQLite and PostgreSQL (rawRows runs it
+// on either): not a hot path, an hourly pass of a few statements per 500 rows.
+const DELETE = {
+  outbox: (before: string, limit: number) =>
+    sql`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = 'delivered' AND delivered_at < ${before} LIMIT ${limit}) RETURNING 1`,
+  task_runs: (before: string, limit: number) =>
+    sql`DELETE FROM task_runs WHERE id IN (SELECT id FROM task_runs WHERE finished_at < ${before} AND status IN ('completed', 'failed') LIMIT ${limit}) RETURNING 1`,
+  activity: (before: string, limit: number) => sql`DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE id < ${before} ORDER BY id LIMIT ${limit}) RETURNING 1`,
+  sessions: (before: string, limit: number) =>
+    sql`DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at < ${before} LIMIT ${limit}) RETURNING 1`,
   // A sent marker's next_attempt_at is when it was sent (push/sender.ts).
-  push_queue: "DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ?1 LIMIT ?2)",
-  messagesPick: "SELECT id, image_url AS imageUrl, conversation_id AS conversationId, role FROM messages WHERE id < ?1 ORDER BY id LIMIT ?2",
-  messagesDelete: "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
-  unreadOf: "SELECT unread, unread_since AS since FROM conversations WHERE id = ?1",
-  unreadLess: "UPDATE conversations SET unread = max(0, unread - ?2), unread_since = CASE WHEN unread > ?2 THEN unread_since END WHERE id = ?1",
+  push_queue: (before: string, limit: number) =>
+    sql`DELETE FROM push_queue WHERE id IN (SELECT id FROM push_queue WHERE status = 'sent' AND next_attempt_at < ${before} LIMIT ${limit}) RETURNING 1`,
+};
+const MESSAGES = {
+  pick: (before: string, limit: number) =>
+    sql`SELECT id, image_url AS "imageUrl", conversation_id AS "conversationId", role FROM messages WHERE id < ${before} ORDER BY id LIMIT ${limit}`,
+  // an array becomes a parenthesized list of parameters (at most PRUNE_BATCH)
+  delete: (ids: string[]) => sql`DELETE FROM messages WHERE id IN ${ids}`,
+  unreadOf: (id: string) => sql`SELECT unread, unread_since AS since FROM conversations WHERE id = ${id}`,
+  unreadLess: (id: string, n: number) =>
+    sql`UPDATE conversations SET unread = CASE WHEN unread > ${n} THEN unread - ${n} ELSE 0 END, unread_since = CASE WHEN unread > ${n} THEN unread_since END WHERE id = ${id}`,
 };
 
 type PickedMessage = { id: string; imageUrl: string | null; conversationId: string; role: string };
@@ -64,37 +73,38 @@ type PickedMessage = { id: string; imageUrl: string | null; conversationId: stri
  * the unread ones among them: the agent and task messages from the
  * conversation's first unread one (unread_since) on. Same transaction.
  */
-function deleteMessages(db: Db, rows: PickedMessage[]) {
-  const unreadOf = stmt(db, "unreadOf", SQL.unreadOf);
-  const convs = new Map<string, { unread: number; since: string | null } | null>();
+async function deleteMessages(db: Db, rows: PickedMessage[]) {
+  const convs = new Map<string, { unread: number; since: string | null } | undefined>();
   const gone = new Map<string, number>();
   for (const m of rows) {
     if (m.role === "user") continue;
-    if (!convs.has(m.conversationId)) convs.set(m.conversationId, unreadOf.get(m.conversationId) as { unread: number; since: string | null } | null);
+    if (!convs.has(m.conversationId)) convs.set(m.conversationId, (await rawRows<{ unread: number; since: string | null }>(db, MESSAGES.unreadOf(m.conversationId)))[0]);
     const c = convs.get(m.conversationId);
     if (c && c.unread > 0 && c.since !== null && m.id >= c.since) gone.set(m.conversationId, (gone.get(m.conversationId) ?? 0) + 1);
   }
-  stmt(db, "messagesDelete", SQL.messagesDelete).run(JSON.stringify(rows.map((r) => r.id)));
-  const less = stmt(db, "unreadLess", SQL.unreadLess);
-  for (const [conversationId, n] of gone) less.run(conversationId, n);
+  await rawRows(db, MESSAGES.delete(rows.map((r) => r.id)));
+  for (const [conversationId, n] of gone) await rawRows(db, MESSAGES.unreadLess(conversationId, n));
 }
 
+/** How many rows a DELETE … RETURNING deleted. */
+const count = async (db: Db, q: ReturnType<typeof sql>) => (await rawRows(db, q)).length;
+
 /** Deletes one batch of a table's rows older than the cutoff; returns how many (and the images of deleted messages). */
-export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): { n: number; images: string[] } {
-  return ctx.writer.now((uow) => {
+export function pruneBatch(ctx: Ctx, table: keyof Pruned, cutoffMs: number, limit = PRUNE_BATCH): Promise<{ n: number; images: string[] }> {
+  return ctx.writer.now(async (uow) => {
     const db = uow.db;
     switch (table) {
       case "outbox":
       case "task_runs":
       case "sessions":
       case "push_queue":
-        return { n: stmt(db, table, SQL[table]).run(isoMs(cutoffMs), limit).changes, images: [] };
+        return { n: await count(db, DELETE[table](isoMs(cutoffMs), limit)), images: [] };
       case "activity":
-        return { n: stmt(db, table, SQL.activity).run(idAt("act_", cutoffMs), limit).changes, images: [] };
+        return { n: await count(db, DELETE.activity(idAt("act_", cutoffMs), limit)), images: [] };
       case "messages": {
-        const rows = stmt(db, "messagesPick", SQL.messagesPick).all(idAt("msg_", cutoffMs), limit) as PickedMessage[];
+        const rows = await rawRows<PickedMessage>(db, MESSAGES.pick(idAt("msg_", cutoffMs), limit));
         if (!rows.length) return { n: 0, images: [] };
-        deleteMessages(db, rows);
+        await deleteMessages(db, rows);
         return { n: rows.length, images: rows.flatMap((r) => (r.imageUrl ? [r.imageUrl] : [])) };
       }
     }
@@ -166,7 +176,7 @@ export class Retention {
       if (cutoff === undefined) continue;
       for (;;) {
         if (this.closing) break;
-        const batch = pruneBatch(ctx, table, cutoff);
+        const batch = await pruneBatch(ctx, table, cutoff);
         pruned[table] += batch.n;
         await this.removeImages(batch.images);
         if (batch.n < PRUNE_BATCH) break;

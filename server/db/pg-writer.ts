@@ -1,0 +1,131 @@
+// The PostgreSQL writer: the same group commit as SQLite's (unit-of-work.ts),
+// over a pool. Units queued while no batch is committing go together in one
+// transaction, each inside its own savepoint, so one failing unit rolls back
+// only itself; the batch's effects leave once, after the COMMIT, and never
+// for a unit that rolled back. Every statement is a round trip here, so a
+// batch runs its units one after the other in microtasks and its callers hear
+// back when the COMMIT answered: `now(fn)` always returns a promise.
+//
+// Units queued while a batch commits wait for it and then go together in the
+// next one (bench/pg-writer.ts measures this against more batches at once,
+// `maxBatches`). A deadlock or a serialization failure (SQLSTATE 40P01,
+// 40001) takes back the whole transaction, so the whole batch runs again.
+import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
+import type { SQL } from "bun";
+import type * as pgSchema from "./schema-pg.ts";
+import { belongsTo, type Db } from "./index.ts";
+import { BatchWriter, UnitOfWork, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
+
+/** The PostgreSQL store's drizzle handle over Bun.sql's pool. */
+export type PgDb = BunSQLDatabase<typeof pgSchema> & { $client: SQL };
+type PgTx = Parameters<Parameters<PgDb["transaction"]>[0]>[0];
+
+/**
+ * The services are typed against SQLite's drizzle (tables.ts hands them either
+ * dialect's tables under SQLite's types): a PostgreSQL handle goes to them as
+ * a Db, and the store's own code takes it back as what it is.
+ */
+export const asPg = (db: Db) => db as unknown as PgDb;
+const asDb = (db: PgDb | PgTx) => db as unknown as Db;
+
+/** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
+export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
+
+/** Attempts of a batch that hits a deadlock or a serialization failure. */
+const ATTEMPTS = 5;
+const RETRY_CODES = new Set(["40001", "40P01"]);
+
+/** Whether e (or what it wraps: drizzle puts the driver's error in `cause`) is a deadlock or a serialization failure. */
+export function isRetryable(e: unknown): boolean {
+  for (let c = e as { errno?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c)
+    if (typeof c.errno === "string" && RETRY_CODES.has(c.errno)) return true;
+  return false;
+}
+
+export class PgWriter extends BatchWriter implements Writer {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly maxBatches: number;
+  /** Batches run again after a deadlock or a serialization failure. */
+  retries = 0;
+
+  /** db: the store's pool (also ctx.db: PostgreSQL's readers see only committed rows anyway). */
+  constructor(db: Db, opts: { onSinkError?: (e: unknown) => void; maxBatches?: number } = {}) {
+    super(db, opts.onSinkError);
+    this.maxBatches = opts.maxBatches ?? 1;
+  }
+
+  now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  now<T>(fn: (uow: UnitOfWork) => T): T;
+  now<T>(fn: (uow: UnitOfWork) => T): T {
+    // Typed as the interface has it while SQLite's synchronous units remain; here it is always a promise.
+    return this.run(fn) as T;
+  }
+
+  /** Commits everything queued now (also at shutdown); settles once the batches in flight have committed too. */
+  flush(): Promise<void> {
+    const free = this.maxBatches - this.inFlight.size;
+    if (free <= 0) return Promise.race(this.inFlight).then(() => this.flush());
+    const queued = this.take();
+    // With room for several batches, the queue is shared among them (each on its own connection).
+    const size = Math.ceil(queued.length / free);
+    for (let i = 0; i < queued.length; i += size) {
+      const p = this.commit(queued.slice(i, i + size)).finally(() => {
+        this.inFlight.delete(p);
+        this.again();
+      });
+      this.inFlight.add(p);
+    }
+    return Promise.all(this.inFlight).then(() => {});
+  }
+
+  private async commit(batch: Queued[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: Outcome[];
+      try {
+        outcomes = await asPg(this.db).transaction((tx) => (batch.length === 1 ? this.alone(tx, batch[0]!) : this.units(tx, batch)));
+      } catch (e) {
+        if (isRetryable(e) && attempt < ATTEMPTS) {
+          this.retries++;
+          await Bun.sleep(Math.random() * 10 * attempt); // apart from the transaction it ran into
+          continue;
+        }
+        for (const item of batch) item.reject(e);
+        return;
+      }
+      this.committed(batch, outcomes);
+      return;
+    }
+  }
+
+  /** Each unit in its savepoint (drizzle's nested transaction): a unit that throws takes back only its own rows. */
+  private async units(tx: PgTx, batch: Queued[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    for (const item of batch) {
+      let uow: UnitOfWork | undefined;
+      try {
+        const value = await tx.transaction(async (sp) => {
+          uow = this.unitOfWork(sp);
+          return await item.fn(uow);
+        });
+        outcomes.push({ ok: true, value, uow: uow! });
+      } catch (e) {
+        // A deadlock's locks were taken in this transaction: the batch runs again. No savepoint: the connection failed.
+        if (isRetryable(e) || !uow) throw e;
+        outcomes.push({ ok: false, value: e, uow });
+      }
+    }
+    return outcomes;
+  }
+
+  /** A batch of one needs no savepoint (two round trips fewer): its transaction is its unit. */
+  private async alone(tx: PgTx, item: Queued): Promise<Outcome[]> {
+    const uow = this.unitOfWork(tx);
+    const value = await item.fn(uow); // a throw rolls the transaction back and rejects its caller (commit above)
+    return [{ ok: true, value, uow }];
+  }
+
+  private unitOfWork(tx: PgTx) {
+    belongsTo(asDb(tx), this.db, false); // caches key on the store; what a unit reads is not committed yet
+    return new UnitOfWork(asDb(tx));
+  }
+}
