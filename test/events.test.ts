@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { AgentClient, PNG_1x1, request, startTestServer, withAgent } from "./helpers.ts";
+import { like } from "drizzle-orm";
+import { outbox } from "../server/db/tables.ts";
 
 describe("agent API: POST /api/agent/events", async () => {
   const server = await startTestServer();
@@ -205,8 +207,8 @@ describe("agent API: POST /api/agent/decisions/resolve", async () => {
     expect(r.body).toEqual({ status: "resolved", decision_id: id });
     const d = (await person.get(`/api/decisions/${id}`)).body;
     expect(d).toMatchObject({ status: "responded", note: "User said in chat: nod-api", resolved_by: "agent" });
-    const outbox = server.ctx.db.$client.query("select count(*) as n from outbox where payload like ?").get(`%${id}%`) as { n: number };
-    expect(outbox.n).toBe(0);
+    const queued = await server.ctx.db.select({ id: outbox.id }).from(outbox).where(like(outbox.payload, `%${id}%`));
+    expect(queued).toEqual([]);
   });
 
   test("already resolved → 409", async () => {

@@ -152,7 +152,7 @@ export async function agentCounts(db: Db, ids: string[]) {
  * A page as long as `limit` may have more before it: ?before= its first agent.
  */
 export async function listAgentsWithCounts(ctx: Ctx, page: { limit?: number; before?: string } = {}): Promise<Static<typeof AgentListItem>[]> {
-  let from: Position = { createdAt: "\uffff", tiebreak: 0 }; // after every stored time: the newest page
+  let from: Position = { createdAt: "\uffff", tiebreak: "\uffff" }; // after every stored time (so the tiebreak is never reached): the newest page
   if (page.before !== undefined) {
     const b = first(await lists(ctx.db).position.execute({ id: page.before }));
     if (!b) throw badRequest("before: no agent with this id");
