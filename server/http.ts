@@ -4,7 +4,7 @@ import { Elysia, type ValidationError } from "elysia";
 import type { Ctx } from "./context.ts";
 import { HttpError, tooLarge } from "./lib/errors.ts";
 import { describeValueError } from "./lib/validate.ts";
-import { checkJsonDepth } from "./lib/json-depth.ts";
+import { checkJsonDepth, checkNoNul } from "./lib/json-depth.ts";
 import { checkSameOrigin } from "./auth/guard.ts";
 
 export const MiB = 1024 * 1024;
@@ -70,10 +70,12 @@ export function httpBasics(ctx: Ctx) {
         }
       }
     })
-    .onTransform({ as: "global" }, ({ request, path, body }) => {
+    .onTransform({ as: "global" }, ({ request, path, body, params, query }) => {
       note(request);
-      // Parsed, not yet validated nor stored: refuse JSON nested too deeply first.
+      // Parsed, not yet validated nor stored: refuse JSON nested too deeply, and NUL characters, first.
       checkJsonDepth(body);
+      checkNoNul(body);
+      for (const [name, value] of Object.entries({ ...params, ...query })) checkNoNul(value, name);
       if (path.startsWith("/api/") && !path.startsWith("/api/agent/")) checkSameOrigin(ctx, request);
     })
     .onError({ as: "global" }, ({ code, error, request }) => {

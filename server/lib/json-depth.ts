@@ -33,3 +33,34 @@ export const tooDeepDetail = (field = "body") => `${field}: JSON nested deeper t
 export function checkJsonDepth(value: unknown, field = "body") {
   if (nestedDeeperThan(value)) throw badRequest(tooDeepDetail(field));
 }
+
+/**
+ * Where the first string (or object key) holding U+0000 is, as `field.a[2]`,
+ * or null when there is none. PostgreSQL's text cannot store that character,
+ * so nod refuses it on every store, the same way (a 400, not a failed write).
+ */
+export function nulAt(value: unknown, field = "body"): string | null {
+  const stack: [unknown, string][] = [[value, field]];
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return at;
+    } else if (Array.isArray(v)) {
+      v.forEach((child, i) => stack.push([child, `${at}[${i}]`]));
+    } else if (isJsonContainer(v)) {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes("\u0000")) return at;
+        stack.push([child, at === "body" ? k : `${at}.${k}`]);
+      }
+    }
+  }
+  return null;
+}
+
+export const nulDetail = (at: string) => `${at}: contains a NUL character (U+0000), which nod does not store`;
+
+/** Throws 400 {"detail": "text: contains a NUL character …"} for a value holding U+0000 anywhere. */
+export function checkNoNul(value: unknown, field = "body") {
+  const at = nulAt(value, field);
+  if (at !== null) throw badRequest(nulDetail(at));
+}

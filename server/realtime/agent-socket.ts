@@ -29,7 +29,7 @@ import { prepared } from "../db/prepared.ts";
 import { checkAgentCredentials, knownAgent } from "../agents/service.ts";
 import { handleAgentEvent, joinsGroupCommit, WS_EVENT_TYPES } from "../events/service.ts";
 import { HttpError } from "../lib/errors.ts";
-import { nestedDeeperThan, tooDeepDetail } from "../lib/json-depth.ts";
+import { nestedDeeperThan, nulAt, nulDetail, tooDeepDetail } from "../lib/json-depth.ts";
 import { randomHex } from "../lib/ids.ts";
 import { isoMs } from "../lib/time.ts";
 import { requeueSocketEvents } from "../db/outbox.ts";
@@ -125,6 +125,8 @@ export class AgentConnection {
     const rid = frame.request_id;
     const requestId = typeof rid === "string" || typeof rid === "number" ? { request_id: rid } : {};
     if (nestedDeeperThan(frame)) return this.send(ws, { type: "error", ...requestId, detail: tooDeepDetail("frame"), code: 400 });
+    const nul = nulAt(frame, "frame");
+    if (nul !== null) return this.send(ws, { type: "error", ...requestId, detail: nulDetail(nul), code: 400 });
     // Replies go out in the order the frames came in, and their writes and effects
     // keep that order too. Consecutive plain writes (a message without an image, a
     // request, an alert…) start at once, so they join the same group commit; any

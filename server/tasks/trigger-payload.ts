@@ -17,7 +17,7 @@ export function triggerPayload(contentType: string | null, raw: Uint8Array): unk
     } catch {
       return { content_type: contentType || null, body: text };
     }
-    checkJsonDepth(value); // the payload is stored and handed to the agent's parser as is
+    checkJsonDepth(value); // the payload is stored and handed to the agent's parser as is (a json column: a NUL in it stays escaped)
     return value;
   }
   return { content_type: contentType || null, body: text };
