@@ -2,7 +2,8 @@
 // context scratchpad; another agent's task or run is 404; no credentials 401.
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { outbox } from "../server/db/schema.ts";
+import { outbox } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 import { AgentClient, eventually, request, startTestServer, withAgent } from "./helpers.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -12,12 +13,8 @@ describe("agent task API", async () => {
   const { person, created, agent } = await withAgent(server, { name: "Builder" });
   const other = await person.createAgent({ name: "Other" });
   const otherAgent = new AgentClient(server.url, other.id, other.secret);
-  const outboxEvents = (type: string, agentId = created.id) =>
-    server.ctx.db
-      .select()
-      .from(outbox)
-      .where(eq(outbox.type, type as "task_due"))
-      .all()
+  const outboxEvents = async (type: string, agentId = created.id) =>
+    (await server.ctx.db.select().from(outbox).where(eq(outbox.type, type as "task_due")))
       .filter((r) => r.agentId === agentId)
       .map((r) => JSON.parse(r.payload));
 
@@ -133,11 +130,11 @@ describe("agent task API", async () => {
     expect(due[0]).toMatchObject({ id: onceTask.id, name: "Once now", prompt: "Say hello.", schedule: "once", trigger_type: "once", enabled: true });
     expect(due[0].run_id).toMatch(/^run_/);
     dueRunId = due[0].run_id;
-    const ev = outboxEvents("task_due").find((e) => e.run_id === dueRunId);
+    const ev = (await outboxEvents("task_due")).find((e) => e.run_id === dueRunId);
     expect(ev).toMatchObject({ type: "task_due", task_id: onceTask.id, task_name: "Once now", task_prompt: "Say hello.", schedule: "once" });
     expect(ev.event_id).toMatch(/^evt_/);
     // polling told the agent: the event is marked delivered (via poll) and not replayed later
-    const row = server.ctx.db.select().from(outbox).where(eq(outbox.id, ev.event_id)).get()!;
+    const row = first(await server.ctx.db.select().from(outbox).where(eq(outbox.id, ev.event_id)))!;
     expect(row).toMatchObject({ status: "delivered", deliveredVia: "poll" });
     expect((await agent.get("/api/agent/tasks/due")).body.map((d: any) => d.run_id)).toEqual([dueRunId]); // still listed
     // it ran: nothing more is scheduled

@@ -4,8 +4,8 @@
 // in that unit: a task deleted, disabled or changed meanwhile is answered as
 // such (404, 409), never a 500 nor a run that points at nothing.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eq } from "drizzle-orm";
-import { outbox, taskRuns, tasks as tasksTable } from "../server/db/schema.ts";
+import { and, eq, isNull } from "drizzle-orm";
+import { outbox, taskRuns, tasks as tasksTable } from "../server/db/tables.ts";
 import { deleteTask, getTask, updateTask } from "../server/tasks/service.ts";
 import { runNow } from "../server/tasks/run-create.ts";
 import { receiveTrigger } from "../server/tasks/trigger-call.ts";
@@ -22,15 +22,15 @@ describe("a task changed while a request waits for the writer", async () => {
     expect(r.status).toBe(200);
     return r.body as { id: string; trigger_id: string | null };
   };
-  const runsOf = (taskId: string) => ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId)).all();
-  const triggerEvents = () => ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger")).all();
+  const runsOf = (taskId: string) => ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId));
+  const triggerEvents = () => ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger"));
 
   test("a change to a task deleted meanwhile is a 404", async () => {
     const t = await newTask();
     const [deleted, updated] = await Promise.allSettled([deleteTask(ctx, t.id), updateTask(ctx, t.id, { name: "Renamed" })]);
     expect(deleted.status).toBe("fulfilled");
     expect(updated).toMatchObject({ status: "rejected", reason: { status: 404, detail: "task not found" } });
-    expect(ctx.db.select().from(tasksTable).where(eq(tasksTable.id, t.id)).all()).toEqual([]);
+    expect(await ctx.db.select().from(tasksTable).where(eq(tasksTable.id, t.id))).toEqual([]);
   });
 
   test("a second delete of the same task is a 404", async () => {
@@ -44,7 +44,7 @@ describe("a task changed while a request waits for the writer", async () => {
     const t = await newTask();
     const [, run] = await Promise.allSettled([deleteTask(ctx, t.id), runNow(ctx, t.id)]);
     expect(run).toMatchObject({ status: "rejected", reason: { status: 404, detail: "task not found" } });
-    expect(runsOf(t.id)).toEqual([]);
+    expect(await runsOf(t.id)).toEqual([]);
   });
 
   test("two changes that make a task an event task at once give it one trigger id, the one both answers show", async () => {
@@ -57,27 +57,27 @@ describe("a task changed while a request waits for the writer", async () => {
 
   test("a webhook call to a task disabled meanwhile is a 409: no run, no task_trigger", async () => {
     const t = await newTask("event");
-    const before = triggerEvents().length;
+    const before = (await triggerEvents()).length;
     const [call] = await Promise.allSettled([receiveTrigger(ctx, t.trigger_id!, () => ({ n: 1 })), updateTask(ctx, t.id, { enabled: false })]);
     expect(call).toMatchObject({ status: "rejected", reason: { status: 409, detail: "this task is disabled" } });
-    expect(runsOf(t.id)).toEqual([]);
-    expect(triggerEvents()).toHaveLength(before);
+    expect(await runsOf(t.id)).toEqual([]);
+    expect(await triggerEvents()).toHaveLength(before);
   });
 
   test("a webhook call to a task deleted meanwhile is a 404: no run, no task_trigger", async () => {
     const t = await newTask("event");
-    const before = triggerEvents().length;
+    const before = (await triggerEvents()).length;
     const [call] = await Promise.allSettled([receiveTrigger(ctx, t.trigger_id!, () => ({ n: 2 })), deleteTask(ctx, t.id)]);
     expect(call).toMatchObject({ status: "rejected", reason: { status: 404, detail: "trigger not found" } });
-    expect(triggerEvents()).toHaveLength(before);
+    expect(await triggerEvents()).toHaveLength(before);
   });
 
   test("a webhook call with nothing in between still makes its run", async () => {
     const t = await newTask("event");
     const r = await receiveTrigger(ctx, t.trigger_id!, () => null);
-    expect(runsOf(t.id).map((x) => ({ id: x.id, payload: x.payload }))).toEqual([{ id: r.run_id, payload: null }]);
-    // a run without a payload stores SQL NULL, not the JSON text 'null'
-    const raw = ctx.db.$client.query<{ payload: string | null }, [string]>("SELECT payload FROM task_runs WHERE id = ?").get(r.run_id);
-    expect(raw).toEqual({ payload: null });
+    expect((await runsOf(t.id)).map((x) => ({ id: x.id, payload: x.payload }))).toEqual([{ id: r.run_id, payload: null }]);
+    // a run without a payload stores SQL NULL, not the JSON text 'null' (which reads back as null too)
+    const sqlNull = await ctx.db.select({ id: taskRuns.id }).from(taskRuns).where(and(eq(taskRuns.id, r.run_id), isNull(taskRuns.payload)));
+    expect(sqlNull).toEqual([{ id: r.run_id }]);
   });
 });

@@ -1,7 +1,7 @@
 // The people's task routes (API.md "People: tasks") and the editor's preview.
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { outbox } from "../server/db/schema.ts";
+import { outbox } from "../server/db/tables.ts";
 import { AgentClient, eventually, request, startTestServer, withAgent } from "./helpers.ts";
 
 describe("people: tasks", async () => {
@@ -125,11 +125,7 @@ describe("people: tasks", async () => {
     expect(r.status).toBe(201);
     expect(r.body.run_id).toMatch(/^run_/);
     runId = r.body.run_id;
-    const ev = server.ctx.db
-      .select()
-      .from(outbox)
-      .where(eq(outbox.type, "task_due"))
-      .all()
+    const ev = (await server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_due")))
       .map((x) => JSON.parse(x.payload))
       .find((p) => p.run_id === runId);
     expect(ev).toMatchObject({ type: "task_due", task_id: task.id, task_name: "Monday digest", task_prompt: "Write it short.", schedule: "0 12 * * *" });

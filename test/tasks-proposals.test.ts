@@ -3,20 +3,15 @@
 // task_trigger over the agent's socket.
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { outbox } from "../server/db/schema.ts";
+import { outbox } from "../server/db/tables.ts";
 import { startTestServer, withAgent } from "./helpers.ts";
 import { connectAgent, connectInbox } from "./ws-helpers.ts";
 
 describe("task proposals", async () => {
   const server = await startTestServer();
   const { person, created, agent } = await withAgent(server, { name: "Planner" });
-  const resolvedEvents = () =>
-    server.ctx.db
-      .select()
-      .from(outbox)
-      .where(eq(outbox.type, "decision_resolved"))
-      .all()
-      .map((r) => JSON.parse(r.payload));
+  const resolvedEvents = async () =>
+    (await server.ctx.db.select().from(outbox).where(eq(outbox.type, "decision_resolved"))).map((r) => JSON.parse(r.payload));
   const propose = async (body: Record<string, unknown>) => {
     const r = await agent.event({ type: "task_proposal", title: "Schedule: Daily summary", task_name: "Daily summary", task_prompt: "Summarize git activity", task_schedule: "0 9 * * 1-5", ...body });
     expect(r.status).toBe(200);
@@ -34,7 +29,7 @@ describe("task proposals", async () => {
     const task = (await agent.get("/api/agent/tasks")).body.find((t: any) => t.id === taskId);
     expect(task).toMatchObject({ name: "Daily summary", prompt: "Summarize git activity", schedule: "0 9 * * 1-5", trigger_type: "scheduled", timezone: "Europe/Paris", enabled: true });
     expect(task.next_run_at).toMatch(/T0[78]:00:00Z$/);
-    const ev = resolvedEvents().find((e) => e.decision_id === id);
+    const ev = (await resolvedEvents()).find((e) => e.decision_id === id);
     expect(ev).toMatchObject({ type: "decision_resolved", status: "approved", note: "yes please", task_id: taskId });
   });
 
@@ -45,7 +40,7 @@ describe("task proposals", async () => {
     expect(r.status).toBe(200);
     expect(r.body.task_id).toBeNull();
     expect((await person.get("/api/tasks")).body.length).toBe(before);
-    expect(resolvedEvents().find((e) => e.decision_id === id)).toMatchObject({ status: "rejected", task_id: null });
+    expect((await resolvedEvents()).find((e) => e.decision_id === id)).toMatchObject({ status: "rejected", task_id: null });
   });
 
   test("an invalid schedule fails the approval with a clear 400; the request stays pending, no task is made", async () => {
@@ -58,7 +53,7 @@ describe("task proposals", async () => {
     const d = (await person.get(`/api/decisions/${bad}`)).body;
     expect(d.status).toBe("pending");
     expect((await person.get("/api/tasks")).body.length).toBe(before);
-    expect(resolvedEvents().some((e) => e.decision_id === bad)).toBe(false);
+    expect((await resolvedEvents()).some((e) => e.decision_id === bad)).toBe(false);
 
     const badZone = await propose({ task_name: "Zoned", timezone: "Atlantis/Capital" });
     r = await person.post(`/api/decisions/${badZone}/respond`, { status: "approved" });

@@ -3,7 +3,8 @@
 // time passed while the server was down.
 import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { outbox, taskRuns, tasks } from "../server/db/schema.ts";
+import { outbox, taskRuns, tasks } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 import { TaskScheduler } from "../server/tasks/scheduler.ts";
 import { eventually, startTestServer, withAgent, type TestServer } from "./helpers.ts";
 
@@ -11,14 +12,9 @@ import { eventually, startTestServer, withAgent, type TestServer } from "./helpe
 setDefaultTimeout(60_000);
 
 const runsOf = (server: TestServer, taskId: string) =>
-  server.ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId)).orderBy(taskRuns.id).all();
-const dueEvents = (server: TestServer) =>
-  server.ctx.db
-    .select()
-    .from(outbox)
-    .where(eq(outbox.type, "task_due"))
-    .all()
-    .map((r) => JSON.parse(r.payload));
+  server.ctx.db.select().from(taskRuns).where(eq(taskRuns.taskId, taskId)).orderBy(taskRuns.id);
+const dueEvents = async (server: TestServer) =>
+  (await server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_due"))).map((r) => JSON.parse(r.payload));
 
 describe("scheduler on an injected clock", async () => {
   // Monday 5 January 2026, in the past of any real clock, so sessions stay valid.
@@ -40,12 +36,12 @@ describe("scheduler on an injected clock", async () => {
     const t = await task({ name: "Standup", schedule: "0 9 * * *" });
     expect(t.next_run_at).toBe("2026-01-05T09:00:00Z");
     await at("2026-01-05T08:59:59.900Z");
-    expect(runsOf(server, t.id)).toHaveLength(0);
+    expect(await runsOf(server, t.id)).toHaveLength(0);
     await at("2026-01-05T09:00:00.000Z");
-    const runs = runsOf(server, t.id);
+    const runs = await runsOf(server, t.id);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: "due", trigger: "schedule", agentId: created.id });
-    const ev = dueEvents(server).find((e) => e.run_id === runs[0]!.id);
+    const ev = (await dueEvents(server)).find((e) => e.run_id === runs[0]!.id);
     expect(ev).toMatchObject({ type: "task_due", task_id: t.id, task_name: "Standup", task_prompt: "Do it.", schedule: "0 9 * * *" });
     expect((await getTask(t.id)).next_run_at).toBe("2026-01-06T09:00:00Z");
     // the agent sees it when polling
@@ -53,7 +49,7 @@ describe("scheduler on an injected clock", async () => {
     expect(due.map((d: any) => d.run_id)).toContain(runs[0]!.id);
     // ticking again at the same time fires nothing more
     await at("2026-01-05T09:00:00.500Z");
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
   });
 
   test("cron runs in the task's time zone", async () => {
@@ -63,7 +59,7 @@ describe("scheduler on an injected clock", async () => {
     const ny = await task({ name: "New York", schedule: "0 9 * * *", timezone: "America/New_York" });
     expect(ny.next_run_at).toBe("2026-01-05T14:00:00Z");
     await at("2026-01-05T14:00:00Z");
-    expect(runsOf(server, ny.id)).toHaveLength(1);
+    expect(await runsOf(server, ny.id)).toHaveLength(1);
     expect((await getTask(ny.id)).next_run_at).toBe("2026-01-06T14:00:00Z");
   });
 
@@ -72,7 +68,7 @@ describe("scheduler on an injected clock", async () => {
     const t = await task({ name: "Hourly", schedule: "0 * * * *" });
     expect(t.next_run_at).toBe("2026-01-05T16:00:00Z");
     await at("2026-01-05T20:30:00Z"); // 16, 17, 18, 19, 20 o'clock all passed
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
     expect((await getTask(t.id)).next_run_at).toBe("2026-01-05T21:00:00Z");
   });
 
@@ -87,7 +83,7 @@ describe("scheduler on an injected clock", async () => {
       const first = server.live.scheduler;
       expect(first).not.toBe(second);
       await Promise.all([first.tick(), second.tick(), first.tick(), second.tick(), Promise.resolve(first.poke())]);
-      for (const id of ids) expect(runsOf(server, id)).toHaveLength(1);
+      for (const id of ids) expect(await runsOf(server, id)).toHaveLength(1);
     } finally {
       await second.stop();
     }
@@ -100,14 +96,14 @@ describe("scheduler on an injected clock", async () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ enabled: false, next_run_at: null });
     await at("2026-01-07T08:00:00Z");
-    expect(runsOf(server, t.id)).toHaveLength(0);
+    expect(await runsOf(server, t.id)).toHaveLength(0);
     fakeNow = Date.parse("2026-01-07T09:00:00Z");
     r = await person.patch(`/api/tasks/${t.id}`, { enabled: true });
     expect(r.body).toMatchObject({ enabled: true, next_run_at: "2026-01-08T08:00:00Z" });
     await at("2026-01-07T09:00:01Z");
-    expect(runsOf(server, t.id)).toHaveLength(0);
+    expect(await runsOf(server, t.id)).toHaveLength(0);
     await at("2026-01-08T08:00:00Z");
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
   });
 
   test("editing the schedule takes effect at once; a deleted task never fires", async () => {
@@ -116,12 +112,12 @@ describe("scheduler on an injected clock", async () => {
     const r = await person.patch(`/api/tasks/${t.id}`, { schedule: "30 12 * * *", timezone: "UTC" });
     expect(r.body.next_run_at).toBe("2026-01-09T12:30:00Z");
     await at("2026-01-09T12:30:00Z");
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
 
     const gone = await task({ name: "Deleted", schedule: "0 13 * * *" });
     expect((await person.delete(`/api/tasks/${gone.id}`)).status).toBe(204);
     await at("2026-01-09T13:00:00Z");
-    expect(runsOf(server, gone.id)).toHaveLength(0);
+    expect(await runsOf(server, gone.id)).toHaveLength(0);
     expect((await agent.get("/api/agent/tasks")).body.some((x: any) => x.id === gone.id)).toBe(false);
   });
 
@@ -130,11 +126,11 @@ describe("scheduler on an injected clock", async () => {
     const t = await task({ name: "Later", schedule: "once", run_at: "2026-01-10T10:00:00", timezone: "Europe/Berlin" });
     expect(t).toMatchObject({ trigger_type: "once", run_at: "2026-01-10T09:00:00Z", next_run_at: "2026-01-10T09:00:00Z" });
     await at("2026-01-10T08:59:59Z");
-    expect(runsOf(server, t.id)).toHaveLength(0);
+    expect(await runsOf(server, t.id)).toHaveLength(0);
     await at("2026-01-10T09:00:00Z");
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
     await at("2026-01-11T09:00:00Z");
-    expect(runsOf(server, t.id)).toHaveLength(1);
+    expect(await runsOf(server, t.id)).toHaveLength(1);
     expect((await getTask(t.id)).next_run_at).toBeNull();
   });
 
@@ -142,7 +138,7 @@ describe("scheduler on an injected clock", async () => {
     fakeNow = Date.parse("2026-01-12T06:00:00Z");
     const t = await task({ name: "Forgotten", schedule: "0 7 * * *" });
     await at("2026-01-12T07:00:00Z");
-    const [run] = runsOf(server, t.id);
+    const [run] = await runsOf(server, t.id);
     expect(run!.status).toBe("due");
     expect((await agent.post(`/api/agent/tasks/runs/${run!.id}/context`, { text: "half done" })).status).toBe(200);
     await at("2026-01-13T06:59:00Z"); // 23:59 later: still open
@@ -155,7 +151,7 @@ describe("scheduler on an injected clock", async () => {
     expect((await agent.get(`/api/agent/tasks/runs/${run!.id}/context`)).body.blocks).toEqual([]);
     expect((await getTask(t.id)).last_run_status).toBe("failed");
     // the 07:00 run of the 13th is new and due
-    expect(runsOf(server, t.id).map((r) => r.status)).toEqual(["failed", "due"]);
+    expect((await runsOf(server, t.id)).map((r) => r.status)).toEqual(["failed", "due"]);
     expect((await agent.post(`/api/agent/tasks/runs/${run!.id}/complete`, { status: "completed" })).status).toBe(409);
   });
 
@@ -163,9 +159,9 @@ describe("scheduler on an injected clock", async () => {
     fakeNow = Date.now(); // a clock that stands still at a real time
     const t = await task({ name: "Soon", schedule: "once", run_at: new Date(fakeNow + 150).toISOString() });
     await Bun.sleep(20);
-    expect(runsOf(server, t.id)).toHaveLength(0);
+    expect(await runsOf(server, t.id)).toHaveLength(0);
     fakeNow += 150; // the timer armed for +150 ms sees it due when it fires
-    await eventually(() => runsOf(server, t.id).length === 1, 2000, "the once run");
+    await eventually(async () => (await runsOf(server, t.id)).length === 1, 2000, "the once run");
   });
 });
 
@@ -175,18 +171,18 @@ describe("scheduler on real time", async () => {
 
   test("a 6-field cron fires every second", async () => {
     const t = (await agent.post("/api/agent/tasks", { name: "Every second", prompt: "tick", schedule: "* * * * * *" })).body;
-    await eventually(() => runsOf(server, t.id).length >= 3, 15_000, "three runs");
-    const runs = runsOf(server, t.id);
+    await eventually(async () => (await runsOf(server, t.id)).length >= 3, 15_000, "three runs");
+    const runs = await runsOf(server, t.id);
     // One run per second slot, in order: no second fires twice (however late a busy machine makes them).
     const seconds = runs.map((r) => Math.floor(Date.parse(r.createdAt) / 1000));
     for (let i = 1; i < seconds.length; i++) expect(seconds[i]!).toBeGreaterThan(seconds[i - 1]!);
     expect(runs.every((r) => r.trigger === "schedule")).toBe(true);
     // the next slot is a whole second after the last run
-    const next = Date.parse(server.ctx.db.select().from(tasks).where(eq(tasks.id, t.id)).get()!.nextRunAt!);
+    const next = Date.parse(first(await server.ctx.db.select().from(tasks).where(eq(tasks.id, t.id)))!.nextRunAt!);
     expect(next % 1000).toBe(0);
     expect(next).toBeGreaterThan(Date.parse(runs.at(-1)!.createdAt));
     // and task_due went out for each
-    const evs = server.ctx.db.select().from(outbox).where(and(eq(outbox.type, "task_due"), eq(outbox.agentId, agent.id))).all();
+    const evs = await server.ctx.db.select().from(outbox).where(and(eq(outbox.type, "task_due"), eq(outbox.agentId, agent.id)));
     const dueRuns = new Set(evs.map((e) => JSON.parse(e.payload).run_id));
     for (const r of runs) expect(dueRuns.has(r.id)).toBe(true);
     expect((await agent.call("DELETE", "/api/agent/tasks/" + t.id)).status).toBe(404); // agents cannot delete; people can
@@ -203,10 +199,10 @@ describe("restart", async () => {
     // restart() stops the server, then starts a new one on the same data directory and port
     fakeNow = Date.parse("2026-02-02T14:45:00Z"); // 11, 12, 13 and 14 o'clock pass while it is down
     server = await server.restart();
-    await eventually(() => runsOf(server, t.id).length === 1, 2000, "the catch-up run");
+    await eventually(async () => (await runsOf(server, t.id)).length === 1, 2000, "the catch-up run");
     await server.live.scheduler.tick();
     await Bun.sleep(50);
-    const runs = runsOf(server, t.id);
+    const runs = await runsOf(server, t.id);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: "due", trigger: "schedule" });
     const after = (await person.get(`/api/tasks/${t.id}`)).body;

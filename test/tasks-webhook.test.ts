@@ -2,7 +2,7 @@
 // pending-trigger list.
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { outbox } from "../server/db/schema.ts";
+import { outbox } from "../server/db/tables.ts";
 import { TRIGGER_RATE } from "../server/tasks/trigger-rate.ts";
 import { AgentClient, startTestServer, withAgent } from "./helpers.ts";
 
@@ -18,13 +18,8 @@ describe("webhook triggers", async () => {
     return r.body as { id: string; trigger_id: string; trigger_url: string };
   };
   const hook = (triggerId: string, init: RequestInit = {}) => fetch(`${server.url}/webhook/${triggerId}`, { method: "POST", ...init });
-  const triggerEvents = () =>
-    server.ctx.db
-      .select()
-      .from(outbox)
-      .where(eq(outbox.type, "task_trigger"))
-      .all()
-      .map((r) => ({ ...JSON.parse(r.payload), _id: r.id, _agent: r.agentId }));
+  const triggerEvents = async () =>
+    (await server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger"))).map((r) => ({ ...JSON.parse(r.payload), _id: r.id, _agent: r.agentId }));
 
   let task: Awaited<ReturnType<typeof eventTask>>;
   let runId: string;
@@ -38,7 +33,7 @@ describe("webhook triggers", async () => {
     expect(body.run_id).toMatch(/^run_/);
     runId = body.run_id;
 
-    const ev = triggerEvents().find((e) => e.run_id === runId)!;
+    const ev = (await triggerEvents()).find((e) => e.run_id === runId)!;
     expect(ev).toMatchObject({ type: "task_trigger", task_id: task.id, task_name: "Process push", task_prompt: "Analyze the push event.", payload: push });
     expect(ev._agent).toBe(created.id);
 
@@ -62,7 +57,7 @@ describe("webhook triggers", async () => {
     expect(s.body).toEqual({ run_id: runId });
     expect((await agent.get("/api/agent/tasks/triggers/pending")).body).toEqual([]);
     // the agent has been told: the event is not replayed over a socket later
-    const row = server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger")).all().find((r) => JSON.parse(r.payload).run_id === runId)!;
+    const row = (await server.ctx.db.select().from(outbox).where(eq(outbox.type, "task_trigger"))).find((r) => JSON.parse(r.payload).run_id === runId)!;
     expect(row.status).toBe("delivered");
     await agent.post(`/api/agent/tasks/runs/${runId}/complete`, { status: "completed", summary: "looked at it" });
   });
