@@ -1,15 +1,21 @@
 // The people's side of the agent data: chatting, answering requests, activity,
 // and what each of those leaves in the outbox for delivery to the agent.
 import { describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { outbox as outboxTable } from "../server/db/tables.ts";
 import { AgentClient, startTestServer, withAgent } from "./helpers.ts";
 
 describe("people: messages, requests, activity", async () => {
   const server = await startTestServer();
   const { person, agent, created } = await withAgent(server, { name: "Helper" });
-  const outbox = (type: string) =>
-    (server.ctx.db.$client.query("select payload from outbox where agent_id = ? and type = ? order by id").all(created.id, type) as { payload: string }[]).map((r) =>
-      JSON.parse(r.payload),
-    );
+  const outbox = async (type: string) =>
+    (
+      await server.ctx.db
+        .select({ payload: outboxTable.payload })
+        .from(outboxTable)
+        .where(and(eq(outboxTable.agentId, created.id), eq(outboxTable.type, type as "user_message")))
+        .orderBy(outboxTable.id)
+    ).map((r) => JSON.parse(r.payload));
 
   test("a person's message is stored and queued as user_message with the Nod fields", async () => {
     const r = await person.post(`/api/agents/${created.id}/messages`, { text: "Hello agent" });
@@ -18,7 +24,7 @@ describe("people: messages, requests, activity", async () => {
     expect(r.body.conversation_id).toMatch(/^conv_/);
     const msgs = await person.get(`/api/conversations/${r.body.conversation_id}/messages`);
     expect(msgs.body.at(-1)).toMatchObject({ role: "user", text: "Hello agent", sender_name: "alice" });
-    const ev = outbox("user_message").at(-1);
+    const ev = (await outbox("user_message")).at(-1);
     expect(ev).toMatchObject({
       type: "user_message",
       text: "Hello agent",
@@ -82,7 +88,7 @@ describe("people: messages, requests, activity", async () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id, status, note, resolved_by: "alice" });
     expect(r.body.resolved_at).toMatch(/Z$/);
-    const ev = outbox("decision_resolved").find((e) => e.decision_id === id);
+    const ev = (await outbox("decision_resolved")).find((e) => e.decision_id === id);
     expect(ev).toMatchObject({ type: "decision_resolved", decision_id: id, status, note, title: `${kind} ${status}`, always_allow: false, always_allow_pattern: null });
     expect(ev.created_at).toMatch(/Z$/);
   });
@@ -99,7 +105,7 @@ describe("people: messages, requests, activity", async () => {
     const r = await person.post(`/api/decisions/${id}/respond`, { status: "approved", always_allow: true, always_allow_pattern: "Bash(npm install *)" });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ always_allow: true, always_allow_pattern: "Bash(npm install *)" });
-    expect(outbox("decision_resolved").find((e) => e.decision_id === id)).toMatchObject({ status: "approved", always_allow: true, always_allow_pattern: "Bash(npm install *)" });
+    expect((await outbox("decision_resolved")).find((e) => e.decision_id === id)).toMatchObject({ status: "approved", always_allow: true, always_allow_pattern: "Bash(npm install *)" });
   });
 
   test("a dismissed request sends nothing to the agent", async () => {
@@ -107,7 +113,7 @@ describe("people: messages, requests, activity", async () => {
     const r = await person.post(`/api/decisions/${id}/respond`, { status: "dismissed" });
     expect(r.status).toBe(200);
     expect(r.body.status).toBe("dismissed");
-    expect(outbox("decision_resolved").find((e) => e.decision_id === id)).toBeUndefined();
+    expect((await outbox("decision_resolved")).find((e) => e.decision_id === id)).toBeUndefined();
   });
 
   test.each([
@@ -178,6 +184,6 @@ test("data survives a restart of the process", async () => {
   const msgs = (await person.get(`/api/conversations/${m.body.conversation_id}/messages`)).body.map((x: any) => x.text);
   expect(msgs).toEqual(["remember me", "queued for the agent"]);
   expect((await person.get(`/api/decisions/${d}`)).body.status).toBe("pending");
-  const queued = server.ctx.db.$client.query("select count(*) as n from outbox where type = 'user_message'").get() as { n: number };
-  expect(queued.n).toBe(1);
+  const queued = await server.ctx.db.select({ id: outboxTable.id }).from(outboxTable).where(eq(outboxTable.type, "user_message"));
+  expect(queued).toHaveLength(1);
 });

@@ -3,6 +3,9 @@
 // browser's own key (test/push-service.ts): devices, what is pushed and when,
 // answers replacing notifications, retries, removal and restart safety.
 import { describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { pushQueue } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 import { AgentClient, Person, eventually, owner, startTestServer, writeDb, type TestServer } from "./helpers.ts";
 import { standInPushService, type StandIn } from "./push-service.ts";
 import { createUser } from "../server/auth/service.ts";
@@ -32,7 +35,7 @@ async function setup(over: Parameters<typeof startTestServer>[0] = {}) {
     if (res.status !== 201) throw new Error(`subscribe: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.id as string;
   };
-  const queued = (tag: string) => server.ctx.db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM push_queue WHERE tag = ?").get(tag)!.n;
+  const queued = async (tag: string) => (await server.ctx.db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, tag))).length;
   return { server, alice, key, push, agent, agentId: created.id, subscribe, queued };
 }
 
@@ -215,7 +218,7 @@ describe("what is pushed", async () => {
     const otherAgent = new AgentClient(server.url, other.id, other.secret);
 
     const muted = await agent.event({ type: "message", text: "nobody wants this" });
-    expect(queued(muted.body.conversation_id)).toBe(0); // the queue row is written with the message, or never
+    expect(await queued(muted.body.conversation_id)).toBe(0); // the queue row is written with the message, or never
     const heard = await otherAgent.event({ type: "message", text: "alice hears this" });
     await push.until((all) => all.filter((x) => x.payload.message_id === heard.body.message_id).length === 2);
     expect(push.received.some((x) => x.payload.message_id === muted.body.message_id)).toBe(false);
@@ -231,7 +234,7 @@ describe("what is pushed", async () => {
     const task = (await agent.post("/api/agent/tasks", { name: "Nightly **sync**", prompt: "sync", schedule: "event" })).body;
     const ok = (await agent.post(`/api/agent/tasks/${task.id}/run/start`)).body.run_id;
     await agent.post(`/api/agent/tasks/runs/${ok}/complete`, { status: "completed", summary: "all good" });
-    expect(queued(task.id)).toBe(0);
+    expect(await queued(task.id)).toBe(0);
     const bad = (await agent.post(`/api/agent/tasks/${task.id}/run/start`)).body.run_id;
     await alice.call("PUT", "/api/push/settings", { failed_runs: false });
     await agent.post(`/api/agent/tasks/runs/${bad}/complete`, { status: "failed", summary: "**disk full**" });
@@ -289,11 +292,17 @@ describe("delivery", async () => {
     push.script("flaky", 500, 429, 503);
     const dec = (await agent.event({ type: "decision", kind: "approval", title: "Retry me", description: "" })).body.decision_id;
     const row = await eventually(
-      () => server.ctx.db.$client.query<any, [string]>("SELECT status, attempts, last_error FROM push_queue WHERE subscription_id = ? AND status = 'sent'").get(id),
+      async () =>
+        first(
+          await server.ctx.db
+            .select({ status: pushQueue.status, attempts: pushQueue.attempts, lastError: pushQueue.lastError })
+            .from(pushQueue)
+            .where(and(eq(pushQueue.subscriptionId, id), eq(pushQueue.status, "sent"))),
+        ),
       4500,
       "the push sent after three failures",
     );
-    expect(row).toEqual({ status: "sent", attempts: 4, last_error: null }); // kept: its answer goes to this device later
+    expect(row).toEqual({ status: "sent", attempts: 4, lastError: null }); // kept: its answer goes to this device later
     expect(push.received.filter((d) => d.device === "flaky" && d.payload.decision_id === dec).map((d) => d.status)).toEqual([500, 429, 503, 201]);
     const sub = ((await alice.get("/api/push/subscriptions")).body as any[]).find((s) => s.id === id);
     expect(sub.last_error).toBeNull();
@@ -328,7 +337,7 @@ describe("a hung push service holds up nobody else", async () => {
       await fast.until(() => fast.shown("f1").some((p) => p.decision_id === id), `push ${i} at the fast service`);
     }
     expect(slow.received.length).toBe(1); // one in flight there, hanging; the rest wait their turn
-    expect(server.ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM push_queue WHERE status = 'pending'").get()!.n).toBeGreaterThan(1);
+    expect((await server.ctx.db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.status, "pending"))).length).toBeGreaterThan(1);
   });
 });
 
@@ -361,7 +370,7 @@ describe("restart safety", async () => {
     // (One test: a server started inside a test is stopped when that test ends.)
     await server.live.push.stop(); // the queue row is written with the request; nobody sends it
     const id2 = (await agent.event({ type: "decision", kind: "approval", title: "Queued while stopped", description: "" })).body.decision_id;
-    const row = server.ctx.db.$client.query<any, [string]>("SELECT status FROM push_queue WHERE tag = ?").get(id2);
+    const [row] = await server.ctx.db.select({ status: pushQueue.status }).from(pushQueue).where(eq(pushQueue.tag, id2));
     expect(row).toEqual({ status: "pending" });
     expect(push.received.some((d) => d.payload.decision_id === id2)).toBe(false);
     server = await server.restart();
@@ -395,7 +404,7 @@ describe("--webhook-block-private keeps push endpoints public too", async () => 
     const device = await eventually(async () => ((await alice.get("/api/push/subscriptions")).body as any[]).find((s) => s.id === home && s.last_error), 10_000, "the refused push");
     expect(device.last_error).toContain("non-public address 127.0.0.1");
     expect(push.received.filter((d) => d.device === "home")).toEqual([]);
-    expect(blocking.ctx.db.$client.query("SELECT count(*) AS n FROM push_queue WHERE subscription_id = ?").get(home)).toEqual({ n: 0 });
+    expect(await blocking.ctx.db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.subscriptionId, home))).toEqual([]);
   });
 });
 
