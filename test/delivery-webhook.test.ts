@@ -3,6 +3,8 @@
 // private destinations, fall-through when the socket drops, restarts, and
 // per-agent independence.
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { outbox } from "../server/db/tables.ts";
 import { AgentClient, eventually, owner, startTestServer, type TestServer } from "./helpers.ts";
 import { connectAgent, connectInbox, verifySignature, webhookReceiver, type FrameSocket, type WebhookReceiver } from "./ws-helpers.ts";
 import { AGENT_WS } from "../server/realtime/agent-socket.ts";
@@ -29,8 +31,8 @@ interface Retry {
   attempt: number;
   /** the backoff the dispatcher chose */
   inMs: number;
-  /** when the retry is due (the outbox row's next_attempt_at) */
-  dueAt: number;
+  /** when the retry is due (the outbox row's next_attempt_at), once the read of the row answers */
+  dueAt: Promise<number>;
 }
 
 /**
@@ -38,6 +40,8 @@ interface Retry {
  * the dispatcher's log line, the due time from the outbox row. Tests check the
  * backoff on these, and that each retry came no earlier than it was due: the
  * order of events, never a measured delay (which a busy machine stretches).
+ * The row is read as the line is logged (after the retry's commit, before its
+ * timer is set); the read is checked to have found this attempt's row.
  */
 function retriesOf(s: TestServer): Retry[] {
   const got: Retry[] = [];
@@ -46,8 +50,17 @@ function retriesOf(s: TestServer): Retry[] {
   log.info = (msg, fields) => {
     if (msg === "webhook attempt failed, will retry" && fields) {
       const event = String(fields.event);
-      const row = s.ctx.db.$client.query<{ at: string }, [string]>("SELECT next_attempt_at AS at FROM outbox WHERE id = ?").get(event);
-      got.push({ event, attempt: Number(fields.attempt), inMs: Number(fields.retry_in_ms), dueAt: Date.parse(row!.at) });
+      const attempt = Number(fields.attempt);
+      const dueAt = s.ctx.db
+        .select({ at: outbox.nextAttemptAt })
+        .from(outbox)
+        .where(and(eq(outbox.id, event), eq(outbox.attempts, attempt)))
+        .then(([row]) => {
+          if (!row?.at) throw new Error(`retry ${attempt} of ${event}: its outbox row had moved on before it was read`);
+          return Date.parse(row.at);
+        });
+      dueAt.catch(() => {}); // a test that looks at this retry awaits it and sees the error
+      got.push({ event, attempt, inMs: Number(fields.retry_in_ms), dueAt });
     }
     info(msg, fields);
   };
@@ -162,8 +175,8 @@ describe("retries", () => {
       [1, BASE],
       [2, 4 * BASE],
     ]);
-    expect(rs[1]!.at).toBeGreaterThanOrEqual(mine[0]!.dueAt);
-    expect(rs[2]!.at).toBeGreaterThanOrEqual(mine[1]!.dueAt);
+    expect(rs[1]!.at).toBeGreaterThanOrEqual(await mine[0]!.dueAt);
+    expect(rs[2]!.at).toBeGreaterThanOrEqual(await mine[1]!.dueAt);
     expect(rs[0]!.at <= rs[1]!.at && rs[1]!.at <= rs[2]!.at).toBe(true);
     await hook.expectNone(300);
   });
@@ -220,7 +233,7 @@ test("a slow webhook: timeout is its retry reason", async () => {
   expect(rs[1]!.headers["x-nod-event-id"]).toBe(rs[0]!.headers["x-nod-event-id"]);
   // the failed attempt was recorded as a timeout, and the retry came no earlier than it was due
   expect(scheduled.map((x) => [x.attempt, x.inMs])).toEqual([[1, BASE]]);
-  expect(rs[1]!.at).toBeGreaterThanOrEqual(scheduled[0]!.dueAt);
+  expect(rs[1]!.at).toBeGreaterThanOrEqual(await scheduled[0]!.dueAt);
 });
 
 test("one slow webhook never holds up another agent's deliveries", async () => {
@@ -289,6 +302,46 @@ test("a socket that dies mid-way: what was pushed with no sign of life since goe
   await b.waitFor("user_message");
   await b.close();
   await hook.expectNone(200);
+});
+
+test("an event the webhook took is not handed to a socket that connects before its delivered mark commits", async () => {
+  // A server of its own: nothing else there starts a unit of work meanwhile.
+  const s = await startTestServer();
+  const p = await owner(s);
+  const { hook, created } = await hooked(s, p);
+  // Holds the next unit of work the server starts once the receiver has the
+  // event: the dispatcher's "delivered by webhook" mark, kept from committing.
+  const writer = s.ctx.writer;
+  let armed = false;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held: unknown[] = [];
+  const now = writer.now.bind(writer) as (fn: unknown) => unknown;
+  writer.now = ((fn: unknown) => {
+    if (!armed) return now(fn);
+    armed = false;
+    held.push(fn);
+    return gate.then(() => now(fn));
+  }) as typeof writer.now;
+  try {
+    hook.responses.push(() => {
+      armed = true;
+      return new Response("ok");
+    });
+    await p.post(`/api/agents/${created.id}/messages`, { text: "taken by the webhook" });
+    await hook.waitFor(1);
+    await eventually(() => held.length === 1, undefined, "the delivered mark");
+    const a = await connectAgent(s, created); // the row is still pending in the database
+    release();
+    await p.post(`/api/agents/${created.id}/messages`, { text: "after it" });
+    // the first event the socket gets is the new one: the webhook's was not sent again
+    expect((await a.waitFor("user_message")).text).toBe("after it");
+    await a.close();
+  } finally {
+    release();
+    delete (writer as { now?: unknown }).now; // the writer's own method again
+  }
+  expect(hook.received.map((r) => r.json.text)).toEqual(["taken by the webhook"]);
 });
 
 test("a restart with a retry queued: the retry is sent after it", async () => {

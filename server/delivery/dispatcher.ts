@@ -16,7 +16,7 @@
 import type { Ctx } from "../context.ts";
 import type { AgentSocket, AgentSockets } from "../realtime/sockets.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
-import { PostSlots, SLOW_MS, type Standing } from "./slots.ts";
+import { PostSlots, SLOW_MS, type Slot, type Standing } from "./slots.ts";
 import { SocketPush } from "./socket-push.ts";
 import { RetryTimer } from "./retry-timer.ts";
 import { nextAttemptAt } from "./retry-policy.ts";
@@ -158,13 +158,24 @@ export class OutboxDispatcher {
 
   /** One webhook attempt for the row; true when the row is settled (delivered or given up) and the lane may go on. */
   private async postOnce(agentId: string, url: string, secret: string, row: q.OutboxRow): Promise<boolean> {
-    const { config, writer, metrics, log } = this.ctx;
     const slot = await this.slots.acquire(this.standing(agentId, row));
     if (this.stopped) {
       this.slots.release(slot);
       return false;
     }
     this.inflight.add(row.id);
+    try {
+      return await this.attemptAndRecord(agentId, url, secret, row, slot);
+    } finally {
+      // Only once the outcome has committed: until then the row is pending in the
+      // database, and a socket round would hand it out again (a second delivery).
+      this.inflight.delete(row.id);
+    }
+  }
+
+  /** The attempt, and its outcome written; see postOnce. */
+  private async attemptAndRecord(agentId: string, url: string, secret: string, row: q.OutboxRow, slot: Slot): Promise<boolean> {
+    const { config, writer, metrics, log } = this.ctx;
     this.slots.sent(slot);
     let result;
     try {
@@ -181,7 +192,6 @@ export class OutboxDispatcher {
         giveWay: slot.giveWay,
       });
     } finally {
-      this.inflight.delete(row.id);
       this.slots.release(slot);
     }
     // Whether the receiver answered in time decides the lane's place when it next waits for a slot.

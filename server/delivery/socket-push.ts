@@ -32,7 +32,7 @@ export interface SocketPushHooks {
   writer: () => Writer;
   /** A batch of delivered marks could not be written (the database is closing): the rows stay pending. */
   markFailed(agentId: string, error: unknown): void;
-  /** Rows whose webhook POST is under way: that attempt decides, the lane comes back to them. */
+  /** Rows whose webhook POST is under way (until its outcome has committed): that attempt decides, the lane comes back to them. */
   inflight: Set<string>;
   /** Rows that reached the agent over this socket (already marked delivered). */
   delivered(agentId: string, ws: AgentSocket, rows: RowRef[]): void;
