@@ -137,6 +137,11 @@ export class OutboxDispatcher {
       if (!hook?.url) return; // it waits for a socket (or a webhook_url)
       const row = await q.webhookHead(db, agentId);
       if (!row || row.nextAttemptAt === null) return;
+      // It reached a socket (that may have closed since): its delivered mark settles it, not the webhook.
+      if (this.push.isMarking(row.id)) {
+        await this.push.marksSettled();
+        continue;
+      }
       const due = Date.parse(row.nextAttemptAt);
       if (due > Date.now()) return this.retries.at(due);
       const settled = await this.postOnce(agentId, hook.url, hook.secret, row);

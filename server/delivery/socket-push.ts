@@ -14,7 +14,7 @@
 // The "delivered" marks are written through the writer's group commit
 // (Writer.soon): they share a commit with the writes around them instead of
 // taking one of their own. Until their commit, the rows are still pending in
-// the database, so they are kept aside (not handed out again).
+// the database, so they are kept aside (not handed out again, nor sent to the webhook).
 //
 // Reading the queue awaits the store, so one socket's rounds are run one at a
 // time: a round asked for while one is under way runs after it (two rounds
@@ -45,6 +45,8 @@ export class SocketPush {
   private handed = new WeakMap<AgentSocket, Map<string, RowRef>>();
   /** Rows whose bytes have left, while their delivered mark waits for its commit. */
   private marking = new Set<string>();
+  /** Those marks: each settles once its COMMIT (or failure) has been handled. */
+  private marks = new Set<Promise<void>>();
   /** Sockets whose last round stopped before the agent's queue was empty: their flush brings the next round. */
   private more = new WeakSet<AgentSocket>();
   private checks = new WeakSet<AgentSocket>();
@@ -94,12 +96,18 @@ export class SocketPush {
       return "sent";
     }
     const cursor = this.cursorOf(agentId, ws);
+    // A row being marked, or with a webhook attempt under way, when the read
+    // begins may have its outcome committed before the read answers (on
+    // PostgreSQL the read can see the database as it was): the read's
+    // "pending" does not tell, so such rows are treated as still set aside.
+    const marking = new Set(this.marking);
+    const inflight = new Set(this.hooks.inflight);
     const rows = await undeliveredRows(this.hooks.db(), agentId, PUSH_BATCH, cursor.after);
     if (rows.length === PUSH_BATCH) this.more.add(ws);
     let held = false; // a row before this one was left behind: the cursor stays before it
     for (const row of rows) {
-      if (handed.has(row.id) || this.marking.has(row.id)) continue;
-      if (this.hooks.inflight.has(row.id)) {
+      if (handed.has(row.id) || this.marking.has(row.id) || marking.has(row.id)) continue;
+      if (this.hooks.inflight.has(row.id) || inflight.has(row.id)) {
         this.more.add(ws); // its webhook attempt decides; if it fails, a later round takes it
         held = true;
         continue;
@@ -136,6 +144,16 @@ export class SocketPush {
   /** Older events of the agent are pending again: its sockets read the whole queue next round. */
   rewind(agentId: string) {
     this.epochs.set(agentId, (this.epochs.get(agentId) ?? 0) + 1);
+  }
+
+  /** The row reached a socket and its delivered mark waits for its commit: pending in the database, yet not to be sent again. */
+  isMarking(id: string) {
+    return this.marking.has(id);
+  }
+
+  /** Settles once the delivered marks written so far have committed (or failed: their rows are pending again). */
+  async marksSettled() {
+    await Promise.allSettled(this.marks);
   }
 
   /** The socket's send buffer emptied (or shrank): what waited in it may have left. */
@@ -190,7 +208,7 @@ export class SocketPush {
       const writer = this.hooks.writer();
       // Set aside until the commit (if it fails, they are pending and may go out again: at-least-once).
       const mark = async (uow: UnitOfWork) => markSocketDelivered(uow.db, rows);
-      (more ? writer.run(mark) : writer.soon(mark)).then(
+      const settled = (more ? writer.run(mark) : writer.soon(mark)).then(
         (marked) => {
           unmark();
           if (marked.length) this.hooks.delivered(agentId, ws, marked);
@@ -201,6 +219,8 @@ export class SocketPush {
           this.hooks.markFailed(agentId, e);
         },
       );
+      this.marks.add(settled);
+      settled.finally(() => this.marks.delete(settled)).catch(() => {});
       return;
     }
     // Only a round that stopped early has more to send: new events wake the dispatcher themselves.
