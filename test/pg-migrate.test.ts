@@ -3,7 +3,7 @@
 // DATA/media) into a fresh database, row by row and byte for byte; a second
 // copy into it is refused; `nod migrate --database` migrates once when two
 // run at once; images live in the media table (MediaStore) and are served as
-// on SQLite.
+// on SQLite; `nod backup --database` prints pg_dump's command line.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { SQL } from "bun";
@@ -316,4 +316,14 @@ describePg("images on PostgreSQL (MediaStore)", () => {
     await expect(storeImage(ctx, Buffer.from("<svg/>").toString("base64"))).rejects.toMatchObject({ status: 400 });
     expect((await client`SELECT count(*)::int AS n FROM media`)[0].n).toBe(1);
   });
+});
+
+test("nod backup --database prints pg_dump's command line with the host and database, never the password", async () => {
+  const r = await runNod(["backup", "nod.dump", "--database", "postgres://nod:hunter2@db.example.com:5433/nod_prod?sslmode=require&password=hunter3"]);
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toContain("the database nod_prod at db.example.com:5433");
+  expect(r.stdout).toContain("pg_dump --format=custom --file='nod.dump' 'postgres://nod@db.example.com:5433/nod_prod?sslmode=require'");
+  expect(r.stdout).toContain("pg_restore --no-owner --dbname='postgres://nod@db.example.com:5433/NEW_DATABASE?sslmode=require' 'nod.dump'");
+  expect(r.stdout + r.stderr).not.toContain("hunter");
+  expect((await runNod(["backup", "--database", "postgres://a:b@h/d", "--data", "x"])).exitCode).toBe(2);
 });
