@@ -66,7 +66,7 @@ export interface CopyReport {
   images: number;
   /** Names in the media folder that are not nod's images, left out. */
   skippedFiles: number;
-  /** NUL characters replaced by U+FFFD (PostgreSQL's text cannot hold them), by table. */
+  /** Values whose NUL characters became U+FFFD (PostgreSQL's text cannot hold them), by table. */
   nulReplaced: Record<string, number>;
   /** Rows of a target with no people nor agents (a first start's settings and sign-in limits), replaced. */
   replaced: number;
