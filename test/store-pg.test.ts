@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
-import { tempDir } from "./helpers.ts";
+import { startTestServer, tempDir } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
 import { openStore, type Store } from "../server/db/store.ts";
 import { asPg, PgWriter } from "../server/db/pg-writer.ts";
@@ -319,6 +319,13 @@ describePg("sign-in limits on PostgreSQL", () => {
       await fresh.drop();
     }
   });
+});
+
+test("a server whose stop fails part-way still closes its store", async () => {
+  const server = await startTestServer();
+  server.live.dispatcher.stop = () => Promise.reject(new Error("the dispatcher would not stop"));
+  await expect(server.stop()).rejects.toThrow("the dispatcher would not stop");
+  expect(() => server.ctx.db.$client.query("SELECT 1").get()).toThrow(/closed/i);
 });
 
 describe("--database", () => {
