@@ -7,7 +7,7 @@
 // database), /healthz's check, and --database on the command line.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
@@ -297,6 +297,7 @@ describePg("opening a PostgreSQL store", () => {
     } finally {
       await store.close();
       Bun.spawnSync([cluster, "stop", dir]);
+      rmSync(dir, { recursive: true, force: true }); // what the stopping server wrote after the script's own rm
     }
   });
 });
