@@ -13,6 +13,12 @@ export function isForeignKeyViolation(e: unknown): boolean {
   return false;
 }
 
+/** A unique index refused the row (a username or another key taken), on either store. */
+export function isUniqueViolation(e: unknown): boolean {
+  for (const c of chain(e)) if (c.code === "SQLITE_CONSTRAINT_UNIQUE" || c.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || c.errno === "23505") return true;
+  return false;
+}
+
 const RETRY_CODES = new Set(["40001", "40P01"]);
 
 /** A PostgreSQL deadlock or serialization failure: the whole transaction may be run again. */

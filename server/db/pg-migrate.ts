@@ -7,9 +7,9 @@ import type { SQL } from "bun";
 import { drizzle } from "drizzle-orm/bun-sql";
 import { migrate } from "drizzle-orm/bun-sql/migrator";
 import { assetDir } from "../paths.ts";
-import { PG_LOCKS } from "./pg-writer.ts";
+import { PG_LOCKS } from "./locks.ts";
 
-/** The advisory lock key of migrations (one table of nod's lock keys: pg-writer.ts PG_LOCKS). */
+/** The advisory lock key of migrations (one table of nod's lock keys: locks.ts PG_LOCKS). */
 export const MIGRATE_LOCK = PG_LOCKS.migrate;
 
 export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//i.test(url);

@@ -29,8 +29,6 @@ type PgTx = Parameters<Parameters<PgDb["transaction"]>[0]>[0];
 export const asPg = (db: Db) => db as unknown as PgDb;
 const asDb = (db: PgDb | PgTx) => db as unknown as Db;
 
-/** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
-export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
 
 export { isRetryable };
 
