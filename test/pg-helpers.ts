@@ -26,6 +26,17 @@ export function describePg(name: string, fn: () => void) {
   return describe.skip(name, fn);
 }
 
+/**
+ * describe() for a block about SQLite itself (its files, WAL, query plans, its
+ * two connections, .db backups). Under NOD_TEST_BACKEND=pg the servers run on
+ * PostgreSQL, where none of that exists: the block is skipped with a line saying so.
+ */
+export function describeSqlite(name: string, fn: () => void) {
+  if (process.env.NOD_TEST_BACKEND !== "pg") return describe(name, fn);
+  console.warn(`skipping "${name}": it is about SQLite itself, and NOD_TEST_BACKEND=pg runs the servers on PostgreSQL`);
+  return describe.skip(name, fn);
+}
+
 /** A new, empty database nod_test_<random> on the test server; drop() removes it (and ends its connections). */
 export async function freshDatabase(): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   if (!PG_URL) throw new Error("NOD_TEST_DATABASE_URL is unset");
