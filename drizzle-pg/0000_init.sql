@@ -72,6 +72,13 @@ CREATE TABLE "decisions" (
 	"expires_at" text COLLATE "C"
 );
 --> statement-breakpoint
+CREATE TABLE "media" (
+	"name" text COLLATE "C" PRIMARY KEY NOT NULL,
+	"mime" text COLLATE "C" NOT NULL,
+	"bytes" "bytea" NOT NULL,
+	"created_at" text COLLATE "C" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "messages" (
 	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
 	"conversation_id" text COLLATE "C" NOT NULL,

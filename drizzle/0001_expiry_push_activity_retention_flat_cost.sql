@@ -13,6 +13,13 @@ CREATE TABLE `auth_limits` (
 );
 --> statement-breakpoint
 CREATE INDEX `auth_limits_reset` ON `auth_limits` (`reset_at`);--> statement-breakpoint
+CREATE TABLE `media` (
+	`name` text PRIMARY KEY NOT NULL,
+	`mime` text NOT NULL,
+	`bytes` blob NOT NULL,
+	`created_at` text NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `push_queue` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`subscription_id` text NOT NULL,

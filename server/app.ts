@@ -154,25 +154,29 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     async stop() {
       if (stopped) return;
       stopped = true;
-      await live.scheduler.stop();
-      await live.expiry.stop();
-      await live.dispatcher.stop();
-      await live.push.stop();
-      await live.retention.stop();
-      live.budget.stop();
-      ctx.processing.stopAll();
-      // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
-      // everything else is short); sockets are closed with 1001.
-      const drained = server.stop(false);
-      endAllLongPolls(); // long-polls answer now instead of holding the stop
-      live.agentSockets.closeAll();
-      live.inboxSockets.closeAll();
-      await Promise.race([drained, Bun.sleep(3_000)]);
-      await app.stop(true);
-      live.hub.detach();
-      await ctx.writer.flush();
-      await checkpointer?.stop();
-      await store.close();
+      try {
+        await live.scheduler.stop();
+        await live.expiry.stop();
+        await live.dispatcher.stop();
+        await live.push.stop();
+        await live.retention.stop();
+        live.budget.stop();
+        ctx.processing.stopAll();
+        // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
+        // everything else is short); sockets are closed with 1001.
+        const drained = server.stop(false);
+        endAllLongPolls(); // long-polls answer now instead of holding the stop
+        live.agentSockets.closeAll();
+        live.inboxSockets.closeAll();
+        await Promise.race([drained, Bun.sleep(3_000)]);
+        await app.stop(true);
+        live.hub.detach();
+        await ctx.writer.flush();
+        await checkpointer?.stop();
+      } finally {
+        // Even when a step above failed: a store left open holds its connections (and, for PostgreSQL, the process's dialect).
+        await store.close();
+      }
     },
   };
 }

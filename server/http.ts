@@ -6,6 +6,7 @@ import { HttpError, tooLarge } from "./lib/errors.ts";
 import { describeValueError } from "./lib/validate.ts";
 import { checkJsonDepth, checkNoNul } from "./lib/json-depth.ts";
 import { checkSameOrigin } from "./auth/guard.ts";
+import { isForeignKeyViolation } from "./db/errors.ts";
 
 export const MiB = 1024 * 1024;
 
@@ -117,6 +118,8 @@ export function httpBasics(ctx: Ctx) {
         case "INVALID_FILE_TYPE":
           return json(400, { detail: String((error as Error).message) });
       }
+      // Two requests at once: the row this one writes refers to one another request deleted meanwhile.
+      if (isForeignKeyViolation(error)) return json(409, { detail: "conflict: what this refers to was deleted meanwhile" });
       const status = (error as { status?: number }).status;
       if (status === 413) return json(413, { detail: "request body too large" });
       ctx.log.error("unhandled error", { method: request.method, path: pathOf(request), error: error as Error });

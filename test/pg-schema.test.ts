@@ -25,7 +25,7 @@ setDefaultTimeout(60_000); // a hang guard (creating a database, migrating), nev
 // ---------------------------------------------------------------------------
 // One dialect-neutral description of a table, from either dialect's config.
 
-type Kind = "text" | "json" | "boolean" | "integer";
+type Kind = "text" | "json" | "boolean" | "integer" | "bytes";
 interface ColumnShape {
   kind: Kind | string; // a string other than a Kind names a column type with no counterpart
   notNull: boolean;
@@ -50,11 +50,11 @@ const sqliteDialect = new SQLiteSyncDialect();
 const pgDialect = new PgDialect();
 
 function sqliteKind(c: Column): ColumnShape["kind"] {
-  return { SQLiteText: "text", SQLiteTextJson: "json", SQLiteBoolean: "boolean", SQLiteInteger: "integer" }[c.columnType] ?? c.columnType;
+  return { SQLiteText: "text", SQLiteTextJson: "json", SQLiteBoolean: "boolean", SQLiteInteger: "integer", SQLiteBlobBuffer: "bytes" }[c.columnType] ?? c.columnType;
 }
 function pgKind(c: Column): ColumnShape["kind"] {
   // Text must be the byte-ordered `text COLLATE "C"` (schema-pg.ts says why); a plain PgText is a mismatch.
-  if (c.columnType === "PgCustomColumn") return { 'text COLLATE "C"': "text", json: "json" }[c.getSQLType()] ?? c.getSQLType();
+  if (c.columnType === "PgCustomColumn") return { 'text COLLATE "C"': "text", json: "json", bytea: "bytes" }[c.getSQLType()] ?? c.getSQLType();
   return { PgBoolean: "boolean", PgInteger: "integer", PgBigInt53: "integer" }[c.columnType] ?? c.columnType;
 }
 

@@ -7,12 +7,12 @@
 // database), /healthz's check, and --database on the command line.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
-import { tempDir } from "./helpers.ts";
+import { startTestServer, tempDir, TEST_BACKEND } from "./helpers.ts";
 import { spawnNod } from "./cli-util.ts";
 import { openStore, type Store } from "../server/db/store.ts";
 import { asPg, PgWriter } from "../server/db/pg-writer.ts";
@@ -297,6 +297,7 @@ describePg("opening a PostgreSQL store", () => {
     } finally {
       await store.close();
       Bun.spawnSync([cluster, "stop", dir]);
+      rmSync(dir, { recursive: true, force: true }); // what the stopping server wrote after the script's own rm
     }
   });
 });
@@ -319,6 +320,14 @@ describePg("sign-in limits on PostgreSQL", () => {
       await fresh.drop();
     }
   });
+});
+
+test("a server whose stop fails part-way still closes its store", async () => {
+  const server = await startTestServer();
+  server.live.dispatcher.stop = () => Promise.reject(new Error("the dispatcher would not stop"));
+  await expect(server.stop()).rejects.toThrow("the dispatcher would not stop");
+  if (TEST_BACKEND === "pg") await expect(asPg(server.ctx.db).$client`SELECT 1`.execute()).rejects.toThrow(/closed/i);
+  else expect(() => server.ctx.db.$client.query("SELECT 1").get()).toThrow(/closed/i);
 });
 
 describe("--database", () => {

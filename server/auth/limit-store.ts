@@ -16,7 +16,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
-import { PG_LOCKS } from "../db/pg-writer.ts";
+import { lockUntilCommit } from "../db/locks.ts";
 import { rawRows } from "../db/rows.ts";
 import { dialect } from "../db/tables.ts";
 import { isoMs } from "../lib/time.ts";
@@ -85,7 +85,7 @@ function pgStatements(db: Db): Statements {
   const run = <T = unknown>(q: ReturnType<typeof sql>) => rawRows<T>(db, q);
   return {
     prune: async (now, n) => {
-      await run(sql`SELECT pg_advisory_xact_lock(${PG_LOCKS.signIn}::bigint)`);
+      await lockUntilCommit(db, "signIn");
       await run(sql`DELETE FROM auth_limits WHERE key IN (SELECT key FROM auth_limits WHERE reset_at <= ${now} LIMIT ${n})`);
     },
     window: async (key, now) =>

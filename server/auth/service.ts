@@ -12,6 +12,8 @@ import { first, isUniqueViolation, only } from "../db/rows.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import { lockUntilCommit } from "../db/locks.ts";
 
 export const SESSION_COOKIE = "nod_session";
 export const SESSION_TTL_MS = 30 * 86_400_000;
@@ -53,8 +55,10 @@ export async function setupOwner(ctx: Pick<Ctx, "db" | "writer">, username: stri
   if (!(await setupOpen(ctx.db))) throw setupDone();
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
-  // Check and insert in one transaction so two racing setups cannot both win.
+  // Check and insert in one transaction so two racing setups cannot both win
+  // (on PostgreSQL, under a lock: instances sharing the database take turns).
   return ctx.writer.now(async (uow) => {
+    await lockUntilCommit(uow.db, "setup");
     if (!(await setupOpen(uow.db))) throw setupDone();
     const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
     await uow.db.insert(users).values(user);

@@ -15,6 +15,7 @@ import type { SQL } from "bun";
 import type * as pgSchema from "./schema-pg.ts";
 import { belongsTo, type Db } from "./index.ts";
 import { BatchWriter, UnitOfWork, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
+import { isRetryable } from "./errors.ts";
 
 /** The PostgreSQL store's drizzle handle over Bun.sql's pool. */
 export type PgDb = BunSQLDatabase<typeof pgSchema> & { $client: SQL };
@@ -28,20 +29,11 @@ type PgTx = Parameters<Parameters<PgDb["transaction"]>[0]>[0];
 export const asPg = (db: Db) => db as unknown as PgDb;
 const asDb = (db: PgDb | PgTx) => db as unknown as Db;
 
-/** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
-export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
+
+export { isRetryable };
 
 /** Attempts of a batch that hits a deadlock or a serialization failure. */
 const ATTEMPTS = 5;
-const RETRY_CODES = new Set(["40001", "40P01"]);
-
-/** Whether e (or what it wraps: drizzle puts the driver's error in `cause`) is a deadlock or a serialization failure. */
-export function isRetryable(e: unknown): boolean {
-  for (let c = e as { errno?: unknown; cause?: unknown } | undefined; c; c = c.cause as typeof c)
-    if (typeof c.errno === "string" && RETRY_CODES.has(c.errno)) return true;
-  return false;
-}
-
 export class PgWriter extends BatchWriter implements Writer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxBatches: number;

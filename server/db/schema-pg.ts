@@ -16,6 +16,7 @@
 // - Booleans are boolean; the JSON columns are json (not jsonb): they are only
 //   written and read whole, and json keeps the text (and key order) as written.
 //   Values go to the driver as they are (see json below).
+// - Bytes (media.bytes) are bytea.
 // - push_queue.id is a bigint (SQLite's integers are 64-bit) identity column
 //   BY DEFAULT, so `nod migrate --from-sqlite` can copy the ids (and then
 //   moves the sequence past them). Counters stay integer.
@@ -28,6 +29,9 @@ const collatedText = customType<{ data: string; driverData: string }>({ dataType
 export function text<N extends string, const E extends readonly string[] = string[]>(name: N, _config?: { enum: E }) {
   return collatedText(name).$type<E[number]>();
 }
+
+/** PostgreSQL `bytea`: Bun.sql takes and gives a Buffer, as bun:sqlite does for a blob. */
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
 
 /**
  * PostgreSQL `json`, handed to the driver as the value itself. Bun.sql (nod's
@@ -339,3 +343,11 @@ export const pushQueue = pgTable(
     index("push_queue_tag").on(t.tag),
   ],
 );
+
+// Images agents send: here on PostgreSQL, files in DATA/media on SQLite (see schema.ts).
+export const media = pgTable("media", {
+  name: text("name").primaryKey(),
+  mime: text("mime").notNull(),
+  bytes: bytea("bytes").notNull(),
+  createdAt: text("created_at").notNull(),
+});

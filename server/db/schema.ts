@@ -5,7 +5,7 @@
 // and `?before=ID` paging are plain comparisons on the primary key.
 // Times are ISO 8601 UTC strings with a trailing Z.
 import { sql } from "drizzle-orm";
-import { sqliteTable, text, integer, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, blob, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable("users", {
   id: text("id").primaryKey(), // usr_
@@ -317,3 +317,13 @@ export const pushQueue = sqliteTable(
     index("push_queue_tag").on(t.tag),
   ],
 );
+
+// Images agents send (media/store.ts). On SQLite they are files in DATA/media
+// and this table stays empty; on PostgreSQL, where instances share no disk,
+// each image is a row here. The name is the one in its URL: <32 hex>.<ext>.
+export const media = sqliteTable("media", {
+  name: text("name").primaryKey(),
+  mime: text("mime").notNull(),
+  bytes: blob("bytes", { mode: "buffer" }).notNull(),
+  createdAt: text("created_at").notNull(),
+});

@@ -5,13 +5,12 @@
 // reads and a Writer for units of work, and db/tables.ts the dialect's tables.
 import { SQL } from "bun";
 import { drizzle } from "drizzle-orm/bun-sql";
-import { migrate } from "drizzle-orm/bun-sql/migrator";
 import * as pgSchema from "./schema-pg.ts";
 import { belongsTo, closeStore, openDb, openReadDb, type Db } from "./index.ts";
 import { SqliteWriter, type Writer } from "./unit-of-work.ts";
-import { PG_LOCKS, PgWriter } from "./pg-writer.ts";
+import { PgWriter } from "./pg-writer.ts";
 import { useDialect, type Dialect } from "./tables.ts";
-import { assetDir } from "../paths.ts";
+import { describeDatabase, isPostgresUrl, migratePg } from "./pg-migrate.ts";
 
 export interface Store {
   dialect: Dialect;
@@ -33,17 +32,7 @@ export const POOL_MAX = 10;
 /** The database could not be opened or migrated; the message names it by host and name only. */
 export class StoreOpenError extends Error {}
 
-export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//i.test(url);
-
-/** The database a URL names, fit for a log line: scheme, host, port and database; never the user, password or options. */
-export function describeDatabase(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return "(not a URL)";
-  }
-}
+export { describeDatabase, isPostgresUrl };
 
 // One dialect per process: tables.ts's bindings point at one schema for every store.
 const open: Record<Dialect, number> = { sqlite: 0, pg: 0 };
@@ -97,23 +86,4 @@ async function openPg(url: string, opts: StoreOptions): Promise<Store> {
   const db = drizzle({ client, schema: pgSchema }) as unknown as Db;
   belongsTo(db, db, true);
   return { dialect: "pg", db, writer: new PgWriter(db, { onSinkError: opts.onSinkError }), close: () => client.close() };
-}
-
-/**
- * Applies drizzle-pg/ on one connection holding a session advisory lock:
- * drizzle's migrator is not safe to run twice at once, so of two instances
- * starting together the second waits, then finds nothing to do.
- */
-async function migratePg(client: SQL) {
-  const conn = await client.reserve();
-  try {
-    await conn`SELECT pg_advisory_lock(${PG_LOCKS.migrate}::bigint)`;
-    try {
-      await migrate(drizzle({ client: conn }), { migrationsFolder: assetDir("drizzle-pg") });
-    } finally {
-      await conn`SELECT pg_advisory_unlock(${PG_LOCKS.migrate}::bigint)`;
-    }
-  } finally {
-    conn.release();
-  }
 }

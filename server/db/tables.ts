@@ -33,6 +33,7 @@ export let serverSettings = sqlite.serverSettings;
 export let pushSubscriptions = sqlite.pushSubscriptions;
 export let pushSettings = sqlite.pushSettings;
 export let pushQueue = sqlite.pushQueue;
+export let media = sqlite.media;
 
 /** Points every table above at one dialect's definitions (one store per process). */
 export function useDialect(d: Dialect) {
@@ -55,4 +56,5 @@ export function useDialect(d: Dialect) {
   pushSubscriptions = t.pushSubscriptions;
   pushSettings = t.pushSettings;
   pushQueue = t.pushQueue;
+  media = t.media;
 }

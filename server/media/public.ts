@@ -1,10 +1,9 @@
 // Public: GET /media/:name, like the hosted service's storage URLs: the name is the secret.
 import { Elysia } from "elysia";
-import path from "node:path";
 import type { Ctx } from "../context.ts";
 import { notFound } from "../lib/errors.ts";
 import { PUBLIC } from "../lib/schemas.ts";
-import { MEDIA_NAME_RE, mediaDir, mimeForMedia } from "./service.ts";
+import { MEDIA_NAME_RE, mediaStore } from "./store.ts";
 
 // The answer is the file itself, so /docs gets it here rather than from a response schema.
 const image = { schema: { type: "string", format: "binary" } } as const;
@@ -18,11 +17,11 @@ export const mediaRoutes = (ctx: Ctx) =>
     "/media/:name",
     async ({ params }) => {
       if (!MEDIA_NAME_RE.test(params.name)) throw notFound("file");
-      const file = Bun.file(path.join(mediaDir(ctx), params.name));
-      if (!(await file.exists())) throw notFound("file");
-      return new Response(file, {
+      const found = await mediaStore(ctx).get(params.name);
+      if (!found) throw notFound("file");
+      return new Response(found.body, {
         headers: {
-          "content-type": mimeForMedia(params.name),
+          "content-type": found.mime,
           "cache-control": "public, max-age=31536000, immutable",
           "x-content-type-options": "nosniff",
           // Opened directly, an uploaded file can never run as a page of this origin.

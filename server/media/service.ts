@@ -1,28 +1,21 @@
-// Images agents send as image_base64: checked by content, stored under
-// <data>/media with an unguessable name, served at <public-url>/media/<name>.
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
+// Images agents send as image_base64: checked by content, stored with an
+// unguessable name (files in <data>/media on SQLite, the media table on
+// PostgreSQL: store.ts), served at <public-url>/media/<name>.
 import type { Ctx } from "../context.ts";
 import { randomHex } from "../lib/ids.ts";
 import { badRequest, tooLarge } from "../lib/errors.ts";
-import { FILE_MODE, privateDir } from "../lib/private-files.ts";
+import { MEDIA_MIME, mediaStore } from "./store.ts";
+
+export { mediaDir, MEDIA_NAME_RE, mimeForMedia } from "./store.ts";
 
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 
-const TYPES: { ext: string; mime: string; test: (b: Uint8Array) => boolean }[] = [
-  { ext: "png", mime: "image/png", test: (b) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 },
-  { ext: "jpg", mime: "image/jpeg", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { ext: "gif", mime: "image/gif", test: (b) => String.fromCharCode(...b.subarray(0, 4)) === "GIF8" },
-  {
-    ext: "webp",
-    mime: "image/webp",
-    test: (b) => String.fromCharCode(...b.subarray(0, 4)) === "RIFF" && String.fromCharCode(...b.subarray(8, 12)) === "WEBP",
-  },
+const TYPES: { ext: string; test: (b: Uint8Array) => boolean }[] = [
+  { ext: "png", test: (b) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 },
+  { ext: "jpg", test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { ext: "gif", test: (b) => String.fromCharCode(...b.subarray(0, 4)) === "GIF8" },
+  { ext: "webp", test: (b) => String.fromCharCode(...b.subarray(0, 4)) === "RIFF" && String.fromCharCode(...b.subarray(8, 12)) === "WEBP" },
 ];
-
-export const mediaDir = (ctx: Ctx) => path.join(ctx.config.dataDir, "media");
-export const MEDIA_NAME_RE = /^[0-9a-f]{32}\.(png|jpg|gif|webp)$/;
-export const mimeForMedia = (name: string) => TYPES.find((t) => name.endsWith("." + t.ext))?.mime ?? "application/octet-stream";
 
 /** Decodes, checks and stores an image; returns its public URL. */
 export async function storeImage(ctx: Ctx, base64: string): Promise<string> {
@@ -37,7 +30,6 @@ export async function storeImage(ctx: Ctx, base64: string): Promise<string> {
   const type = TYPES.find((t) => t.test(bytes));
   if (!type) throw badRequest("image_base64: not a PNG, JPEG, GIF or WebP image");
   const name = `${randomHex(16)}.${type.ext}`;
-  privateDir(mediaDir(ctx));
-  await writeFile(path.join(mediaDir(ctx), name), bytes, { mode: FILE_MODE, flag: "wx" });
+  await mediaStore(ctx).put(name, MEDIA_MIME[type.ext]!, bytes);
   return `${ctx.config.publicUrl}/media/${name}`;
 }
