@@ -8,7 +8,7 @@ import { users, sessions } from "../db/tables.ts";
 import type { Ctx } from "../context.ts";
 import { isReadDb, type Db } from "../db/index.ts";
 import { StoreCache } from "../db/store-cache.ts";
-import { first, isUniqueViolation, only } from "../db/rows.ts";
+import { first, only } from "../db/rows.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";

@@ -26,13 +26,3 @@ export async function rawRows<T>(db: Db, query: SQL): Promise<T[]> {
 
 /** SQLite's `INDEXED BY` hint, for a query the planner gets wrong without statistics; nothing on PostgreSQL. */
 export const indexedBy = (index: string): SQL => (dialect === "sqlite" ? sql.raw(`INDEXED BY ${index}`) : sql``);
-
-/**
- * A write refused by a UNIQUE constraint, on either store: SQLite's error says
- * SQLITE_CONSTRAINT_UNIQUE; PostgreSQL's (drizzle's cause) has SQLSTATE 23505.
- */
-export function isUniqueViolation(e: unknown): boolean {
-  for (let err = e as { code?: unknown; errno?: unknown; cause?: unknown } | undefined, depth = 0; err && depth < 5; err = err.cause as typeof err, depth++)
-    if (err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.errno === "23505") return true;
-  return false;
-}
