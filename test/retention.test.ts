@@ -4,12 +4,12 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { PNG_1x1, startTestServer, withAgent, writeDb } from "./helpers.ts";
+import { PNG_1x1, startTestServer, TEST_BACKEND, withAgent, writeDb } from "./helpers.ts";
 import { idAt, pruneBatch, PRUNE_BATCH } from "../server/ops/retention.ts";
 import { serveConfig } from "../server/cli/serve.ts";
 import { isoMs } from "../server/lib/time.ts";
 import { eq, inArray, type SQL } from "drizzle-orm";
-import { activity, messages, outbox, runContext, taskRuns } from "../server/db/tables.ts";
+import { activity, media, messages, outbox, runContext, taskRuns } from "../server/db/tables.ts";
 import { first } from "../server/db/rows.ts";
 
 const DAY = 86_400_000;
@@ -105,10 +105,12 @@ describe("retention", async () => {
   test("with --keep-messages, old messages go with their images", async () => {
     const withImage = await agent.event({ type: "message", text: "a picture", image_base64: PNG_1x1 });
     const plain = await agent.event({ type: "message", text: "words" });
-    const media = path.join(server.dataDir, "media");
     const stored = first(await server.ctx.db.select({ u: messages.imageUrl }).from(messages).where(eq(messages.id, withImage.body.message_id)))!;
     const imageName = stored.u!.split("/").pop()!;
-    expect(existsSync(path.join(media, imageName))).toBe(true);
+    // Where the image is kept: a file in DATA/media on SQLite, a row of the media table on PostgreSQL.
+    const imageKept = async () =>
+      TEST_BACKEND === "pg" ? (await server.ctx.db.$count(media, eq(media.name, imageName))) === 1 : existsSync(path.join(server.dataDir, "media", imageName));
+    expect(await imageKept()).toBe(true);
     await Bun.sleep(5);
     const recent = await agent.event({ type: "message", text: "recent" });
     // 30 days after `recent` was made: the two before it are older than --keep-messages 30d, it is not.
@@ -120,7 +122,7 @@ describe("retention", async () => {
     expect(ids).toContain(recent.body.message_id);
     expect(ids).not.toContain(withImage.body.message_id);
     expect(ids).not.toContain(plain.body.message_id);
-    expect(existsSync(path.join(media, imageName))).toBe(false);
+    expect(await imageKept()).toBe(false);
     expect((await fetch(`${server.url}/media/${imageName}`)).status).toBe(404);
   });
 
