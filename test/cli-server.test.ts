@@ -154,7 +154,7 @@ describe("nod user add, agent create, migrate", () => {
   });
 });
 
-// nod backup copies SQLite's nod.db (VACUUM INTO): on PostgreSQL there is no nod.db to copy.
+// nod backup copies SQLite's nod.db (VACUUM INTO): on PostgreSQL there is no nod.db to copy (backup --database: pg-migrate.test.ts).
 describeSqlite("nod backup", () => {
   test("copies a consistent database while events are being written", async () => {
     const server = await startTestServer();
