@@ -230,6 +230,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     expect(await p.locator(".bubble pre").evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
     expect(await horizontalOverflow(p)).toBe(0);
     await p.goto(server.url + "/app");
+    await p.locator(".foot").waitFor(); // the page renders after its first reads: on a busy machine, after goto() returned
     expect(await p.locator(".foot").isVisible()).toBe(true);
     await shootAll(views, server.url, `/app/agents/${watcher.id}`, "composer", (pg) => pg.locator(".bubble .table-wrap").waitFor(), { bottom: true });
     // On a desktop Enter still sends.
