@@ -5,8 +5,9 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { AgentClient, Person, request, startTestServer, tempDir, withAgent } from "./helpers.ts";
+import { AgentClient, Person, request, startTestServer, tempDir, TEST_BACKEND, withAgent } from "./helpers.ts";
 import { runNod, spawnNod } from "./cli-util.ts";
+import { describeSqlite } from "./pg-helpers.ts";
 
 // This file runs the nod CLI as subprocesses: a busy machine needs more than bun's default 5 s per test (a hang guard, not a time check).
 setDefaultTimeout(60_000);
@@ -78,17 +79,31 @@ describe("nod serve", () => {
   });
 });
 
+/**
+ * Where user add and agent create write, as flags and as environment. On
+ * SQLite: the data directory, which the server opens afterwards. On PostgreSQL
+ * (NOD_TEST_BACKEND=pg): the database of the server on that directory, started
+ * first, as an operator's would be.
+ */
+async function storeOf(dir: string) {
+  if (TEST_BACKEND === "sqlite") return { flags: ["--data", dir], env: { NOD_DATA_DIR: dir }, server: () => startTestServer({}, dir) };
+  const server = await startTestServer({}, dir);
+  const url = server.ctx.config.databaseUrl!;
+  return { flags: ["--data", dir, "--database", url], env: { NOD_DATA_DIR: dir, NOD_DATABASE_URL: url }, server: async () => server };
+}
+
 describe("nod user add, agent create, migrate", () => {
   test("user add reads the password from stdin; the person can sign in", async () => {
     const dir = tempDir();
-    const res = await runNod(["user", "add", "carol", "--data", dir], { stdin: "a long enough password\n" });
+    const store = await storeOf(dir);
+    const res = await runNod(["user", "add", "carol", ...store.flags], { stdin: "a long enough password\n" });
     expect(res.stderr).toBe("");
     expect(res.exitCode).toBe(0);
     expect(res.stdout).toContain("carol");
-    const again = await runNod(["user", "add", "carol", "--data", dir], { stdin: "a long enough password\n" });
+    const again = await runNod(["user", "add", "carol", ...store.flags], { stdin: "a long enough password\n" });
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain("taken");
-    const server = await startTestServer({}, dir);
+    const server = await store.server();
     const login = await new Person(server.url).post("/api/auth/login", { username: "carol", password: "a long enough password" });
     expect(login.status).toBe(200);
     await server.stop();
@@ -96,24 +111,37 @@ describe("nod user add, agent create, migrate", () => {
 
   test("agent create prints an id and a secret that the agent API accepts", async () => {
     const dir = tempDir();
-    const res = await runNod(["agent", "create", "Deploy Bot", "--type", "approval_only", "--data", dir]);
+    const store = await storeOf(dir);
+    const res = await runNod(["agent", "create", "Deploy Bot", "--type", "approval_only", ...store.flags]);
     expect(res.exitCode).toBe(0);
     const id = /NOD_AGENT_ID=(agt_[0-9a-f]{16})/.exec(res.stdout)?.[1];
     const secret = /NOD_SECRET=(nod_[0-9a-f]{40})/.exec(res.stdout)?.[1];
     expect(id).toBeDefined();
     expect(secret).toBeDefined();
-    const json = await runNod(["agent", "create", "Hooked", "--webhook-url", "http://127.0.0.1:9/hook", "--json"], { env: { NOD_DATA_DIR: dir } });
+    const json = await runNod(["agent", "create", "Hooked", "--webhook-url", "http://127.0.0.1:9/hook", "--json"], { env: store.env });
     expect(JSON.parse(json.stdout)).toMatchObject({ name: "Hooked", type: "interactive", webhook_url: "http://127.0.0.1:9/hook", webhook_secret: expect.stringMatching(/^whsec_/) });
-    expect((await runNod(["agent", "create", "X", "--type", "robot", "--data", dir])).exitCode).toBe(2);
-    expect((await runNod(["agent", "create", "X", "--webhook-url", "ftp://x", "--data", dir])).exitCode).toBe(1);
-    expect((await runNod(["agent", "delete", "X", "--data", dir])).exitCode).toBe(2);
+    expect((await runNod(["agent", "create", "X", "--type", "robot", ...store.flags])).exitCode).toBe(2);
+    expect((await runNod(["agent", "create", "X", "--webhook-url", "ftp://x", ...store.flags])).exitCode).toBe(1);
+    expect((await runNod(["agent", "delete", "X", ...store.flags])).exitCode).toBe(2);
 
-    const server = await startTestServer({}, dir);
+    const server = await store.server();
     const agent = new AgentClient(server.url, id!, secret!);
     const r = await agent.event({ type: "decision", kind: "approval", title: "Ship?", description: "" });
     expect(r.status).toBe(200);
     expect(r.body.decision_id).toMatch(/^dec_/);
     await server.stop();
+  });
+
+  test("user add and agent create take --database like serve: in their help; a URL that is not postgres:// is bad usage, not echoed", async () => {
+    for (const cmd of [["user", "add"], ["agent", "create"]]) {
+      const help = await runNod([...cmd, "--help"]);
+      expect(help.stdout).toContain("--database URL");
+      expect(help.stdout).toContain("NOD_DATABASE_URL");
+      const bad = await runNod([...cmd, "x", "--database", "mysql://root:hunter2@127.0.0.1/nod"], { stdin: "a long enough password\n" });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toContain("--database: a postgres:// or postgresql:// URL");
+      expect(bad.stderr).not.toContain("hunter2");
+    }
   });
 
   test("migrate creates the database and is a no-op the second time", async () => {
@@ -126,7 +154,8 @@ describe("nod user add, agent create, migrate", () => {
   });
 });
 
-describe("nod backup", () => {
+// nod backup copies SQLite's nod.db (VACUUM INTO): on PostgreSQL there is no nod.db to copy (backup --database: pg-migrate.test.ts).
+describeSqlite("nod backup", () => {
   test("copies a consistent database while events are being written", async () => {
     const server = await startTestServer();
     const { agent } = await withAgent(server);

@@ -155,7 +155,9 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     const p = desk.page;
     await p.goto(server.url + "/app");
     await p.getByRole("link", { name: /Watcher/ }).waitFor();
-    const made = await runNod(["agent", "create", "Shell Bot", "--data", server.dataDir]);
+    // The server's store: its data directory, or (NOD_TEST_BACKEND=pg) its PostgreSQL database.
+    const database = server.ctx.config.databaseUrl ? ["--database", server.ctx.config.databaseUrl] : [];
+    const made = await runNod(["agent", "create", "Shell Bot", "--data", server.dataDir, ...database]);
     expect(made.exitCode).toBe(0);
     expect(await p.getByRole("link", { name: /Shell Bot/ }).count()).toBe(0);
     await p.evaluate(() => window.dispatchEvent(new Event("focus"))); // the tab regains focus
@@ -228,6 +230,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     expect(await p.locator(".bubble pre").evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
     expect(await horizontalOverflow(p)).toBe(0);
     await p.goto(server.url + "/app");
+    await p.locator(".foot").waitFor(); // the page renders after its first reads: on a busy machine, after goto() returned
     expect(await p.locator(".foot").isVisible()).toBe(true);
     await shootAll(views, server.url, `/app/agents/${watcher.id}`, "composer", (pg) => pg.locator(".bubble .table-wrap").waitFor(), { bottom: true });
     // On a desktop Enter still sends.

@@ -3,11 +3,14 @@
 // count together; each instance has a name (logs, /metrics); /healthz says
 // whether the database answers.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { SQL } from "bun";
 import { copyFileSync, renameSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { expectLimited, owner, postFrom, request, startTestServer, tempDir } from "./helpers.ts";
+import { eventually, expectLimited, owner, postFrom, request, startTestServer, tempDir, TEST_BACKEND } from "./helpers.ts";
 import { runNod, spawnNod } from "./cli-util.ts";
+import { describeSqlite, PG_URL } from "./pg-helpers.ts";
+import { authLimits } from "../server/db/tables.ts";
 
 // Each sign-in attempt hashes a password (argon2id): about 0.12 s of CPU, ten
 // times that on a busy machine. A hang guard, not a time check.
@@ -63,13 +66,13 @@ test("a window ends after 15 minutes: the address may try again, and the ended w
   await owner(server);
   for (let i = 0; i < 10; i++) expect((await login(server.url, "127.0.0.9", WRONG)).status).toBe(401);
   expectLimited(await login(server.url, "127.0.0.9", GOOD));
-  const rows = () => server.ctx.db.$client.query("SELECT key FROM auth_limits ORDER BY key").all().map((r) => (r as { key: string }).key);
-  expect(rows()).toEqual(["ip:127.0.0.9", "pair:alice\n127.0.0.9", "user:alice"]);
+  const rows = async () => (await server.ctx.db.select({ key: authLimits.key }).from(authLimits).orderBy(authLimits.key)).map((r) => r.key);
+  expect(await rows()).toEqual(["ip:127.0.0.9", "pair:alice\n127.0.0.9", "user:alice"]);
   shift = 15 * 60_000 + 1000;
   const ok = await login(server.url, "127.0.0.9", GOOD);
   expect(ok.status).toBe(200);
   // what the old window counted is gone; the right password took back its own attempt
-  expect(rows()).toEqual([]);
+  expect(await rows()).toEqual([]);
 });
 
 describe("the instance's name", () => {
@@ -126,11 +129,12 @@ describe("the instance's name", () => {
   });
 });
 
-describe("/healthz reports the database", () => {
-  const health = async (url: string) => {
-    const r = await request(url, "GET", "/healthz");
-    return { status: r.status, body: r.body };
-  };
+const health = async (url: string) => {
+  const r = await request(url, "GET", "/healthz");
+  return { status: r.status, body: r.body };
+};
+
+describeSqlite("/healthz reports the database", () => {
 
   test("nod.db moved away under the running server: 503 saying so; moved back: 200 again", async () => {
     const server = await startTestServer();
@@ -160,5 +164,38 @@ describe("/healthz reports the database", () => {
     const closed = await health(server.url);
     expect(closed.status).toBe(503);
     expect(closed.body.detail).toMatch(/^database: cannot read nod\.db: .*closed/);
+  });
+});
+
+// The same on PostgreSQL, where the servers run on it (NOD_TEST_BACKEND=pg): one dialect per process.
+(TEST_BACKEND === "pg" ? describe : describe.skip)("/healthz reports a PostgreSQL database", () => {
+  test("a database that refuses nod (its connections cut, new ones not allowed): 503 saying why; allowed again: 200 again", async () => {
+    const server = await startTestServer();
+    const name = new URL(server.ctx.config.databaseUrl!).pathname.slice(1);
+    const admin = new SQL(PG_URL!, { max: 1 });
+    try {
+      expect(await health(server.url)).toEqual({ status: 200, body: { status: "ok" } });
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin.unsafe(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+      // pg_terminate_backend only signals: wait until the server's connections are gone
+      const connections = async () => ((await admin.unsafe(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = '${name}'`)) as { n: number }[])[0]!.n;
+      await eventually(async () => (await connections()) === 0, undefined, "nod's connections closed");
+      const refused = await health(server.url);
+      expect(refused.status).toBe(503);
+      expect(refused.body.detail).toBe(`database: cannot query PostgreSQL: database "${name}" is not currently accepting connections`);
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      expect(await health(server.url)).toEqual({ status: 200, body: { status: "ok" } });
+    } finally {
+      await admin.unsafe(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      await admin.close();
+    }
+  });
+
+  test("a database the server can no longer use (its pool closed): 503 with the reason", async () => {
+    const server = await startTestServer();
+    await (server.ctx.db.$client as unknown as SQL).close();
+    const closed = await health(server.url);
+    expect(closed.status).toBe(503);
+    expect(closed.body.detail).toMatch(/^database: cannot query PostgreSQL: .*closed/);
   });
 });

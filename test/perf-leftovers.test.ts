@@ -7,6 +7,9 @@ import { standInPushService } from "./push-service.ts";
 import { PRUNE_BATCH, PUSH_MARKERS_KEPT_MS, pruneBatch } from "../server/ops/retention.ts";
 import { sha256hex } from "../server/lib/secrets.ts";
 import { isoMs } from "../server/lib/time.ts";
+import { and, eq, like, lt } from "drizzle-orm";
+import { messages, pushQueue, pushSubscriptions, sessions, users } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 
 setDefaultTimeout(60_000); // servers and pushes on a busy machine (a hang guard, not a time check)
 
@@ -16,21 +19,20 @@ describe("retention: expired sessions", async () => {
   let clock = Date.now();
   const server = await startTestServer({ now: () => clock });
   const alice = await owner(server);
-  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
-  const sessions = () => sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM sessions").get()!.n;
-  const userId = sqlite.query<{ id: string }, []>("SELECT id FROM users").get()!.id;
+  const db = writeDb(server.ctx); // inserts rows: the writer's connection
+  const sessionCount = () => server.ctx.db.$count(sessions);
+  const userId = first(await server.ctx.db.select({ id: users.id }).from(users))!.id;
 
   test("sessions past their expiry go, in batches; a live one stays and still signs its person in", async () => {
     const expired = PRUNE_BATCH * 2 + 50;
-    const insert = sqlite.prepare("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)");
-    sqlite.transaction(() => {
-      for (let i = 0; i < expired; i++) insert.run(sha256hex(`old ${i}`), userId, isoMs(clock - 40 * DAY), isoMs(clock - 10 * DAY - i));
-    })();
-    expect(sessions()).toBe(expired + 1);
+    await db.insert(sessions).values(
+      Array.from({ length: expired }, (_, i) => ({ tokenHash: sha256hex(`old ${i}`), userId, createdAt: isoMs(clock - 40 * DAY), expiresAt: isoMs(clock - 10 * DAY - i) })),
+    );
+    expect(await sessionCount()).toBe(expired + 1);
 
     expect((await pruneBatch(server.ctx, "sessions", clock)).n).toBe(PRUNE_BATCH); // one batch takes at most PRUNE_BATCH
     expect((await server.live.retention.run()).sessions).toBe(expired - PRUNE_BATCH);
-    expect(sessions()).toBe(1);
+    expect(await sessionCount()).toBe(1);
     expect((await alice.get("/api/agents")).status).toBe(200);
   });
 
@@ -38,7 +40,7 @@ describe("retention: expired sessions", async () => {
     clock += 31 * DAY;
     expect((await alice.get("/api/agents")).status).toBe(401);
     expect((await server.live.retention.run()).sessions).toBe(1);
-    expect(sessions()).toBe(0);
+    expect(await sessionCount()).toBe(0);
     const again = new Person(server.url);
     expect((await again.post("/api/auth/login", { username: "alice", password: "correct horse battery" })).status).toBe(200);
     expect((await again.get("/api/agents")).status).toBe(200);
@@ -55,25 +57,26 @@ describe("retention: a request's push marker", async () => {
   const created = await alice.createAgent({ name: "Deploy Bot" });
   const agent = new AgentClient(server.url, created.id, created.secret);
   expect((await alice.post("/api/push/subscriptions", { ...push.device("phone"), name: "Phone" })).status).toBe(201);
-  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
-  const marker = (tag: string) => sqlite.query<{ status: string; at: string }, [string]>("SELECT status, next_attempt_at AS at FROM push_queue WHERE tag = ?").get(tag);
+  const db = writeDb(server.ctx); // inserts rows: the writer's connection
+  const marker = async (tag: string) =>
+    first(await server.ctx.db.select({ status: pushQueue.status, at: pushQueue.nextAttemptAt }).from(pushQueue).where(eq(pushQueue.tag, tag))) ?? null;
 
   test("is dated when it was sent; past PUSH_MARKERS_KEPT_MS it goes, and that request's answer is no longer pushed", async () => {
     const ask = async (title: string) => {
       const id = (await agent.event({ type: "decision", kind: "approval", title, description: "" })).body.decision_id as string;
       await push.until((r) => r.some((d) => d.payload.decision_id === id), `the push for ${title}`);
-      await eventually(() => marker(id)?.status === "sent", undefined, `${title}'s marker`);
+      await eventually(async () => (await marker(id))?.status === "sent", undefined, `${title}'s marker`);
       return id;
     };
     const oldId = await ask("Old request");
     const youngId = await ask("Young request");
-    expect(Date.parse(marker(youngId)!.at)).toBeLessThanOrEqual(Date.now()); // the time it was sent, not its attempt's lease
+    expect(Date.parse((await marker(youngId))!.at)).toBeLessThanOrEqual(Date.now()); // the time it was sent, not its attempt's lease
     // The old one was sent a month and a day ago.
-    sqlite.run("UPDATE push_queue SET next_attempt_at = ? WHERE tag = ?", [isoMs(clock - PUSH_MARKERS_KEPT_MS - DAY), oldId]);
+    await db.update(pushQueue).set({ nextAttemptAt: isoMs(clock - PUSH_MARKERS_KEPT_MS - DAY) }).where(eq(pushQueue.tag, oldId));
 
     expect((await server.live.retention.run()).push_queue).toBe(1);
-    expect(marker(oldId)).toBeNull();
-    expect(marker(youngId)?.status).toBe("sent");
+    expect(await marker(oldId)).toBeNull();
+    expect((await marker(youngId))?.status).toBe("sent");
 
     for (const id of [oldId, youngId]) expect((await alice.post(`/api/decisions/${id}/respond`, { status: "approved" })).status).toBe(200);
     await push.until((r) => r.some((d) => d.payload.decision_id === youngId && d.payload.resolved), "the young request's answer");
@@ -81,18 +84,14 @@ describe("retention: a request's push marker", async () => {
   });
 
   test("many old markers: at most PRUNE_BATCH per batch, all of them in one pass", async () => {
-    const sub = sqlite.query<{ id: string }, []>("SELECT id FROM push_subscriptions").get()!.id;
-    const insert = sqlite.prepare(
-      "INSERT INTO push_queue (subscription_id, origin, tag, kind, payload, urgency, ttl, status, next_attempt_at, created_at) VALUES (?, ?, ?, 'request', '{}', 'high', 60, 'sent', ?, ?)",
-    );
+    const sub = first(await server.ctx.db.select({ id: pushSubscriptions.id }).from(pushSubscriptions))!.id;
     const n = PRUNE_BATCH + 70;
     const at = isoMs(clock - PUSH_MARKERS_KEPT_MS - DAY);
-    sqlite.transaction(() => {
-      for (let i = 0; i < n; i++) insert.run(sub, push.origin, `dec_old_${i}`, at, at);
-    })();
+    const old = (i: number) => ({ subscriptionId: sub, origin: push.origin, tag: `dec_old_${i}`, kind: "request", payload: "{}", urgency: "high", ttl: 60, status: "sent", nextAttemptAt: at, createdAt: at }) as const;
+    await db.insert(pushQueue).values(Array.from({ length: n }, (_, i) => old(i)));
     expect((await pruneBatch(server.ctx, "push_queue", clock - PUSH_MARKERS_KEPT_MS)).n).toBe(PRUNE_BATCH);
     expect((await server.live.retention.run()).push_queue).toBe(n - PRUNE_BATCH);
-    expect(sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM push_queue WHERE status = 'sent' AND tag LIKE 'dec_old_%'").get()!.n).toBe(0);
+    expect(await server.ctx.db.$count(pushQueue, and(eq(pushQueue.status, "sent"), like(pushQueue.tag, "dec_old_%")))).toBe(0);
   });
 });
 
@@ -146,13 +145,12 @@ describe("--keep-messages and unread counts", async () => {
   });
 
   test("a batch that ends among a conversation's unread messages takes only those it deletes off the count", async () => {
-    const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
     const sent: string[] = [];
     for (let i = 0; i < 6; i++) sent.push((await say(busy, `batch ${i}`)).message_id);
     expect((await unread()).busy).toBe(6);
     shift = ms(sent[5]!) + 30 * DAY + 1 - Date.now(); // all six are older than 30 days now
     // One batch that ends after the third of them (batches go in id order over every conversation).
-    const older = sqlite.query<{ n: number }, [string]>("SELECT count(*) AS n FROM messages WHERE id < ?").get(sent[0]!)!.n;
+    const older = await server.ctx.db.$count(messages, lt(messages.id, sent[0]!));
     expect((await pruneBatch(server.ctx, "messages", Date.now() + shift - 30 * DAY, older + 3)).n).toBe(older + 3);
     expect((await unread()).busy).toBe(3);
     await server.live.retention.run();

@@ -31,13 +31,15 @@ afterAll(() => {
 
 const { AgentClient, owner, request, startTestServer, eventually } = await import("./helpers.ts");
 const { connectAgent, connectInbox } = await import("./ws-helpers.ts");
+const { describeSqlite } = await import("./pg-helpers.ts");
 const { failStaleRuns } = await import("../server/tasks/run-timeout.ts");
 const { dueWebhookAgents } = await import("../server/delivery/outbox-queries.ts");
 
 /** Tables that grow with use: reading one whole is what must never happen. */
 const BIG = ["messages", "activity", "outbox", "decisions", "task_runs", "run_context", "push_queue", "conversations", "agents", "sessions", "auth_limits", "auth_known_addresses"];
 
-describe("every list and count reads through an index", async () => {
+// SQLite's planner (EXPLAIN QUERY PLAN over the statements bun:sqlite prepared).
+describeSqlite("every list and count reads through an index", async () => {
   let start = 0;
   // every kind of retention on, messages included (off by default)
   const server = await startTestServer({ now: () => Date.now() + start, keepMessagesMs: 365 * 86_400_000 });

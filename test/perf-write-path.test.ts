@@ -4,6 +4,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { AgentClient, PNG_1x1, Person, eventually, owner, startTestServer, writeDb } from "./helpers.ts";
 import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
+import { describeSqlite } from "./pg-helpers.ts";
 import { sendUserMessage } from "../server/conversations/service.ts";
 import { getAgent } from "../server/agents/service.ts";
 
@@ -192,7 +193,7 @@ describe("a socket reads only what it was not handed yet", async () => {
   });
 });
 
-describe("WAL checkpoints", async () => {
+describeSqlite("WAL checkpoints", async () => {
   const server = await startTestServer();
   const person = await owner(server);
 

@@ -13,7 +13,7 @@ export const PG_URL = process.env.NOD_TEST_DATABASE_URL;
  * skipped with a line saying why; under CI (which always starts one) it fails
  * instead, so a broken CI set-up cannot pass by skipping.
  */
-export function describePg(name: string, fn: () => void) {
+export function describePg(name: string, fn: () => void | Promise<void>) {
   if (PG_URL) return describe(name, fn);
   if (process.env.CI) {
     return describe(name, () =>
@@ -22,8 +22,21 @@ export function describePg(name: string, fn: () => void) {
       }),
     );
   }
-  console.warn(`skipping "${name}": NOD_TEST_DATABASE_URL is unset (scripts/pg-cluster.sh starts a throwaway PostgreSQL)`);
-  return describe.skip(name, fn);
+  const why = "NOD_TEST_DATABASE_URL is unset (scripts/pg-cluster.sh starts a throwaway PostgreSQL)";
+  console.warn(`skipping "${name}": ${why}`);
+  // Its body is not run: describe.skip runs it, and a block may make databases as it is collected.
+  return describe.skip(name, () => test(why, () => {}));
+}
+
+/**
+ * describe() for a block about SQLite itself (its files, WAL, query plans, its
+ * two connections, .db backups). Under NOD_TEST_BACKEND=pg the servers run on
+ * PostgreSQL, where none of that exists: the block is skipped, its body not
+ * even run (it may set up what only SQLite has), and one line says why.
+ */
+export function describeSqlite(name: string, fn: () => void | Promise<void>) {
+  if (process.env.NOD_TEST_BACKEND !== "pg") return describe(name, fn);
+  return describe.skip(name, () => test("about SQLite itself: NOD_TEST_BACKEND=pg runs the servers on PostgreSQL", () => {}));
 }
 
 /** A new, empty database nod_test_<random> on the test server; drop() removes it (and ends its connections). */

@@ -10,7 +10,7 @@ import { SQL } from "bun";
 import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Elysia } from "elysia";
-import { getTableName, is } from "drizzle-orm";
+import { eq, getTableName, is } from "drizzle-orm";
 import { drizzle as sqliteDrizzle } from "drizzle-orm/bun-sqlite";
 import { drizzle as pgDrizzle } from "drizzle-orm/bun-sql";
 import { SQLiteTable } from "drizzle-orm/sqlite-core";
@@ -26,7 +26,7 @@ import { httpBasics } from "../server/http.ts";
 import { Logger } from "../server/lib/log.ts";
 import { mediaRoutes } from "../server/media/public.ts";
 import { storeImage } from "../server/media/service.ts";
-import { AgentClient, Person, PNG_1x1, eventually, owner, startTestServer, tempDir } from "./helpers.ts";
+import { AgentClient, Person, PNG_1x1, eventually, owner, startTestServer, tempDir, writeDb } from "./helpers.ts";
 import { runNod } from "./cli-util.ts";
 import { standInPushService } from "./push-service.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
@@ -42,7 +42,8 @@ const sorted = (rows: Row[]) => rows.map((r) => [JSON.stringify(r), r] as const)
 
 /** A SQLite nod filled through its API: every table but media (SQLite keeps images as files) has rows. */
 async function filledSqliteNod() {
-  const server = await startTestServer({ pushRetryBaseMs: 20 });
+  // SQLite whatever NOD_TEST_BACKEND says: the copy's source (no PostgreSQL store is open meanwhile, one dialect per process).
+  const server = await startTestServer({ pushRetryBaseMs: 20, databaseUrl: null });
   const alice = await owner(server);
   expect((await new Person(server.url).post("/api/auth/login", { username: "alice", password: "wrong" })).status).toBe(401); // auth_limits
   expect((await new Person(server.url).post("/api/auth/login", { username: "alice", password: "correct horse battery" })).status).toBe(200); // auth_known_addresses
@@ -63,7 +64,9 @@ async function filledSqliteNod() {
     return r.body;
   };
   await ok(agent.event({ type: "message", text: "a picture", image_base64: PNG_1x1 }));
-  await ok(agent.event({ type: "message", text: "with a NUL\u0000inside", report_title: "Report", report_description: "three findings" }));
+  const nul = await ok(agent.event({ type: "message", text: "with a NUL inside", report_title: "Report", report_description: "three findings" }));
+  // The API refuses U+0000 now; a nod from before that stored it as sent.
+  await writeDb(server.ctx).update(sqliteSchema.messages).set({ text: "with a NUL\u0000inside" }).where(eq(sqliteSchema.messages.id, nul.message_id));
   await ok(alice.post(`/api/agents/${created.id}/messages`, { text: "thanks" })); // outbox: user_message
   await ok(agent.event({ type: "alert", title: "Deployed", text: "v1.2" }));
   const approval = await ok(agent.event({ type: "decision", kind: "approval", title: "Deploy?", description: "to production", expires_in: 86_400 }));

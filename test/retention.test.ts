@@ -4,10 +4,13 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { PNG_1x1, startTestServer, withAgent, writeDb } from "./helpers.ts";
+import { PNG_1x1, startTestServer, TEST_BACKEND, withAgent, writeDb } from "./helpers.ts";
 import { idAt, pruneBatch, PRUNE_BATCH } from "../server/ops/retention.ts";
 import { serveConfig } from "../server/cli/serve.ts";
 import { isoMs } from "../server/lib/time.ts";
+import { eq, inArray, type SQL } from "drizzle-orm";
+import { activity, media, messages, outbox, runContext, taskRuns } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 
 const DAY = 86_400_000;
 let seq = 0;
@@ -18,68 +21,71 @@ describe("retention", async () => {
   let clock = Date.now();
   const server = await startTestServer({ now: () => clock, keepDeliveriesMs: 7 * DAY, keepRunsMs: 90 * DAY, keepActivityMs: 90 * DAY, keepMessagesMs: 30 * DAY });
   const { person, created, agent } = await withAgent(server);
-  const sqlite = writeDb(server.ctx).$client; // inserts rows: the writer's connection
-  const count = (q: string, ...args: any[]) => (sqlite.query(q).get(...args) as { n: number }).n;
+  const db = writeDb(server.ctx); // inserts rows: the writer's connection
+  const events = (where?: SQL) => server.ctx.db.$count(outbox, where);
 
-  const outbox = sqlite.prepare(
-    "INSERT INTO outbox (id, agent_id, type, payload, status, created_at, delivered_at, delivered_via) VALUES (?, ?, 'user_message', '{}', ?, ?, ?, ?)",
-  );
-  function addEvent(status: "delivered" | "pending" | "undelivered", createdMs: number, deliveredMs: number | null) {
-    const id = idFor("evt_", createdMs);
-    outbox.run(id, created.id, status, isoMs(createdMs), deliveredMs === null ? null : isoMs(deliveredMs), deliveredMs === null ? null : "webhook");
-    return id;
+  const event = (status: "delivered" | "pending" | "undelivered", createdMs: number, deliveredMs: number | null) => ({
+    id: idFor("evt_", createdMs),
+    agentId: created.id,
+    type: "user_message" as const,
+    payload: "{}",
+    status,
+    createdAt: isoMs(createdMs),
+    deliveredAt: deliveredMs === null ? null : isoMs(deliveredMs),
+    deliveredVia: deliveredMs === null ? null : ("webhook" as const),
+  });
+  async function addEvent(...args: Parameters<typeof event>) {
+    const row = event(...args);
+    await db.insert(outbox).values(row);
+    return row.id;
   }
 
   test("delivered events older than --keep-deliveries go, in batches; younger and undelivered ones stay", async () => {
     const n = PRUNE_BATCH * 2 + 200;
-    sqlite.transaction(() => {
-      for (let i = 0; i < n; i++) addEvent("delivered", clock - 9 * DAY, clock - 8 * DAY);
-    })();
-    const young = addEvent("delivered", clock - 9 * DAY, clock - 6 * DAY); // delivered late: its age counts from delivery
-    const pending = addEvent("pending", clock - 60 * DAY, null);
-    const undelivered = addEvent("undelivered", clock - 60 * DAY, null);
-    const before = count("SELECT count(*) AS n FROM outbox");
+    await db.insert(outbox).values(Array.from({ length: n }, () => event("delivered", clock - 9 * DAY, clock - 8 * DAY)));
+    const young = await addEvent("delivered", clock - 9 * DAY, clock - 6 * DAY); // delivered late: its age counts from delivery
+    const pending = await addEvent("pending", clock - 60 * DAY, null);
+    const undelivered = await addEvent("undelivered", clock - 60 * DAY, null);
+    const before = await events();
 
     // One batch takes at most PRUNE_BATCH rows.
     expect((await pruneBatch(server.ctx, "outbox", clock - 7 * DAY)).n).toBe(PRUNE_BATCH);
     const pruned = await server.live.retention.run();
     expect(pruned.outbox).toBe(n - PRUNE_BATCH);
-    expect(count("SELECT count(*) AS n FROM outbox")).toBe(before - n);
-    for (const id of [young, pending, undelivered]) expect(count("SELECT count(*) AS n FROM outbox WHERE id = ?", id)).toBe(1);
+    expect(await events()).toBe(before - n);
+    for (const id of [young, pending, undelivered]) expect(await events(eq(outbox.id, id))).toBe(1);
     // The undelivered ones are still listed for people.
     const listed = await person.get("/api/deliveries");
     expect(listed.body.map((d: any) => d.event_id)).toEqual(expect.arrayContaining([pending, undelivered]));
 
     clock += 2 * DAY; // now the late one is 8 days past delivery
     expect((await server.live.retention.run()).outbox).toBe(1);
-    expect(count("SELECT count(*) AS n FROM outbox WHERE id = ?", young)).toBe(0);
-    expect(count("SELECT count(*) AS n FROM outbox WHERE id IN (?, ?)", pending, undelivered)).toBe(2);
+    expect(await events(eq(outbox.id, young))).toBe(0);
+    expect(await events(inArray(outbox.id, [pending, undelivered]))).toBe(2);
   });
 
   test("finished runs older than --keep-runs go with their context; unfinished and young ones stay; messages keep the run id", async () => {
     const task = (await person.post(`/api/agents/${created.id}/tasks`, { name: "Nightly", prompt: "Check", schedule: "0 3 * * *" })).body;
-    const insertRun = sqlite.prepare(
-      "INSERT INTO task_runs (id, task_id, agent_id, status, trigger, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, 'schedule', ?, ?, ?)",
-    );
-    const run = (status: string, createdMs: number, finishedMs: number | null) => {
+    const run = async (status: "due" | "running" | "completed" | "failed", createdMs: number, finishedMs: number | null) => {
       const id = idFor("run_", createdMs);
-      insertRun.run(id, task.id, created.id, status, isoMs(createdMs), isoMs(createdMs), finishedMs === null ? null : isoMs(finishedMs));
+      const at = isoMs(createdMs);
+      await db.insert(taskRuns).values({ id, taskId: task.id, agentId: created.id, status, trigger: "schedule", createdAt: at, startedAt: at, finishedAt: finishedMs === null ? null : isoMs(finishedMs) });
       return id;
     };
-    const oldDone = run("completed", clock - 100 * DAY, clock - 100 * DAY);
-    const oldFailed = run("failed", clock - 95 * DAY, clock - 91 * DAY);
-    const youngDone = run("completed", clock - 100 * DAY, clock - 80 * DAY); // ran long: counted from its finish
-    const stillRunning = run("running", clock - 200 * DAY, null);
-    const stillDue = run("due", clock - 200 * DAY, null);
-    sqlite.run("INSERT INTO run_context (run_id, block_id, text, created_at) VALUES (?, 1, 'context', ?)", [oldDone, isoMs(clock - 100 * DAY)]);
+    const oldDone = await run("completed", clock - 100 * DAY, clock - 100 * DAY);
+    const oldFailed = await run("failed", clock - 95 * DAY, clock - 91 * DAY);
+    const youngDone = await run("completed", clock - 100 * DAY, clock - 80 * DAY); // ran long: counted from its finish
+    const stillRunning = await run("running", clock - 200 * DAY, null);
+    const stillDue = await run("due", clock - 200 * DAY, null);
+    await db.insert(runContext).values({ runId: oldDone, blockId: 1, text: "context", createdAt: isoMs(clock - 100 * DAY) });
     // A message about the old run, sent while it was running.
     const sent = await agent.event({ type: "message", text: "report", task_run_id: oldDone });
     expect(sent.status).toBe(200);
 
     expect((await server.live.retention.run()).task_runs).toBe(2);
-    const left = (sqlite.query("SELECT id FROM task_runs ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+    const left = (await server.ctx.db.select({ id: taskRuns.id }).from(taskRuns).orderBy(taskRuns.id)).map((r) => r.id);
     expect(left.sort()).toEqual([youngDone, stillRunning, stillDue].sort());
-    expect(count("SELECT count(*) AS n FROM run_context WHERE run_id = ?", oldDone)).toBe(0);
+    expect(await server.ctx.db.$count(runContext, eq(runContext.runId, oldDone))).toBe(0);
     expect((await person.get(`/api/tasks/runs/${oldFailed}`)).status).toBe(404);
     expect((await person.get(`/api/tasks/runs/${youngDone}`)).status).toBe(200);
     const msgs = await person.get(`/api/conversations/${sent.body.conversation_id}/messages`);
@@ -87,11 +93,8 @@ describe("retention", async () => {
   });
 
   test("activity older than --keep-activity goes; newer stays", async () => {
-    const insert = sqlite.prepare("INSERT INTO activity (id, agent_id, type, title, created_at) VALUES (?, ?, 'system', ?, ?)");
-    const old = idFor("act_", clock - 91 * DAY);
-    const young = idFor("act_", clock - 89 * DAY);
-    insert.run(old, created.id, "old", isoMs(clock - 91 * DAY));
-    insert.run(young, created.id, "young", isoMs(clock - 89 * DAY));
+    const entry = (title: string, ms: number) => ({ id: idFor("act_", ms), agentId: created.id, type: "system" as const, title, createdAt: isoMs(ms) });
+    await db.insert(activity).values([entry("old", clock - 91 * DAY), entry("young", clock - 89 * DAY)]);
     expect((await server.live.retention.run()).activity).toBeGreaterThanOrEqual(1);
     const feed = await person.get(`/api/agents/${created.id}/activity`);
     const titles = feed.body.map((a: any) => a.title);
@@ -102,9 +105,12 @@ describe("retention", async () => {
   test("with --keep-messages, old messages go with their images", async () => {
     const withImage = await agent.event({ type: "message", text: "a picture", image_base64: PNG_1x1 });
     const plain = await agent.event({ type: "message", text: "words" });
-    const media = path.join(server.dataDir, "media");
-    const imageName = (sqlite.query("SELECT image_url AS u FROM messages WHERE id = ?").get(withImage.body.message_id) as { u: string }).u.split("/").pop()!;
-    expect(existsSync(path.join(media, imageName))).toBe(true);
+    const stored = first(await server.ctx.db.select({ u: messages.imageUrl }).from(messages).where(eq(messages.id, withImage.body.message_id)))!;
+    const imageName = stored.u!.split("/").pop()!;
+    // Where the image is kept: a file in DATA/media on SQLite, a row of the media table on PostgreSQL.
+    const imageKept = async () =>
+      TEST_BACKEND === "pg" ? (await server.ctx.db.$count(media, eq(media.name, imageName))) === 1 : existsSync(path.join(server.dataDir, "media", imageName));
+    expect(await imageKept()).toBe(true);
     await Bun.sleep(5);
     const recent = await agent.event({ type: "message", text: "recent" });
     // 30 days after `recent` was made: the two before it are older than --keep-messages 30d, it is not.
@@ -112,11 +118,11 @@ describe("retention", async () => {
 
     expect((await server.live.retention.run()).messages).toBeGreaterThanOrEqual(2);
     // (the person's session is 30 days old by now too: the rows are read directly)
-    const ids = (sqlite.query("SELECT id FROM messages").all() as { id: string }[]).map((m) => m.id);
+    const ids = (await server.ctx.db.select({ id: messages.id }).from(messages)).map((m) => m.id);
     expect(ids).toContain(recent.body.message_id);
     expect(ids).not.toContain(withImage.body.message_id);
     expect(ids).not.toContain(plain.body.message_id);
-    expect(existsSync(path.join(media, imageName))).toBe(false);
+    expect(await imageKept()).toBe(false);
     expect((await fetch(`${server.url}/media/${imageName}`)).status).toBe(404);
   });
 

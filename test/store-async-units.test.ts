@@ -4,8 +4,10 @@
 // again after its COMMIT.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { startTestServer, withAgent } from "./helpers.ts";
-import { agents } from "../server/db/schema.ts";
+import { startTestServer, TEST_BACKEND, withAgent } from "./helpers.ts";
+import { describeSqlite } from "./pg-helpers.ts";
+import { agents } from "../server/db/tables.ts";
+import { first } from "../server/db/rows.ts";
 import { forgetAgent, knownAgent } from "../server/agents/service.ts";
 import { StoreCache } from "../server/db/store-cache.ts";
 
@@ -15,7 +17,8 @@ describe("async units of work", async () => {
   const server = await startTestServer();
   const { created } = await withAgent(server, { name: "Deploy Bot" });
   const { writer, db } = server.ctx;
-  const nameOf = () => db.select().from(agents).where(eq(agents.id, created.id)).get()!.name;
+  const row = async () => first(await db.select().from(agents).where(eq(agents.id, created.id)))!;
+  const nameOf = async () => (await row()).name;
   const rename = async (uow: { db: typeof db }, name: string) => {
     await uow.db.update(agents).set({ name }).where(eq(agents.id, created.id));
     return (await uow.db.select().from(agents).where(eq(agents.id, created.id)))[0]!.name;
@@ -24,18 +27,21 @@ describe("async units of work", async () => {
   test("an async unit in run() sees its own awaited writes; ctx.db sees them once the promise settles", async () => {
     const inside = await writer.run((uow) => rename(uow, "Async"));
     expect(inside).toBe("Async");
-    expect(nameOf()).toBe("Async");
+    expect(await nameOf()).toBe("Async");
   });
 
   test("async now() commits and resolves with the unit's result", async () => {
     const inside = await writer.now(async (uow) => rename(uow, "Now"));
     expect(inside).toBe("Now");
-    expect(nameOf()).toBe("Now");
+    expect(await nameOf()).toBe("Now");
   });
 
   test("a failing async unit takes back only its own rows: the sync and async units around it in the batch commit", async () => {
     const results = await Promise.allSettled([
-      writer.run((uow) => uow.db.update(agents).set({ avatar: "🙂" }).where(eq(agents.id, created.id)).run()),
+      // a synchronous unit where there are such (SQLite's queries run at once; PostgreSQL's units are all async)
+      TEST_BACKEND === "sqlite"
+        ? writer.run((uow) => uow.db.update(agents).set({ avatar: "🙂" }).where(eq(agents.id, created.id)).run())
+        : writer.run(async (uow) => void (await uow.db.update(agents).set({ avatar: "🙂" }).where(eq(agents.id, created.id)))),
       writer.run(async (uow) => {
         await rename(uow, "Rolled back");
         throw new Error("no");
@@ -45,23 +51,8 @@ describe("async units of work", async () => {
       }),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    const row = db.select().from(agents).where(eq(agents.id, created.id)).get()!;
-    expect({ name: row.name, avatar: row.avatar, type: row.type }).toEqual({ name: "Now", avatar: "🙂", type: "approval_only" });
-  });
-
-  test("a batch of async units commits before the next macrotask runs", async () => {
-    const order: string[] = [];
-    await Promise.all([
-      writer.run(async (uow) => {
-        setImmediate(() => order.push("next macrotask"));
-        await rename(uow, "One");
-      }),
-      writer.run(async (uow) => {
-        await rename(uow, "Two");
-      }),
-    ]).then(() => order.push("committed"));
-    await new Promise((r) => setImmediate(r));
-    expect(order).toEqual(["committed", "next macrotask"]);
+    const { name, avatar, type } = await row();
+    expect({ name, avatar, type }).toEqual({ name: "Now", avatar: "🙂", type: "approval_only" });
   });
 
   test("an agent a read keeps while a unit that changes it is open is dropped after the commit: the next read has the new row", async () => {
@@ -87,12 +78,6 @@ describe("async units of work", async () => {
     expect(ran).toEqual(["committed"]);
   });
 
-  test("a plain function that returns a promise is refused by now(): units that await are async functions", () => {
-    const before = writer.writes;
-    expect(() => writer.now(() => Promise.resolve(1))).toThrow(/async function/);
-    expect(writer.writes).toBe(before);
-  });
-
   test("a cache read that answers after the row was forgotten does not keep what it read (a PostgreSQL read is a round trip)", async () => {
     const cache = new StoreCache<string>(10);
     let answer!: (v: string) => void;
@@ -103,6 +88,30 @@ describe("async units of work", async () => {
     expect(cache.get(db, "k")).toBeUndefined();
     expect(await cache.load(db, "k", async () => "new")).toBe("new"); // with nothing forgotten meanwhile, kept
     expect(cache.get(db, "k")).toBe("new");
+  });
+
+  // SQLite's writer only: its queries run at once, so units can be synchronous and a batch fits in one macrotask.
+  describeSqlite("on SQLite", () => {
+    test("a batch of async units commits before the next macrotask runs", async () => {
+      const order: string[] = [];
+      await Promise.all([
+        writer.run(async (uow) => {
+          setImmediate(() => order.push("next macrotask"));
+          await rename(uow, "One");
+        }),
+        writer.run(async (uow) => {
+          await rename(uow, "Two");
+        }),
+      ]).then(() => order.push("committed"));
+      await new Promise((r) => setImmediate(r));
+      expect(order).toEqual(["committed", "next macrotask"]);
+    });
+
+    test("a plain function that returns a promise is refused by now(): units that await are async functions", () => {
+      const before = writer.writes;
+      expect(() => writer.now(() => Promise.resolve(1))).toThrow(/async function/);
+      expect(writer.writes).toBe(before);
+    });
   });
 });
 

@@ -60,8 +60,16 @@ function checkName(name: string) {
   return n;
 }
 
+// The list's creation order is created_at, then a tiebreak that PostgreSQL has
+// no insertion-ordered column for (see `tiebreak` below). So that agents this
+// process creates within one millisecond keep their order on both stores, each
+// gets a created_at after the one before: a burst's agents are a millisecond
+// apart (the API shows whole seconds).
+let lastCreatedMs = 0;
+const creationTime = () => isoMs((lastCreatedMs = Math.max(Date.now(), lastCreatedMs + 1)));
+
 export async function createAgent(ctx: Ctx, input: AgentInput & { name: string }, createdBy: string | null) {
-  const now = isoMs();
+  const now = creationTime();
   const secret = newAgentSecret();
   const agent: Agent = {
     id: newAgentId(),
@@ -93,8 +101,9 @@ export async function getAgent(db: Db, id: string): Promise<Agent> {
 
 // Creation order is created_at, then the insertion order within a millisecond:
 // SQLite's rowid (every index ends with it, so agents_created serves both).
-// PostgreSQL has no rowid: there the agent id breaks the tie (a fixed order,
-// though not the insertion order, within one millisecond).
+// PostgreSQL has no rowid: there the agent id breaks the tie, a fixed order
+// for agents made in one millisecond by several instances (one instance gives
+// each of its agents a created_at of its own: creationTime above).
 const tiebreak = () => (dialect === "pg" ? sql`${agents.id}` : sql`rowid`);
 type Position = { createdAt: string; tiebreak: number | string };
 

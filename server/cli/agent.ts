@@ -5,9 +5,10 @@ import { createAgent } from "../agents/service.ts";
 import { HttpError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
 import { parseArgs, UsageError } from "./args.ts";
-import { dataDirFrom } from "./serve.ts";
+import { databaseUrlFrom, dataDirFrom, storeFailure } from "./serve.ts";
 
-export const AGENT_HELP = `Usage: nod agent create NAME [--type interactive|approval_only] [--webhook-url URL] [--data DIR]
+export const AGENT_HELP = `Usage: nod agent create NAME [--type interactive|approval_only] [--webhook-url URL]
+                         [--data DIR | --database URL]
 
 Create an agent and print its id and secret. The secret is shown this once;
 people can rotate it later in the inbox.
@@ -19,6 +20,9 @@ Flags:
   --avatar A         an emoji or image URL shown in the inbox
   --json             print the whole agent (with secret and webhook_secret) as JSON
   --data DIR         data directory (NOD_DATA_DIR, default ./nod-data)
+  --database URL     the postgres:// URL nod serve was given: create the agent in
+                     that PostgreSQL database instead of SQLite in --data
+                     (NOD_DATABASE_URL)
   -h, --help         show this help
 `;
 
@@ -29,6 +33,7 @@ export async function agent(argv: string[]): Promise<number> {
     avatar: { type: "string" },
     json: { type: "boolean" },
     data: { type: "string" },
+    database: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (flags.help) return void process.stdout.write(AGENT_HELP), 0;
@@ -40,7 +45,8 @@ export async function agent(argv: string[]): Promise<number> {
   if (type !== "interactive" && type !== "approval_only") throw new UsageError("--type: interactive or approval_only");
 
   // The server's own context (database, logger, write path), without listening or starting loops.
-  const { ctx, store } = await createContext(makeConfig({ dataDir: dataDirFrom(flags) }), { log: new Logger("warn") });
+  const config = makeConfig({ dataDir: dataDirFrom(flags), databaseUrl: databaseUrlFrom(flags) });
+  const { ctx, store } = await createContext(config, { log: new Logger("warn") }).catch(storeFailure);
   try {
     const { agent, secret } = await createAgent(ctx, { name, type, webhook_url: flags["webhook-url"] ?? null, avatar: flags.avatar ?? null }, null);
     if (flags.json) {

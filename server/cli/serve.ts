@@ -100,10 +100,7 @@ export function serveConfig(argv: string[]): Config | "help" {
     throw new UsageError(`--instance: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit: ${instance}`);
   const publicUrl = flags["public-url"] ?? env("NOD_PUBLIC_URL");
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new UsageError(`--public-url: not an http(s) URL: ${publicUrl}`);
-  const databaseUrl = flags.database ?? env("NOD_DATABASE_URL");
-  // Never echo the URL back: it may hold a password.
-  if (databaseUrl !== undefined && !(isPostgresUrl(databaseUrl) && URL.canParse(databaseUrl)))
-    throw new UsageError(`--database: a postgres:// or postgresql:// URL${URL.canParse(databaseUrl) ? `, not ${describeDatabase(databaseUrl)}` : ""}`);
+  const databaseUrl = databaseUrlFrom(flags);
   const blockEnv = env("NOD_WEBHOOK_BLOCK_PRIVATE");
   const pushContact = flags["push-contact"] ?? env("NOD_PUSH_CONTACT");
   if (pushContact !== undefined && !/^(mailto:[^@\s]+@[^@\s]+|https:\/\/[^/\s]+\S*)$/.test(pushContact))
@@ -145,6 +142,21 @@ function logFdLimit(log: Logger) {
 
 export const dataDirFrom = (flags: { data?: string }) => path.resolve(flags.data ?? env("NOD_DATA_DIR") ?? DEFAULTS.dataDir);
 
+/** --database or NOD_DATABASE_URL: a postgres:// URL, or undefined for SQLite in the data directory. */
+export function databaseUrlFrom(flags: { database?: string }): string | undefined {
+  const url = flags.database ?? env("NOD_DATABASE_URL");
+  // Never echo the URL back: it may hold a password.
+  if (url !== undefined && !(isPostgresUrl(url) && URL.canParse(url)))
+    throw new UsageError(`--database: a postgres:// or postgresql:// URL${URL.canParse(url) ? `, not ${describeDatabase(url)}` : ""}`);
+  return url;
+}
+
+/** A database that cannot be opened is the operator's to fix: one line, not a stack. */
+export function storeFailure(e: unknown): never {
+  if (e instanceof StoreOpenError) throw new CliFailure(e.message);
+  throw e;
+}
+
 export async function serve(argv: string[]) {
   const config = serveConfig(argv);
   if (config === "help") {
@@ -160,11 +172,7 @@ export async function serve(argv: string[]) {
   if (/^https?:\/\/localhost[:/]/.test(config.publicUrl + "/") && !["127.0.0.1", "::1", "localhost"].includes(config.host))
     log.warn("the public URL is localhost: set --public-url so webhook trigger and image links work from other machines");
   logFdLimit(log);
-  const nod = await startServer(config, { log }).catch((e) => {
-    // A database that cannot be opened is the operator's to fix: one line, not a stack.
-    if (e instanceof StoreOpenError) throw new CliFailure(e.message);
-    throw e;
-  });
+  const nod = await startServer(config, { log }).catch(storeFailure);
   // --port 0 picks a free port: links then use the real one.
   if (config.publicUrl === "http://localhost:0") config.publicUrl = `http://localhost:${nod.server.port}`;
   const shown = config.host.includes(":") ? `[${config.host}]` : config.host;

@@ -2,9 +2,9 @@
 // On PostgreSQL several instances share no disk, so each image is a row of the
 // media table instead. storeImage and GET /media/:name go through this, and see
 // the same names, types and bytes either way.
-import { writeFile } from "node:fs/promises";
+import { unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import { first } from "../db/rows.ts";
 import { dialect, media } from "../db/tables.ts";
@@ -16,6 +16,8 @@ export interface MediaStore {
   put(name: string, mime: string, bytes: Uint8Array): Promise<void>;
   /** The image's type and bytes (a file is streamed), or null when there is none. */
   get(name: string): Promise<{ mime: string; body: BodyInit } | null>;
+  /** Deletes these images (retention, after their messages' COMMIT); one that is already gone is no error. */
+  remove(names: string[]): Promise<void>;
 }
 
 export const mediaDir = (ctx: Ctx) => path.join(ctx.config.dataDir, "media");
@@ -38,6 +40,9 @@ export function fileMedia(dir: string): MediaStore {
       const file = Bun.file(path.join(dir, name));
       return (await file.exists()) ? { mime: mimeForMedia(name), body: file } : null;
     },
+    async remove(names) {
+      for (const name of names) await unlink(path.join(dir, name)).catch(() => {});
+    },
   };
 }
 
@@ -53,6 +58,12 @@ export function tableMedia(ctx: Ctx): MediaStore {
       const row = first(await ctx.db.select({ mime: media.mime, bytes: media.bytes }).from(media).where(eq(media.name, name)));
       // The driver's Buffer is backed by a plain ArrayBuffer (never a shared one).
       return row ? { mime: row.mime, body: row.bytes as Uint8Array<ArrayBuffer> } : null;
+    },
+    async remove(names) {
+      if (!names.length) return;
+      await ctx.writer.now(async (uow) => {
+        await uow.db.delete(media).where(inArray(media.name, names));
+      });
     },
   };
 }

@@ -21,14 +21,12 @@
 // task_runs(finished_at), sessions(expires_at), push_queue(status,
 // next_attempt_at), and the time-ordered primary keys of activity and
 // messages (an id starts with its creation time, lib/ids.ts).
-import { unlink } from "node:fs/promises";
-import path from "node:path";
 import { sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { rawRows } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
-import { mediaDir, MEDIA_NAME_RE } from "../media/service.ts";
+import { MEDIA_NAME_RE, mediaStore } from "../media/store.ts";
 
 export const PRUNE_BATCH = 500;
 export const RETENTION = { firstAfterMs: 60_000, everyMs: 3_600_000 };
@@ -188,12 +186,15 @@ export class Retention {
     return pruned;
   }
 
-  /** Images of deleted messages, after their commit (a failed unlink leaves a file, never a broken link). */
+  /**
+   * Images of deleted messages, after their commit (a failed removal leaves an
+   * image, never a broken link): files on SQLite, rows of the media table on
+   * PostgreSQL (media/store.ts).
+   */
   private async removeImages(urls: string[]) {
-    for (const url of urls) {
-      const name = url.slice(url.lastIndexOf("/") + 1);
-      if (!MEDIA_NAME_RE.test(name)) continue;
-      await unlink(path.join(mediaDir(this.ctx), name)).catch(() => {});
-    }
+    const names = urls.map((url) => url.slice(url.lastIndexOf("/") + 1)).filter((name) => MEDIA_NAME_RE.test(name));
+    await mediaStore(this.ctx)
+      .remove(names)
+      .catch((e) => this.ctx.log.warn("retention: images of deleted messages were kept", { error: e as Error, images: names.length }));
   }
 }

@@ -24,6 +24,7 @@ import type { ServerWebSocket } from "bun";
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
+import type { InboxFrame } from "../db/unit-of-work.ts";
 import { agents } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
 import { checkAgentCredentials, knownAgent } from "../agents/service.ts";
@@ -215,8 +216,7 @@ export class AgentConnection {
     this.sessionId = "sess_" + randomHex(12);
     const cameOnline = this.live.agentSockets.add(id, ws);
     this.send(ws, { type: "auth_ok", session_id: this.sessionId, agent_name: check.agent.name });
-    this.touch(true);
-    if (cameOnline) ctx.writer.announce({ type: "agent_status", agent_id: id, online: true });
+    this.touch(true, cameOnline ? { type: "agent_status", agent_id: id, online: true } : undefined);
     ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome: "ok" });
     ctx.log.debug("agent socket authenticated", { agent: id, session: this.sessionId });
     // Everything not yet delivered follows auth_ok, oldest first.
@@ -251,9 +251,8 @@ export class AgentConnection {
         );
     }
     if (!wentOffline) return;
-    this.touch(true);
     ctx.processing.stopAgent(this.agentId);
-    ctx.writer.announce({ type: "agent_status", agent_id: this.agentId, online: false });
+    this.touch(true, { type: "agent_status", agent_id: this.agentId, online: false });
   }
 
   private refuse(ws: WS, code: number, reason: string) {
@@ -269,15 +268,25 @@ export class AgentConnection {
     ws.send(JSON.stringify(frame));
   }
 
-  /** Records last_seen_at: always at connect and disconnect, at most once a minute in between. */
-  private touch(force: boolean) {
+  /**
+   * Records last_seen_at: always at connect and disconnect, at most once a
+   * minute in between. The inbox's agent_status (online, offline) is an effect
+   * of that write: sent once it is committed, so that an inbox reading the
+   * agent then finds its last_seen_at (on PostgreSQL the COMMIT is a round trip
+   * away), and in the order the writes were made.
+   */
+  private touch(force: boolean, status?: InboxFrame) {
     const now = Date.now();
     if (!force && now - this.lastTouch < AGENT_WS.lastSeenEveryMs) return;
     this.lastTouch = now;
     const id = this.agentId;
     this.ctx.writer
-      .now(async (uow) => void (await touchStmt(uow.db).execute({ id, at: isoMs(now) })))
-      .catch(() => {}); // the database is closing (server shutdown): nothing to record
+      .now(async (uow) => {
+        await touchStmt(uow.db).execute({ id, at: isoMs(now) });
+        if (status) uow.toInbox(status);
+      })
+      // The database is closing or cannot be reached: nothing recorded, the inbox told all the same.
+      .catch(() => status && this.ctx.writer.announce(status));
   }
 
   private clearAuthTimer() {
