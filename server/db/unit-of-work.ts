@@ -56,11 +56,28 @@ export interface Effects {
   expiryChanged: boolean;
   /** Notifications for people's devices were queued (push/notices.ts notifyPeople): the push sender looks again. */
   pushQueued: boolean;
+  /**
+   * Entries of the caches reads fill (store-cache.ts) whose rows this unit
+   * changed. This process drops them itself (afterCommit); they are listed for
+   * the other instances on the same PostgreSQL database (pg-fanout.ts).
+   */
+  forget: { cache: string; key: string }[];
 }
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), redeliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
+export const emptyEffects = (): Effects => ({
+  inbox: [],
+  deliver: new Set(),
+  redeliver: new Set(),
+  settled: [],
+  closeAgents: [],
+  closeSessions: [],
+  tasksChanged: false,
+  expiryChanged: false,
+  pushQueued: false,
+  forget: [],
+});
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -118,6 +135,11 @@ export class UnitOfWork {
 
   expiryChanged() {
     this.effects.expiryChanged = true;
+  }
+
+  /** A cache entry (store-cache.ts) whose row this unit changed: other instances drop it too. */
+  cacheChanged(cache: string, key: string) {
+    this.effects.forget.push({ cache, key });
   }
 }
 
@@ -253,9 +275,7 @@ export abstract class BatchWriter {
     this.batches++;
     this.writes += batch.length;
     for (const o of outcomes) if (o.ok) runCommitted(o.uow);
-    const merged = emptyEffects();
-    for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
-    this.release(merged);
+    this.release(mergeOutcomes(outcomes));
     batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
   }
 
@@ -265,7 +285,7 @@ export abstract class BatchWriter {
     this.release(uow.effects);
   }
 
-  private release(effects: Effects) {
+  protected release(effects: Effects) {
     try {
       this.sink(effects);
     } catch (e) {
@@ -394,6 +414,13 @@ function runCommitted(uow: UnitOfWork) {
   for (const fn of uow.committed) fn();
 }
 
+/** The committed units' effects, merged (one wake per agent, frames in order). */
+export function mergeOutcomes(outcomes: Outcome[]): Effects {
+  const merged = emptyEffects();
+  for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
+  return merged;
+}
+
 function mergeInto(into: Effects, e: Effects) {
   for (const f of e.inbox) into.inbox.push(f);
   for (const a of e.deliver) into.deliver.add(a);
@@ -404,4 +431,5 @@ function mergeInto(into: Effects, e: Effects) {
   into.tasksChanged ||= e.tasksChanged;
   into.expiryChanged ||= e.expiryChanged;
   into.pushQueued ||= e.pushQueued;
+  for (const f of e.forget) into.forget.push(f);
 }

@@ -41,6 +41,10 @@ export class AgentSockets implements Presence {
   onlineCount() {
     return this.byAgent.size;
   }
+  /** The agents with a socket held by this process. */
+  heldIds(): string[] {
+    return [...this.byAgent.keys()];
+  }
   /** The most recently authenticated socket of the agent: events go there. */
   newest(agentId: string): AgentSocket | undefined {
     const set = this.byAgent.get(agentId);
