@@ -14,6 +14,7 @@ import { connectAgent, connectInbox } from "./ws-helpers.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
 import { decodeEffects, encodeEffects } from "../server/db/pg-fanout.ts";
 import { emptyEffects } from "../server/db/unit-of-work.ts";
+import { sql } from "drizzle-orm";
 
 setDefaultTimeout(60_000); // a hang guard (two servers, a database), never a time check
 
@@ -131,6 +132,99 @@ describePg("two instances on one database", () => {
     expect((await bobOnB.post("/api/auth/logout")).status).toBeLessThan(300);
     expect((await inbox.closed).code).toBe(4401);
     await eventually(async () => (await bob.get("/api/agents")).status === 401, undefined, "A refusing the signed-out cookie");
+  });
+});
+
+describePg("presence shared by three instances", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let A: NodServer & { dir: string };
+  let B: NodServer & { dir: string };
+  let C: NodServer & { dir: string };
+  let onA: Person;
+  let onB: Person;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    [A, B, C] = [await instanceOn(db.url), await instanceOn(db.url), await instanceOn(db.url)];
+    onA = await owner(A);
+    onB = new Person(B.url);
+    onB.cookie = onA.cookie;
+  });
+  afterAll(async () => {
+    for (const s of [A, B, C]) {
+      await s?.stop();
+      if (s) rmSync(s.dir, { recursive: true, force: true });
+    }
+    await db?.drop();
+  });
+
+  const online = async (p: Person, id: string) => (await p.get(`/api/agents/${id}`)).body.online as boolean;
+
+  test("an agent with a socket on A is online on B (the people's API, a new inbox's hello), and offline there once it closes", async () => {
+    const created = await onA.createAgent({ name: "Seen from B" });
+    const sock = await connectAgent(A, created);
+    await eventually(() => online(onB, created.id), undefined, "online on B");
+    expect((await connectInbox(B, onB)).hello.online).toContain(created.id);
+    await sock.close();
+    await eventually(async () => !(await online(onB, created.id)), undefined, "offline on B");
+    expect((await connectInbox(B, onB)).hello.online).not.toContain(created.id);
+  });
+
+  test("with sockets on A and B, closing A's leaves it online: no offline frame", async () => {
+    const created = await onA.createAgent({ name: "Two sockets" });
+    const inbox = await connectInbox(B, onB);
+    const sA = await connectAgent(A, created);
+    const sB = await connectAgent(B, created);
+    await eventually(() => A.live.agentSockets.elsewhere(created.id), undefined, "A knowing of B's socket");
+    await sA.close();
+    await eventually(() => !B.live.agentSockets.elsewhere(created.id), undefined, "B hearing that A's socket closed");
+    expect(await online(onB, created.id)).toBe(true);
+    expect(await online(onA, created.id)).toBe(true);
+    expect(inbox.all((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false)).toEqual([]);
+    await sB.close();
+    await inbox.waitFor((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false);
+  });
+
+  test("the newest socket receives events, on whichever instance it is; when it closes, the older one does again", async () => {
+    const created = await onA.createAgent({ name: "Newest wins" });
+    const older = await connectAgent(A, created);
+    const newer = await connectAgent(B, created);
+    await eventually(() => A.live.agentSockets.elsewhere(created.id), undefined, "A knowing of B's socket");
+    await onA.post(`/api/agents/${created.id}/messages`, { text: "to the newest" });
+    expect((await newer.waitFor("user_message")).text).toBe("to the newest");
+    await newer.close();
+    await onA.post(`/api/agents/${created.id}/messages`, { text: "to the older" });
+    expect((await older.waitFor("user_message")).text).toBe("to the older");
+    expect(older.all("user_message").map((f) => f.text)).toEqual(["to the older"]);
+    expect(newer.all("user_message").map((f) => f.text)).toEqual(["to the newest"]);
+  });
+
+  test("an agent \"Thinking…\" through A shows in the hello of a new inbox on B, and no longer once it stopped", async () => {
+    const created = await onA.createAgent({ name: "Thinks on A" });
+    const agent = new AgentClient(A.url, created.id, created.secret);
+    const m = await agent.event({ type: "message", text: "on it" });
+    const conversation_id = m.body.conversation_id;
+    expect((await agent.event({ type: "processing_start", conversation_id, status_text: "Reading" })).status).toBe(200);
+    const hello = async () => (await connectInbox(B, onB)).hello.processing as { agent_id: string; status_text: string }[];
+    await eventually(async () => (await hello()).some((p) => p.agent_id === created.id && p.status_text === "Reading"), undefined, "Thinking… in B's hello");
+    expect((await agent.event({ type: "processing_stop", conversation_id })).status).toBe(200);
+    await eventually(async () => !(await hello()).some((p) => p.agent_id === created.id), undefined, "no Thinking… in B's hello");
+  });
+
+  test("an instance that stops beating is removed by a live one: its agents show offline; when it beats again it is back with them", async () => {
+    const created = await onA.createAgent({ name: "Held by C" });
+    const inbox = await connectInbox(B, onB);
+    const sock = await connectAgent(C, created);
+    await eventually(() => online(onB, created.id), undefined, "online on B");
+    // C's heartbeat an hour old: A's next beat takes it for dead.
+    await (A.ctx.db as any).execute(sql`UPDATE instances SET heartbeat_at = now() - interval '1 hour' WHERE id = ${C.cluster!.instanceId}`);
+    await A.cluster!.beat();
+    await inbox.waitFor((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false);
+    await eventually(async () => !(await online(onB, created.id)), undefined, "offline on B");
+    expect(await online(onA, created.id)).toBe(false);
+    await C.cluster!.beat(); // its row is gone: it writes itself and its socket down again
+    await eventually(() => online(onB, created.id), undefined, "online on B again");
+    await sock.close();
   });
 });
 

@@ -40,6 +40,7 @@ export interface SharedEffects {
   expiry?: 1;
   push?: 1;
   forget?: Effects["forget"];
+  sockets?: Effects["sockets"];
 }
 
 type Envelope = { from: string; e: SharedEffects } | { from: string; row: number };
@@ -57,6 +58,7 @@ export function encodeEffects(e: Effects): SharedEffects | null {
   if (e.expiryChanged) s.expiry = 1;
   if (e.pushQueued) s.push = 1;
   if (e.forget.length) s.forget = e.forget;
+  if (e.sockets.length) s.sockets = e.sockets;
   return Object.keys(s).length ? s : null;
 }
 
@@ -72,6 +74,7 @@ export function decodeEffects(s: SharedEffects): Effects {
   e.expiryChanged = s.expiry === 1;
   e.pushQueued = s.push === 1;
   e.forget = s.forget ?? [];
+  e.sockets = s.sockets ?? [];
   return e;
 }
 
@@ -137,6 +140,16 @@ export class PgFanout {
         first = false;
       },
     );
+  }
+
+  /** Runs fn between two notifications' effects (a reload of shared state must not overtake one heard before it). */
+  serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
 
   async stop() {

@@ -62,6 +62,16 @@ export interface Effects {
    * the other instances on the same PostgreSQL database (pg-fanout.ts).
    */
   forget: { cache: string; key: string }[];
+  /** Agent sockets that opened or closed on an instance (PostgreSQL's agent_sockets; realtime/presence-pg.ts). */
+  sockets: SocketChange[];
+}
+
+/** A socket's row in agent_sockets came (openedAt set) or went (openedAt null). */
+export interface SocketChange {
+  agentId: string;
+  sessionId: string;
+  instanceId: string;
+  openedAt: number | null;
 }
 
 export type EffectSink = (effects: Effects) => void;
@@ -77,6 +87,7 @@ export const emptyEffects = (): Effects => ({
   expiryChanged: false,
   pushQueued: false,
   forget: [],
+  sockets: [],
 });
 
 export class UnitOfWork {
@@ -135,6 +146,11 @@ export class UnitOfWork {
 
   expiryChanged() {
     this.effects.expiryChanged = true;
+  }
+
+  /** An agent socket's row was written or deleted: other instances update who is online where. */
+  socketChanged(change: SocketChange) {
+    this.effects.sockets.push(change);
   }
 
   /** A cache entry (store-cache.ts) whose row this unit changed: other instances drop it too. */
@@ -432,4 +448,5 @@ function mergeInto(into: Effects, e: Effects) {
   into.expiryChanged ||= e.expiryChanged;
   into.pushQueued ||= e.pushQueued;
   for (const f of e.forget) into.forget.push(f);
+  for (const c of e.sockets) into.sockets.push(c);
 }
