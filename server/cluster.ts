@@ -12,6 +12,7 @@ import { PgWriter } from "./db/pg-writer.ts";
 import { PgFanout } from "./db/pg-fanout.ts";
 import { heartbeat, INSTANCE_TIMES, liveSocketsElsewhere, reapDeadInstances, registerInstance, removeInstance, stillOnline } from "./db/pg-instances.ts";
 import { PgSocketDirectory, RemoteSockets } from "./realtime/presence-pg.ts";
+import { PgLaneLeases } from "./delivery/lanes-pg.ts";
 import { instanceName } from "./config.ts";
 import { timeId } from "./lib/ids.ts";
 import { remoteEffectSink, resyncAfterGap, type Live } from "./effects.ts";
@@ -38,6 +39,8 @@ export async function joinCluster(ctx: Ctx, live: Live, store: Store): Promise<C
   const fanout = new PgFanout(ctx.db, instanceId, (what, e) => log.error(what, { error: e as Error }));
   const directory = new PgSocketDirectory(writer, instanceId, log);
   live.agentSockets.share(new RemoteSockets(instanceId), directory);
+  // A lane's lease outlasts one POST (its timeout) with room to spare: it is renewed before each.
+  live.dispatcher.shareLanes(new PgLaneLeases(writer, instanceId, ctx.config.webhookTimeoutMs + 30_000));
   await writer.now(async (uow) => registerInstance(uow.db, instanceId, name));
 
   // Applied in the order heard; a reload waits for the notifications heard before it.
@@ -65,9 +68,10 @@ export async function joinCluster(ctx: Ctx, live: Live, store: Store): Promise<C
     }
     await writer.now(async (uow) => {
       const gone = await reapDeadInstances(uow.db, instanceId);
-      if (!gone.length) return;
-      for (const c of gone) uow.socketChanged(c);
-      const agents = [...new Set(gone.map((c) => c.agentId))];
+      for (const agentId of gone.lanes) uow.redeliver(agentId); // its webhook lanes pass on now, not when their leases run out
+      if (!gone.sockets.length) return;
+      for (const c of gone.sockets) uow.socketChanged(c);
+      const agents = [...new Set(gone.sockets.map((c) => c.agentId))];
       const online = await stillOnline(uow.db, agents);
       for (const agentId of agents) {
         uow.redeliver(agentId); // what the dead instance was pushing goes to a webhook, or the agent's next socket

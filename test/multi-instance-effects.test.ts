@@ -10,11 +10,14 @@ import { AgentClient, eventually, owner, Person } from "./helpers.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { makeConfig } from "../server/config.ts";
 import { Logger } from "../server/lib/log.ts";
-import { connectAgent, connectInbox } from "./ws-helpers.ts";
+import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
+import { standInPushService } from "./push-service.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
 import { decodeEffects, encodeEffects } from "../server/db/pg-fanout.ts";
 import { emptyEffects } from "../server/db/unit-of-work.ts";
 import { sql } from "drizzle-orm";
+import { SQL } from "bun";
+import { PG_LOCKS } from "../server/db/pg-writer.ts";
 
 setDefaultTimeout(60_000); // a hang guard (two servers, a database), never a time check
 
@@ -225,6 +228,133 @@ describePg("presence shared by three instances", () => {
     await C.cluster!.beat(); // its row is gone: it writes itself and its socket down again
     await eventually(() => online(onB, created.id), undefined, "online on B again");
     await sock.close();
+  });
+});
+
+describePg("delivery exactly once over two instances", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let A: NodServer & { dir: string };
+  let B: NodServer & { dir: string };
+  let onA: Person;
+  let onB: Person;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    [A, B] = [await instanceOn(db.url), await instanceOn(db.url)];
+    onA = await owner(A);
+    onB = new Person(B.url);
+    onB.cookie = onA.cookie;
+  });
+  afterAll(async () => {
+    for (const s of [A, B]) {
+      await s?.stop();
+      if (s) rmSync(s.dir, { recursive: true, force: true });
+    }
+    await db?.drop();
+  });
+
+  test("a webhook agent gets each event once, in order, when people write to it through both instances", async () => {
+    const hook = await webhookReceiver();
+    const created = await onA.createAgent({ name: "Hooked", webhook_url: hook.url });
+    const texts = Array.from({ length: 30 }, (_, i) => `m${i}`);
+    // Both at once, each in order: the lanes of both instances wake for the same agent.
+    await Promise.all([
+      (async () => {
+        for (const t of texts.filter((_, i) => i % 2 === 0)) expect((await onA.post(`/api/agents/${created.id}/messages`, { text: t })).status).toBe(201);
+      })(),
+      (async () => {
+        for (const t of texts.filter((_, i) => i % 2 === 1)) expect((await onB.post(`/api/agents/${created.id}/messages`, { text: t })).status).toBe(201);
+      })(),
+    ]);
+    await hook.waitFor(texts.length);
+    await hook.expectNone(500);
+    const got = hook.received.map((r) => r.json);
+    expect(new Set(got.map((j) => j.event_id)).size).toBe(texts.length);
+    expect(got.map((j) => j.text).sort()).toEqual([...texts].sort());
+    // Oldest first within each instance's own order.
+    const order = got.map((j) => j.text as string);
+    for (const own of [texts.filter((_, i) => i % 2 === 0), texts.filter((_, i) => i % 2 === 1)]) expect(order.filter((t) => own.includes(t))).toEqual(own);
+  });
+
+  test("an agent with a socket on A gets no webhook POST for an event through B: the socket has it", async () => {
+    const hook = await webhookReceiver();
+    const created = await onA.createAgent({ name: "Socket and hook", webhook_url: hook.url });
+    const sock = await connectAgent(A, created);
+    await eventually(() => B.live.agentSockets.elsewhere(created.id), undefined, "B knowing of A's socket");
+    await onB.post(`/api/agents/${created.id}/messages`, { text: "socket, not hook" });
+    expect((await sock.waitFor("user_message")).text).toBe("socket, not hook");
+    await Bun.sleep(500); // a POST B would make has had time to arrive
+    expect(hook.received.map((r) => r.json.text)).toEqual([]);
+    await sock.close();
+  });
+
+  test("each queued push goes to its device once, though both instances' push senders look at the queue", async () => {
+    const key = (await onA.get("/api/push/key")).body.public_key as string;
+    expect((await onB.get("/api/push/key")).body.public_key).toBe(key); // one key pair for the database
+    const push = await standInPushService(() => key);
+    const names = Array.from({ length: 20 }, (_, i) => `device-${i}`);
+    for (const name of names) expect((await onA.post("/api/push/subscriptions", { ...push.device(name), name })).status).toBe(201);
+    for (let round = 1; round <= 3; round++) {
+      expect((await (round % 2 ? onA : onB).post("/api/push/test")).status).toBe(202);
+      await push.until((r) => names.every((n) => push.shown(n).length >= round), `round ${round} on every device`);
+    }
+    await Bun.sleep(500); // a second sending of any of them has had time to arrive
+    for (const n of names) expect(push.shown(n).length).toBe(3);
+    expect(push.errors).toEqual([]);
+  });
+
+  test("a webhook lane held by an instance that died passes on: B posts the agent's events once the lease is gone", async () => {
+    const hook = await webhookReceiver();
+    const created = await onA.createAgent({ name: "Lane passes", webhook_url: hook.url });
+    // A dead instance holds the lane: its lease row stays until the instance is removed.
+    await (A.ctx.db as any).execute(sql`INSERT INTO instances (id, name, started_at, heartbeat_at) VALUES ('ins_dead', 'dead', now(), now() - interval '1 hour')`);
+    await (A.ctx.db as any).execute(sql`INSERT INTO delivery_lanes (agent_id, instance_id, until) VALUES (${created.id}, 'ins_dead', now() + interval '1 hour')`);
+    await onB.post(`/api/agents/${created.id}/messages`, { text: "waits for the lane" });
+    await hook.expectNone(300);
+    await B.cluster!.beat(); // removes ins_dead, and its lease with it; the agent's queue is looked at again
+    await A.cluster!.beat();
+    const [got] = await hook.waitFor(1);
+    expect(got!.json.text).toBe("waits for the lane");
+  });
+});
+
+describePg("setup on two instances at once", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let A: NodServer & { dir: string };
+  let B: NodServer & { dir: string };
+  beforeAll(async () => {
+    db = await freshDatabase();
+    [A, B] = [await instanceOn(db.url), await instanceOn(db.url)];
+  });
+  afterAll(async () => {
+    for (const s of [A, B]) {
+      await s?.stop();
+      if (s) rmSync(s.dir, { recursive: true, force: true });
+    }
+    await db?.drop();
+  });
+
+  test("one owner: a setup that runs while another instance's setup is committing waits for it, then is refused (409)", async () => {
+    // The other instance's setup, held open between its insert and its COMMIT.
+    const other = new SQL(db.url, { max: 1 });
+    let commit = () => {};
+    const held = new Promise<void>((r) => (commit = r));
+    let inserted = () => {};
+    const insertedYet = new Promise<void>((r) => (inserted = r));
+    const otherSetup = other.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${PG_LOCKS.setup}::bigint)`;
+      await tx`INSERT INTO users (id, username, password_hash, created_at) VALUES ('usr_other', 'bert', 'x', '2030-01-01T00:00:00.000Z')`;
+      inserted();
+      await held;
+    });
+    await insertedYet;
+    const mine = new Person(A.url).post("/api/auth/setup", { username: "anna", password: "correct horse battery" });
+    await Bun.sleep(300); // the setup has hashed and reached its check
+    commit();
+    await otherSetup;
+    await other.close();
+    expect((await mine).status).toBe(409);
+    expect((await new Person(A.url).post("/api/auth/login", { username: "anna", password: "correct horse battery" })).status).toBe(401);
   });
 });
 

@@ -4,11 +4,12 @@ import { randomHex, timeId } from "../lib/ids.ts";
 import { sha256hex } from "../lib/secrets.ts";
 import { iso, isoMs } from "../lib/time.ts";
 import { badRequest, conflict } from "../lib/errors.ts";
-import { users, sessions } from "../db/tables.ts";
+import { dialect, users, sessions } from "../db/tables.ts";
 import type { Ctx } from "../context.ts";
 import { isReadDb, type Db } from "../db/index.ts";
 import { StoreCache } from "../db/store-cache.ts";
-import { first, only } from "../db/rows.ts";
+import { first, only, rawRows } from "../db/rows.ts";
+import { PG_LOCKS } from "../db/pg-writer.ts";
 import { prepared } from "../db/prepared.ts";
 import type { Static } from "elysia";
 import type { UserView } from "./model.ts";
@@ -53,8 +54,11 @@ export async function setupOwner(ctx: Pick<Ctx, "db" | "writer">, username: stri
   if (!(await setupOpen(ctx.db))) throw setupDone();
   validateCredentials(username, password);
   const passwordHash = await Bun.password.hash(password);
-  // Check and insert in one transaction so two racing setups cannot both win.
+  // Check and insert in one transaction so two racing setups cannot both win. SQLite's
+  // transaction holds the write lock; PostgreSQL's READ COMMITTED does not, so several
+  // instances take an advisory lock first (the count after it sees the other's owner).
   return ctx.writer.now(async (uow) => {
+    if (dialect === "pg") await rawRows(uow.db, sql`SELECT pg_advisory_xact_lock(${PG_LOCKS.setup}::bigint)`);
     if (!(await setupOpen(uow.db))) throw setupDone();
     const user: User = { id: timeId("usr_"), username, passwordHash, createdAt: isoMs() };
     await uow.db.insert(users).values(user);

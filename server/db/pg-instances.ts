@@ -7,7 +7,7 @@
 import { and, eq, inArray, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "./index.ts";
 import { asPg } from "./pg-writer.ts";
-import { agentSockets, instances } from "./schema-cluster.ts";
+import { agentSockets, deliveryLanes, instances } from "./schema-cluster.ts";
 import type { SocketChange } from "./unit-of-work.ts";
 
 /** Tunable by tests; an instance beats every 5 s and counts as dead after 20 s without one. */
@@ -37,24 +37,29 @@ export async function removeInstance(db: Db, id: string): Promise<SocketChange[]
 }
 
 /**
- * Deletes the dead instances (other than self) and their sockets, inside the
- * caller's unit of work; returns the sockets that went. The dead rows are
- * locked first: a heartbeat that comes in meanwhile waits and then finds its
- * row gone (and writes itself and its sockets down again), and a second
- * instance reaping at once finds nothing left to delete.
+ * Deletes the dead instances (other than self), their sockets and their
+ * webhook lanes, inside the caller's unit of work; returns the sockets that
+ * went and the agents whose lane was let go. The dead rows are locked first:
+ * a heartbeat that comes in meanwhile waits and then finds its row gone (and
+ * writes itself and its sockets down again), and a second instance reaping at
+ * once finds nothing left to delete.
  */
-export async function reapDeadInstances(db: Db, self: string): Promise<SocketChange[]> {
+export async function reapDeadInstances(db: Db, self: string): Promise<{ sockets: SocketChange[]; lanes: string[] }> {
   const pg = asPg(db);
   const dead = await pg
     .select({ id: instances.id })
     .from(instances)
     .where(and(lt(instances.heartbeatAt, stale()), ne(instances.id, self)))
     .for("update");
-  if (!dead.length) return [];
+  if (!dead.length) return { sockets: [], lanes: [] };
   const ids = dead.map((d) => d.id);
   const gone = await pg.delete(agentSockets).where(inArray(agentSockets.instanceId, ids)).returning();
+  const lanes = await pg.delete(deliveryLanes).where(inArray(deliveryLanes.instanceId, ids)).returning({ agentId: deliveryLanes.agentId });
   await pg.delete(instances).where(inArray(instances.id, ids));
-  return gone.map((s) => ({ agentId: s.agentId, sessionId: s.sessionId, instanceId: s.instanceId, openedAt: null }));
+  return {
+    sockets: gone.map((s) => ({ agentId: s.agentId, sessionId: s.sessionId, instanceId: s.instanceId, openedAt: null })),
+    lanes: lanes.map((l) => l.agentId),
+  };
 }
 
 /** Of these agents, those that still have a socket on some instance. */

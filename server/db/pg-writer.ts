@@ -34,7 +34,7 @@ export const asPg = (db: Db) => db as unknown as PgDb;
 const asDb = (db: PgDb | PgTx) => db as unknown as Db;
 
 /** nod's advisory lock keys ("nod" and a number): one place, so no two uses take the same by mistake. */
-export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402 } as const;
+export const PG_LOCKS = { migrate: 0x6e6f6401, signIn: 0x6e6f6402, setup: 0x6e6f6403 } as const;
 
 /** Attempts of a batch that hits a deadlock or a serialization failure. */
 const ATTEMPTS = 5;
