@@ -126,6 +126,16 @@ describePg("two instances on one database", () => {
     expect((await fresh.event({ type: "message", text: "new secret" })).status).toBe(200);
   });
 
+  test("after the connection that hears the others dropped and came back, an open inbox gets a new hello (it refetches what it missed)", async () => {
+    const inbox = await connectInbox(B, aliceOnB);
+    await (A.ctx.db as any).execute(sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`);
+    await inbox.waitFor("hello");
+    // And it hears the others again.
+    const { onA } = await newAgent("After the gap");
+    expect((await onA.event({ type: "message", text: "heard again" })).status).toBe(200);
+    await inbox.waitFor((f) => f.type === "message" && f.message?.text === "heard again");
+  });
+
   test("signing out through B closes the person's inbox on A, and A refuses the cookie", async () => {
     const bob = await signIn(A, "alice");
     const inbox = await connectInbox(A, bob);
