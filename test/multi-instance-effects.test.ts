@@ -103,6 +103,14 @@ describePg("two instances on one database", () => {
     const f = await inbox.waitFor((f) => f.type === "message" && f.message?.text === text);
     expect(f.message.text.length).toBe(text.length);
     expect(A.cluster!.fanout.stats.rows).toBeGreaterThan(rowsBefore);
+    // Rows every instance has had time to read are pruned; newer ones stay.
+    const count = async () => ((await (A.ctx.db as any).execute(sql`SELECT count(*)::int AS n FROM effects`)) as { n: number }[])[0]!.n;
+    expect(await count()).toBeGreaterThan(0);
+    await A.cluster!.fanout.prune();
+    expect(await count()).toBeGreaterThan(0);
+    await (A.ctx.db as any).execute(sql`UPDATE effects SET created_at = now() - interval '10 minutes'`);
+    await A.cluster!.fanout.prune();
+    expect(await count()).toBe(0);
   });
 
   test("announced frames reach the other instance: an agent's socket on A shows it online in B's inbox", async () => {
