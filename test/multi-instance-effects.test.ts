@@ -321,16 +321,19 @@ describePg("delivery exactly once over two instances", () => {
     expect(push.errors).toEqual([]);
   });
 
-  test("a webhook lane held by an instance that died passes on: B posts the agent's events once the lease is gone", async () => {
+  test("a webhook lane held by another instance waits for it; when that one dies, the lane passes on at once", async () => {
     const hook = await webhookReceiver();
     const created = await onA.createAgent({ name: "Lane passes", webhook_url: hook.url });
-    // A dead instance holds the lane: its lease row stays until the instance is removed.
-    await (A.ctx.db as any).execute(sql`INSERT INTO instances (id, name, started_at, heartbeat_at) VALUES ('ins_dead', 'dead', now(), now() - interval '1 hour')`);
-    await (A.ctx.db as any).execute(sql`INSERT INTO delivery_lanes (agent_id, instance_id, until) VALUES (${created.id}, 'ins_dead', now() + interval '1 hour')`);
+    // Another instance holds the lane (for an hour): no POST from A or B meanwhile.
+    const run = (q: ReturnType<typeof sql>) => (A.ctx.db as any).execute(q);
+    await run(sql`INSERT INTO instances (id, name, started_at, heartbeat_at) VALUES ('ins_other', 'other', now(), now())`);
+    await run(sql`INSERT INTO delivery_lanes (agent_id, instance_id, until) VALUES (${created.id}, 'ins_other', now() + interval '1 hour')`);
     await onB.post(`/api/agents/${created.id}/messages`, { text: "waits for the lane" });
-    await hook.expectNone(300);
-    await B.cluster!.beat(); // removes ins_dead, and its lease with it; the agent's queue is looked at again
-    await A.cluster!.beat();
+    await Bun.sleep(300);
+    expect(hook.received).toEqual([]);
+    // It dies (no heartbeat for an hour): the next beat removes it, and its lease with it.
+    await run(sql`UPDATE instances SET heartbeat_at = now() - interval '1 hour' WHERE id = 'ins_other'`);
+    await B.cluster!.beat();
     const [got] = await hook.waitFor(1);
     expect(got!.json.text).toBe("waits for the lane");
   });
