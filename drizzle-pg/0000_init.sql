@@ -206,6 +206,33 @@ CREATE TABLE "users" (
 	CONSTRAINT "users_username_unique" UNIQUE("username")
 );
 --> statement-breakpoint
+CREATE TABLE "agent_sockets" (
+	"session_id" text COLLATE "C" PRIMARY KEY NOT NULL,
+	"agent_id" text COLLATE "C" NOT NULL,
+	"instance_id" text COLLATE "C" NOT NULL,
+	"opened_at" bigint NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "delivery_lanes" (
+	"agent_id" text COLLATE "C" PRIMARY KEY NOT NULL,
+	"instance_id" text COLLATE "C" NOT NULL,
+	"until" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "effects" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "effects_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"instance_id" text COLLATE "C" NOT NULL,
+	"body" text COLLATE "C" NOT NULL,
+	"created_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "instances" (
+	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
+	"name" text COLLATE "C" NOT NULL,
+	"started_at" timestamp with time zone NOT NULL,
+	"heartbeat_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 ALTER TABLE "activity" ADD CONSTRAINT "activity_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "conversations" ADD CONSTRAINT "conversations_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "decisions" ADD CONSTRAINT "decisions_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -220,6 +247,10 @@ ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_id_users_id_fk" FOREIGN KEY
 ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_task_id_tasks_id_fk" FOREIGN KEY ("task_id") REFERENCES "public"."tasks"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "agent_sockets" ADD CONSTRAINT "agent_sockets_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "agent_sockets" ADD CONSTRAINT "agent_sockets_instance_id_instances_id_fk" FOREIGN KEY ("instance_id") REFERENCES "public"."instances"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "delivery_lanes" ADD CONSTRAINT "delivery_lanes_agent_id_agents_id_fk" FOREIGN KEY ("agent_id") REFERENCES "public"."agents"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "delivery_lanes" ADD CONSTRAINT "delivery_lanes_instance_id_instances_id_fk" FOREIGN KEY ("instance_id") REFERENCES "public"."instances"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "activity_agent" ON "activity" USING btree ("agent_id","id");--> statement-breakpoint
 CREATE INDEX "agents_created" ON "agents" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "auth_known_addresses_recent" ON "auth_known_addresses" USING btree ("user_key","last_at");--> statement-breakpoint
@@ -247,4 +278,7 @@ CREATE INDEX "task_runs_agent_status" ON "task_runs" USING btree ("agent_id","st
 CREATE INDEX "task_runs_finished" ON "task_runs" USING btree ("finished_at");--> statement-breakpoint
 CREATE INDEX "task_runs_open" ON "task_runs" USING btree ("created_at") WHERE status IN ('due', 'running');--> statement-breakpoint
 CREATE INDEX "tasks_agent" ON "tasks" USING btree ("agent_id");--> statement-breakpoint
-CREATE INDEX "tasks_next_run" ON "tasks" USING btree ("enabled","next_run_at");
+CREATE INDEX "tasks_next_run" ON "tasks" USING btree ("enabled","next_run_at");--> statement-breakpoint
+CREATE INDEX "agent_sockets_agent" ON "agent_sockets" USING btree ("agent_id");--> statement-breakpoint
+CREATE INDEX "agent_sockets_instance" ON "agent_sockets" USING btree ("instance_id");--> statement-breakpoint
+CREATE INDEX "effects_created" ON "effects" USING btree ("created_at");

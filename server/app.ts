@@ -44,6 +44,7 @@ import { openapiDocs } from "./ops/openapi.ts";
 import { healthRoutes } from "./ops/health.ts";
 import { VERSION } from "./version.ts";
 import { webRoutes } from "./web.ts";
+import { joinCluster, type Cluster } from "./cluster.ts";
 export { VERSION };
 
 export interface NodServer {
@@ -52,6 +53,8 @@ export interface NodServer {
   app: ReturnType<typeof buildApp>;
   server: Server<unknown>;
   url: string; // http://127.0.0.1:PORT as reachable from this machine
+  /** On PostgreSQL: this instance among the others on the database (cluster.ts); null on SQLite. */
+  cluster: Cluster | null;
   stop(): Promise<void>;
 }
 
@@ -133,6 +136,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
   // SQLite's WAL file; PostgreSQL checkpoints by itself.
   const checkpointer = store.dialect === "sqlite" ? new Checkpointer(ctx.writer.db, path.join(config.dataDir, DB_FILE), (detail) => ctx.log.warn(detail)) : null;
   checkpointer?.start();
+  const cluster = await joinCluster(ctx, live, store); // before the first request: nothing another instance does is missed
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
   live.hub.attach(server);
@@ -151,6 +155,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     app,
     server,
     url,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -172,6 +177,7 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
         await app.stop(true);
         live.hub.detach();
         await ctx.writer.flush();
+        await cluster?.stop();
         await checkpointer?.stop();
       } finally {
         // Even when a step above failed: a store left open holds its connections (and, for PostgreSQL, the process's dialect).

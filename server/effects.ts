@@ -3,6 +3,8 @@
 // requests, sockets to close, the doorbells of the scheduler, the expiry
 // loop and the push sender. This is the only place that knows every live piece of the server.
 import type { EffectSink } from "./db/unit-of-work.ts";
+import type { Ctx } from "./context.ts";
+import { dropShared } from "./db/store-cache.ts";
 import type { Hub } from "./realtime/hub.ts";
 import type { AgentSockets } from "./realtime/sockets.ts";
 import type { InboxSockets } from "./realtime/inbox-socket.ts";
@@ -12,7 +14,7 @@ import type { DecisionExpiry } from "./decisions/expiry.ts";
 import type { PushSender } from "./push/sender.ts";
 import type { SocketBudget } from "./ops/socket-budget.ts";
 import type { Retention } from "./ops/retention.ts";
-import { settleLongPolls } from "./decisions/long-poll.ts";
+import { endAllLongPolls, settleLongPolls } from "./decisions/long-poll.ts";
 
 /** The live pieces of one server. */
 export interface Live {
@@ -29,6 +31,8 @@ export interface Live {
 
 export function effectSink(live: Live): EffectSink {
   return (e) => {
+    // Other instances' sockets first (reaped ones too): who receives an agent's events may have changed.
+    for (const agentId of live.agentSockets.remoteChanged(e.sockets)) live.dispatcher.wake(agentId);
     for (const frame of e.inbox) live.hub.toInbox(frame);
     for (const agentId of e.deliver) live.dispatcher.wake(agentId);
     for (const agentId of e.redeliver) live.dispatcher.redeliver(agentId);
@@ -39,4 +43,35 @@ export function effectSink(live: Live): EffectSink {
     if (e.expiryChanged) live.expiry.poke();
     if (e.pushQueued) live.push.wake();
   };
+}
+
+/**
+ * Effects another instance on the same PostgreSQL database committed
+ * (db/pg-fanout.ts): its cache entries are dropped here too, its "Thinking…"
+ * indicators noted, then they go where this instance's own do. An agent woken
+ * there is pushed to here only when its socket is held here: the instance
+ * that committed the event takes its webhook (or the lane's holder does,
+ * delivery/lanes-pg.ts).
+ */
+export function remoteEffectSink(live: Live, ctx: Pick<Ctx, "db" | "processing">): EffectSink {
+  const local = effectSink(live);
+  const held = (ids: Set<string>) => new Set([...ids].filter((id) => live.agentSockets.has(id)));
+  return (e) => {
+    dropShared(ctx.db, e.forget);
+    for (const frame of e.inbox) ctx.processing.heard(frame); // "Thinking…" there, for a new inbox's hello here
+    local({ ...e, deliver: held(e.deliver), redeliver: held(e.redeliver) });
+  };
+}
+
+/**
+ * The notifications of other instances were not heard for a while (the
+ * LISTEN connection dropped and came back): what they announced meanwhile
+ * is looked at again. Inboxes get a new "hello" (the app refetches), the
+ * agents whose sockets are held here get their queue read, long-polls re-read
+ * their request (they answer, and their clients ask again).
+ */
+export function resyncAfterGap(live: Live) {
+  live.inboxSockets.helloAgain();
+  for (const agentId of live.agentSockets.heldIds()) live.dispatcher.redeliver(agentId);
+  endAllLongPolls();
 }

@@ -16,6 +16,7 @@ import { drizzle } from "drizzle-orm/bun-sql";
 import { migrate } from "drizzle-orm/bun-sql/migrator";
 import * as sqliteSchema from "../server/db/schema.ts";
 import * as pgSchema from "../server/db/schema-pg.ts";
+import * as clusterSchema from "../server/db/schema-cluster.ts";
 import { closeDb, openDb } from "../server/db/index.ts";
 import { assetDir } from "../server/paths.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
@@ -93,6 +94,8 @@ const tablesOf = <T>(schema: Record<string, unknown>, kind: new (...a: never[]) 
 
 const sqliteTables = tablesOf(sqliteSchema, SQLiteTable);
 const pgTables = tablesOf(pgSchema, PgTable);
+// drizzle-pg/ also holds the tables only PostgreSQL has (instances sharing the database): in the catalog, not in the comparison.
+const catalogTables = new Map([...pgTables, ...tablesOf(clusterSchema, PgTable)]);
 
 describe("schema-pg.ts matches schema.ts", () => {
   test("the same tables", () => {
@@ -172,7 +175,7 @@ describePg("drizzle-pg/ on PostgreSQL", () => {
       FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name`;
     const actual = Object.fromEntries(rows.map(({ table_name, column_name, ...rest }: Record<string, string>) => [`${table_name}.${column_name}`, rest]));
     const expected: Record<string, unknown> = {};
-    for (const [name, table] of pgTables) for (const c of pgTableConfig(table).columns) expected[`${name}.${c.name}`] = expectedColumn(c);
+    for (const [name, table] of catalogTables) for (const c of pgTableConfig(table).columns) expected[`${name}.${c.name}`] = expectedColumn(c);
     expect(actual).toEqual(expected);
   });
 
@@ -180,7 +183,7 @@ describePg("drizzle-pg/ on PostgreSQL", () => {
     const rows: { indexdef: string }[] = await client`SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'`;
     const actual = Object.fromEntries(rows.map((r) => parseIndexDef(r.indexdef)).map(({ name, ...rest }) => [name, rest]));
     const expected: Record<string, IndexShape & { table: string }> = {};
-    for (const [table, t] of pgTables) {
+    for (const [table, t] of catalogTables) {
       const shape = shapeOf(t);
       for (const [name, i] of Object.entries(shape.indexes)) expected[name] = { table, ...i };
       for (const [column, c] of Object.entries(shape.columns)) {
@@ -199,7 +202,7 @@ describePg("drizzle-pg/ on PostgreSQL", () => {
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`;
     const actual = rows.map((r) => `${r.table}: ${r.def}`).sort();
     const expected: string[] = [];
-    for (const [table, t] of pgTables)
+    for (const [table, t] of catalogTables)
       for (const fk of pgTableConfig(t).foreignKeys) {
         const ref = fk.reference();
         const onDelete = fk.onDelete && fk.onDelete !== "no action" ? ` ON DELETE ${fk.onDelete.toUpperCase()}` : "";

@@ -232,13 +232,13 @@ export async function checkAgentCredentials(db: Db, agentId: unknown, secret: un
 // name, type). They are read once and kept; whatever changes or removes an
 // agent (update, rotate, delete) drops its entry inside its own unit of work,
 // before the commit, so no request after the change can see the old row.
-// Only this process writes agents (the CLI only creates them), so nothing
-// changes behind the cache's back. last_seen_at in a kept row is not kept
-// current: people's routes read agents from the database.
+// Other nod instances on the same PostgreSQL database drop it when that
+// commit's effects reach them (Effects.forget, db/pg-fanout.ts). last_seen_at
+// in a kept row is not kept current: people's routes read agents from the database.
 
 /** Agents kept at most; beyond, the longest unused is dropped (a server with more reads them again). */
 export const KNOWN_AGENTS_MAX = 10_000;
-const known = new StoreCache<Agent>(KNOWN_AGENTS_MAX);
+const known = new StoreCache<Agent>(KNOWN_AGENTS_MAX, "agents");
 
 const agentById = (db: Db) => prepared(db, "agents.byId", (db) => db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare());
 

@@ -103,11 +103,13 @@ export async function userForSession(db: Db, token: string | undefined, now = Da
 // Every people request and inbox socket checks its session. A session found
 // once is kept (by its token's SHA-256); signing out drops it in the same unit
 // of work that deletes the row, so a signed-out cookie is refused at once.
-// Sessions and people are only removed through this file, in this process.
+// Sessions and people are only removed through this file; other nod instances
+// on the same PostgreSQL database drop the entry when that commit's effects
+// reach them (by the token's hash: a raw token never leaves this process).
 
 /** Sessions kept at most; beyond, the longest unused is dropped (and read again when it comes back). */
 export const SESSIONS_KEPT_MAX = 10_000;
-const signedIn = new StoreCache<{ user: User; expiresAt: string }>(SESSIONS_KEPT_MAX);
+const signedIn = new StoreCache<{ user: User; expiresAt: string }>(SESSIONS_KEPT_MAX, "sessions");
 
 const sessionStmt = (db: Db) =>
   prepared(db, "auth.session", (db) =>
@@ -126,6 +128,6 @@ export async function deleteSession(ctx: Ctx, token: string | undefined) {
   await ctx.writer.now(async (uow) => {
     signedIn.forget(uow, hash);
     await uow.db.delete(sessions).where(eq(sessions.tokenHash, hash));
-    uow.closeSessionSockets(token);
+    uow.closeSessionSockets(hash);
   });
 }

@@ -15,6 +15,8 @@ interface Indicator {
 
 export class ProcessingIndicators {
   private active = new Map<string, Indicator>();
+  /** Indicators other instances announced (several instances on PostgreSQL): for the snapshot a new inbox gets. */
+  private elsewhere = new Map<string, Indicator>();
 
   constructor(private announce: (frame: InboxFrame) => void) {}
 
@@ -58,16 +60,42 @@ export class ProcessingIndicators {
     }
   }
 
+  /**
+   * A frame another instance announced: its "processing" frames are kept for
+   * the snapshot (until turned off, the agent goes offline, or at most the
+   * longest time an indicator lives without being renewed).
+   */
+  heard(frame: InboxFrame) {
+    if (frame.type === "agent_status" && frame.online === false) {
+      for (const key of [...this.elsewhere.keys()]) if (key.startsWith(frame.agent_id + "\u0000")) this.forgetElsewhere(key);
+      return;
+    }
+    if (frame.type !== "processing" || typeof frame.agent_id !== "string") return;
+    const key = this.key(frame.agent_id, (frame.conversation_id as string | null) ?? null);
+    this.forgetElsewhere(key);
+    if (!frame.active) return;
+    const timer = setTimeout(() => this.elsewhere.delete(key), REST_PROCESSING_TTL_MS);
+    timer.unref?.();
+    this.elsewhere.set(key, { statusText: String(frame.status_text ?? ""), timer });
+  }
+
+  private forgetElsewhere(key: string) {
+    const ind = this.elsewhere.get(key);
+    if (ind) clearTimeout(ind.timer);
+    this.elsewhere.delete(key);
+  }
+
   /** Everything currently on, for an inbox that just connected. */
   snapshot() {
-    return [...this.active].map(([key, ind]) => {
+    return [...new Map([...this.elsewhere, ...this.active])].map(([key, ind]) => {
       const [agentId, conv] = key.split("\u0000");
       return { agent_id: agentId!, conversation_id: conv || null, status_text: ind.statusText };
     });
   }
 
   stopAll() {
-    for (const ind of this.active.values()) clearTimeout(ind.timer);
+    for (const ind of [...this.active.values(), ...this.elsewhere.values()]) clearTimeout(ind.timer);
     this.active.clear();
+    this.elsewhere.clear();
   }
 }

@@ -10,11 +10,16 @@
 // next one (bench/pg-writer.ts measures this against more batches at once,
 // `maxBatches`). A deadlock or a serialization failure (SQLSTATE 40P01,
 // 40001) takes back the whole transaction, so the whole batch runs again.
+//
+// With several instances on the database, the batch's effects are also told
+// to the others by a NOTIFY inside the same transaction (pg-fanout.ts), and
+// announced frames go to them too.
 import type { BunSQLDatabase } from "drizzle-orm/bun-sql";
 import type { SQL } from "bun";
 import type * as pgSchema from "./schema-pg.ts";
 import { belongsTo, type Db } from "./index.ts";
-import { BatchWriter, UnitOfWork, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
+import { BatchWriter, mergeOutcomes, UnitOfWork, type InboxFrame, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
+import type { PgFanout } from "./pg-fanout.ts";
 import { isRetryable } from "./errors.ts";
 
 /** The PostgreSQL store's drizzle handle over Bun.sql's pool. */
@@ -39,11 +44,23 @@ export class PgWriter extends BatchWriter implements Writer {
   private readonly maxBatches: number;
   /** Batches run again after a deadlock or a serialization failure. */
   retries = 0;
+  /** Where committed effects also go to the other instances (set once the server runs). */
+  private fanout: PgFanout | null = null;
 
   /** db: the store's pool (also ctx.db: PostgreSQL's readers see only committed rows anyway). */
   constructor(db: Db, opts: { onSinkError?: (e: unknown) => void; maxBatches?: number } = {}) {
     super(db, opts.onSinkError);
     this.maxBatches = opts.maxBatches ?? 1;
+  }
+
+  /** From now on, every batch tells the other instances its effects, and announced frames go to them too. */
+  shareWith(fanout: PgFanout | null) {
+    this.fanout = fanout;
+  }
+
+  override announce(frame: InboxFrame) {
+    super.announce(frame);
+    this.fanout?.announce(frame);
   }
 
   now<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T>;
@@ -74,7 +91,12 @@ export class PgWriter extends BatchWriter implements Writer {
     for (let attempt = 1; ; attempt++) {
       let outcomes: Outcome[];
       try {
-        outcomes = await asPg(this.db).transaction((tx) => (batch.length === 1 ? this.alone(tx, batch[0]!) : this.units(tx, batch)));
+        outcomes = await asPg(this.db).transaction(async (tx) => {
+          const out = batch.length === 1 ? await this.alone(tx, batch[0]!) : await this.units(tx, batch);
+          // The NOTIFY leaves at the COMMIT, with it or not at all.
+          if (this.fanout) await this.fanout.publish((q) => tx.execute(q), mergeOutcomes(out));
+          return out;
+        });
       } catch (e) {
         if (isRetryable(e) && attempt < ATTEMPTS) {
           this.retries++;

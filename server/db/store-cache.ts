@@ -1,8 +1,17 @@
 // Rows kept in memory per store (both connections of one database share it):
 // reads fill it, the unit of work that changes a row drops it. Bounded: beyond
 // `max`, the least recently used entry goes (and is read again when it comes back).
+// Each cache has a name: a unit's drops are among its effects, so other nod
+// instances on the same PostgreSQL database drop the entry too (dropShared).
 import { isReadDb, storeKey, type Db } from "./index.ts";
-import type { UnitOfWork } from "./unit-of-work.ts";
+import type { Effects, UnitOfWork } from "./unit-of-work.ts";
+
+const byName = new Map<string, StoreCache<unknown>>();
+
+/** Drops the entries another instance's committed unit changed (Effects.forget), from this store's caches. */
+export function dropShared(db: Db, forget: Effects["forget"]) {
+  for (const f of forget) byName.get(f.cache)?.drop(db, f.key);
+}
 
 export class StoreCache<V> {
   private readonly byStore = new WeakMap<Db, Map<string, V>>();
@@ -11,7 +20,13 @@ export class StoreCache<V> {
   // round trip, and the change's COMMIT can land while it is on its way).
   private readonly generation = new WeakMap<Db, number>();
 
-  constructor(private readonly max: number) {}
+  /** name: what other instances know this cache by (none: it is not shared). */
+  constructor(
+    private readonly max: number,
+    readonly name?: string,
+  ) {
+    if (name) byName.set(name, this as StoreCache<unknown>);
+  }
 
   private entries(db: Db) {
     const key = storeKey(db);
@@ -57,12 +72,16 @@ export class StoreCache<V> {
    * elsewhere in between kept the old row).
    */
   forget(uow: UnitOfWork, key: string) {
-    const store = storeKey(uow.db);
-    const drop = () => {
-      this.byStore.get(store)?.delete(key);
-      this.generation.set(store, (this.generation.get(store) ?? 0) + 1);
-    };
-    drop();
-    uow.afterCommit(drop);
+    const db = uow.db;
+    this.drop(db, key);
+    uow.afterCommit(() => this.drop(db, key));
+    if (this.name) uow.cacheChanged(this.name, key);
+  }
+
+  /** Drops the entry now; a read under way when this happens keeps nothing (load). */
+  drop(db: Db, key: string) {
+    const store = storeKey(db);
+    this.byStore.get(store)?.delete(key);
+    this.generation.set(store, (this.generation.get(store) ?? 0) + 1);
   }
 }

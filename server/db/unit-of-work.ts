@@ -56,11 +56,39 @@ export interface Effects {
   expiryChanged: boolean;
   /** Notifications for people's devices were queued (push/notices.ts notifyPeople): the push sender looks again. */
   pushQueued: boolean;
+  /**
+   * Entries of the caches reads fill (store-cache.ts) whose rows this unit
+   * changed. This process drops them itself (afterCommit); they are listed for
+   * the other instances on the same PostgreSQL database (pg-fanout.ts).
+   */
+  forget: { cache: string; key: string }[];
+  /** Agent sockets that opened or closed on an instance (PostgreSQL's agent_sockets; realtime/presence-pg.ts). */
+  sockets: SocketChange[];
+}
+
+/** A socket's row in agent_sockets came (openedAt set) or went (openedAt null). */
+export interface SocketChange {
+  agentId: string;
+  sessionId: string;
+  instanceId: string;
+  openedAt: number | null;
 }
 
 export type EffectSink = (effects: Effects) => void;
 
-const emptyEffects = (): Effects => ({ inbox: [], deliver: new Set(), redeliver: new Set(), settled: [], closeAgents: [], closeSessions: [], tasksChanged: false, expiryChanged: false, pushQueued: false });
+export const emptyEffects = (): Effects => ({
+  inbox: [],
+  deliver: new Set(),
+  redeliver: new Set(),
+  settled: [],
+  closeAgents: [],
+  closeSessions: [],
+  tasksChanged: false,
+  expiryChanged: false,
+  pushQueued: false,
+  forget: [],
+  sockets: [],
+});
 
 export class UnitOfWork {
   readonly effects = emptyEffects();
@@ -118,6 +146,16 @@ export class UnitOfWork {
 
   expiryChanged() {
     this.effects.expiryChanged = true;
+  }
+
+  /** An agent socket's row was written or deleted: other instances update who is online where. */
+  socketChanged(change: SocketChange) {
+    this.effects.sockets.push(change);
+  }
+
+  /** A cache entry (store-cache.ts) whose row this unit changed: other instances drop it too. */
+  cacheChanged(cache: string, key: string) {
+    this.effects.forget.push({ cache, key });
   }
 }
 
@@ -253,9 +291,7 @@ export abstract class BatchWriter {
     this.batches++;
     this.writes += batch.length;
     for (const o of outcomes) if (o.ok) runCommitted(o.uow);
-    const merged = emptyEffects();
-    for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
-    this.release(merged);
+    this.release(mergeOutcomes(outcomes));
     batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
   }
 
@@ -265,7 +301,7 @@ export abstract class BatchWriter {
     this.release(uow.effects);
   }
 
-  private release(effects: Effects) {
+  protected release(effects: Effects) {
     try {
       this.sink(effects);
     } catch (e) {
@@ -394,6 +430,13 @@ function runCommitted(uow: UnitOfWork) {
   for (const fn of uow.committed) fn();
 }
 
+/** The committed units' effects, merged (one wake per agent, frames in order). */
+export function mergeOutcomes(outcomes: Outcome[]): Effects {
+  const merged = emptyEffects();
+  for (const o of outcomes) if (o.ok) mergeInto(merged, o.uow.effects);
+  return merged;
+}
+
 function mergeInto(into: Effects, e: Effects) {
   for (const f of e.inbox) into.inbox.push(f);
   for (const a of e.deliver) into.deliver.add(a);
@@ -404,4 +447,6 @@ function mergeInto(into: Effects, e: Effects) {
   into.tasksChanged ||= e.tasksChanged;
   into.expiryChanged ||= e.expiryChanged;
   into.pushQueued ||= e.pushQueued;
+  for (const f of e.forget) into.forget.push(f);
+  for (const c of e.sockets) into.sockets.push(c);
 }

@@ -13,6 +13,11 @@
 // webhook holds up nobody else. POSTs in flight over all agents are capped
 // (slots.ts: below Bun's own fetch limit, and hung receivers give way). The
 // SQL is in outbox-queries.ts, the retry timer in retry-timer.ts.
+//
+// With several instances on one PostgreSQL database: only the instance that
+// holds the agent's newest socket pushes over it, an agent with a socket on
+// another live instance gets no webhook POST from this one, and one instance
+// at a time drives an agent's webhook lane (a lease: lanes-pg.ts).
 import type { Ctx } from "../context.ts";
 import type { AgentSocket, AgentSockets } from "../realtime/sockets.ts";
 import { attemptWebhook, retryReasonFrom } from "./webhook.ts";
@@ -20,6 +25,7 @@ import { PostSlots, SLOW_MS, type Slot, type Standing } from "./slots.ts";
 import { SocketPush } from "./socket-push.ts";
 import { RetryTimer } from "./retry-timer.ts";
 import { nextAttemptAt } from "./retry-policy.ts";
+import { soloLanes, type LaneLeases } from "./lanes-pg.ts";
 import * as q from "./outbox-queries.ts";
 import { isoMs } from "../lib/time.ts";
 
@@ -40,6 +46,7 @@ export class OutboxDispatcher {
   private abort = new AbortController();
   private retries: RetryTimer;
   private push: SocketPush;
+  private leases: LaneLeases = soloLanes;
 
   constructor(
     private ctx: Ctx,
@@ -61,6 +68,11 @@ export class OutboxDispatcher {
         if (this.sockets.newest(agentId) === ws) this.wake(agentId); // the next batch, if any
       },
     });
+  }
+
+  /** Webhook lanes leased among instances (cluster.ts on PostgreSQL); each process's own otherwise. */
+  shareLanes(lanes: LaneLeases) {
+    this.leases = lanes;
   }
 
   start() {
@@ -129,24 +141,53 @@ export class OutboxDispatcher {
   }
 
   private async drain(agentId: string) {
-    const db = this.ctx.db;
-    for (;;) {
-      if (this.stopped) return;
-      if (await this.pushOverSocket(agentId)) return;
-      const hook = await q.webhookOf(db, agentId);
-      if (!hook?.url) return; // it waits for a socket (or a webhook_url)
-      const row = await q.webhookHead(db, agentId);
-      if (!row || row.nextAttemptAt === null) return;
-      // It reached a socket (that may have closed since): its delivered mark settles it, not the webhook.
-      if (this.push.isMarking(row.id)) {
-        await this.push.marksSettled();
-        continue;
+    let leased = false;
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        if (await this.pushOverSocket(agentId)) return;
+        if (this.sockets.elsewhere(agentId)) return; // another instance holds its socket and pushes there
+        const hook = await q.webhookOf(this.ctx.db, agentId);
+        if (!hook?.url) return; // it waits for a socket (or a webhook_url)
+        let row = await this.dueHead(agentId);
+        if (!row) return;
+        // It reached a socket (that may have closed since): its delivered mark settles it, not the webhook.
+        if (this.push.isMarking(row.id)) {
+          await this.push.marksSettled();
+          continue;
+        }
+        if (this.leases.shared) {
+          // The lane's lease, taken or renewed before each POST; the head is read again under it
+          // (the previous holder may have just delivered the row read above).
+          if (!(await this.leases.take(agentId))) return; // another instance drives this lane
+          leased = true;
+          if (!(row = await this.dueHead(agentId))) return;
+        }
+        const settled = await this.postOnce(agentId, hook.url, hook.secret, row);
+        if (!settled) return; // stopped, or waiting for its retry
       }
-      const due = Date.parse(row.nextAttemptAt);
-      if (due > Date.now()) return this.retries.at(due);
-      const settled = await this.postOnce(agentId, hook.url, hook.secret, row);
-      if (!settled) return; // stopped, or waiting for its retry
+    } finally {
+      if (leased) await this.letLaneGo(agentId);
     }
+  }
+
+  /** The agent's oldest event waiting for a webhook attempt, when it is due now (else the retry timer is set for it). */
+  private async dueHead(agentId: string): Promise<q.OutboxRow | undefined> {
+    const row = await q.webhookHead(this.ctx.db, agentId);
+    if (!row || row.nextAttemptAt === null) return undefined;
+    const due = Date.parse(row.nextAttemptAt);
+    if (due > Date.now()) return void this.retries.at(due);
+    return row;
+  }
+
+  /**
+   * The lease goes; an event committed on another instance while this one
+   * held the lane found it taken, so the head is read once more afterwards.
+   */
+  private async letLaneGo(agentId: string) {
+    await this.leases.release(agentId);
+    if (this.stopped || this.sockets.elsewhere(agentId)) return;
+    if (await this.dueHead(agentId).catch(() => undefined)) this.wake(agentId);
   }
 
   /** Hands the agent's events to its newest socket; false when it has none that takes frames (then the webhook path runs). */

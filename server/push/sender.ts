@@ -10,11 +10,12 @@
 //
 // Due times live in the database (next_attempt_at), so retries survive a
 // restart; one timer wakes the sender for the next one. A row taken for an
-// attempt is leased (its due time moved past the attempt's timeout), so it is
-// never sent twice at once, and a crash only delays it by the lease.
+// attempt is leased (its due time moved past the attempt's timeout, only if it
+// is still due: several instances on one PostgreSQL database take each once),
+// so it is never sent twice at once, and a crash only delays it by the lease.
 // At most pushMaxInFlight POSTs are out at once, and at most pushMaxPerOrigin
 // to one push service, so a hung push service holds up nobody else.
-import { and, asc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, lte, or, sql } from "drizzle-orm";
 import webpush from "web-push";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
@@ -156,11 +157,19 @@ export class PushSender {
             .filter((r) => !this.inflight.has(r.id)) // a newer version of a row in flight waits for it
             .slice(0, room);
           if (!rows.length) continue;
-          await this.write(async (w) => {
-            await w.update(pushQueue).set({ nextAttemptAt: lease }).where(inArray(pushQueue.id, rows.map((r) => r.id)));
-          });
-          for (const r of rows) this.launch(origin, r);
-          free -= rows.length;
+          // The lease is conditional: only rows still due are taken. Another process (an instance
+          // on the same PostgreSQL database) that leased one meanwhile moved its due time past now;
+          // under READ COMMITTED this UPDATE waits for that one's row and then finds it not due.
+          const taken = await this.write(async (w) =>
+            w
+              .update(pushQueue)
+              .set({ nextAttemptAt: lease })
+              .where(and(due, or(...rows.map((r) => and(eq(pushQueue.id, r.id), eq(pushQueue.version, r.version))))))
+              .returning({ id: pushQueue.id }),
+          );
+          const mine = new Set(taken.map((t) => t.id));
+          for (const r of rows) if (mine.has(r.id)) this.launch(origin, r);
+          free -= mine.size;
           if (free <= 0) break;
         }
       }
@@ -244,7 +253,7 @@ export class PushSender {
   }
 
   /** Writes on the writer's connection, in one unit of work (ctx.db only reads). */
-  private write(fn: (db: UnitOfWork["db"]) => Promise<void>) {
+  private write<T>(fn: (db: UnitOfWork["db"]) => Promise<T>): Promise<T> {
     return this.ctx.writer.now(async (uow) => fn(uow.db));
   }
 

@@ -19,7 +19,8 @@
 //
 // Several sockets per agent may be open at once: all stay open, each can send
 // events, and deliveries go to the most recently authenticated one. The agent
-// is online while at least one is open.
+// is online while at least one is open. With several instances on PostgreSQL
+// this holds across them (sockets.ts, presence-pg.ts).
 import type { ServerWebSocket } from "bun";
 import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
@@ -214,7 +215,7 @@ export class AgentConnection {
     this.state = "open";
     this.agentId = id;
     this.sessionId = "sess_" + randomHex(12);
-    const cameOnline = this.live.agentSockets.add(id, ws);
+    const cameOnline = this.live.agentSockets.add(id, ws, this.sessionId);
     this.send(ws, { type: "auth_ok", session_id: this.sessionId, agent_name: check.agent.name });
     this.touch(true, cameOnline ? { type: "agent_status", agent_id: id, online: true } : undefined);
     ctx.metrics.inc("nod_agent_socket_auth_total", "Agent WebSocket handshakes by outcome", { outcome: "ok" });

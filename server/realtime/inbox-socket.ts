@@ -5,6 +5,7 @@ import type { ServerWebSocket } from "bun";
 import type { Ctx } from "../context.ts";
 import { publicUser, userForSession, type User } from "../auth/service.ts";
 import { INBOX_TOPIC } from "./hub.ts";
+import { sha256hex } from "../lib/secrets.ts";
 
 type WS = ServerWebSocket<InboxConnection>;
 
@@ -24,9 +25,13 @@ export class InboxSockets {
   closeAll(code = 1001, reason = "server shutting down") {
     for (const ws of this.open) ws.close(code, reason);
   }
-  /** Closes the sockets of a session that was signed out. */
-  closeSession(token: string) {
-    for (const ws of this.open) if (ws.data.token === token) ws.close(SESSION_ENDED, "signed out");
+  /** Closes the sockets of a session that was signed out (by its token's hash, as effects name it). */
+  closeSession(tokenHash: string) {
+    for (const ws of this.open) if (ws.data.tokenHash === tokenHash) ws.close(SESSION_ENDED, "signed out");
+  }
+  /** Sends every open inbox a new "hello" (what it shows is refetched, as after a reconnect). */
+  helloAgain() {
+    for (const ws of this.open) ws.data.hello(ws);
   }
   /** Closes every socket whose session no longer signs anybody in (expired ones). */
   async sweep(ctx: Ctx) {
@@ -44,17 +49,25 @@ export class InboxSockets {
 }
 
 export class InboxConnection {
+  readonly tokenHash: string | undefined;
   constructor(
     private ctx: Ctx,
     readonly user: User,
     readonly token: string | undefined,
     private registry: InboxSockets,
-  ) {}
+  ) {
+    this.tokenHash = token === undefined ? undefined : sha256hex(token);
+  }
 
   open(ws: WS) {
     this.registry.add(ws);
     // Subscribe and greet in the same turn: no frame can slip in between.
     ws.subscribe(INBOX_TOPIC);
+    this.hello(ws);
+  }
+
+  /** The snapshot a new inbox starts from: who is online, what is "Thinking…". */
+  hello(ws: WS) {
     ws.send(
       JSON.stringify({
         type: "hello",

@@ -10,13 +10,22 @@
 // from now, a task whose time passed while the server was down fires once,
 // not once per missed slot.
 //
+// With several instances on one PostgreSQL database every one runs this loop.
+// The claim alone keeps each slot to one run under READ COMMITTED (a second
+// UPDATE waits for the first's row and then finds the slot gone), but
+// instances reading the same due tasks would queue on the same rows and
+// mostly fail their claims. So there the due tasks are read inside the
+// claiming transaction with FOR UPDATE SKIP LOCKED: each instance takes
+// tasks no other one holds (dueLocked).
+//
 // Time comes from ctx.now(), so tests move a fake clock and call tick().
 import { and, asc, eq, isNotNull, lte, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { prepared } from "../db/prepared.ts";
 import { first } from "../db/rows.ts";
-import { tasks } from "../db/tables.ts";
+import { dialect, tasks } from "../db/tables.ts";
+import { asPg } from "../db/pg-writer.ts";
 import { isoMs } from "../lib/time.ts";
 import { nextSlot } from "./schedule.ts";
 import { DueLoop, yieldToLoop } from "../lib/due-loop.ts";
@@ -101,14 +110,18 @@ export class TaskScheduler extends DueLoop {
     const nowMs = ctx.now();
     const now = isoMs(nowMs);
     const q = stmts(db);
-    const due = await q.due.execute({ now, limit: this.opts.batch });
-    if (!due.length) return 0;
+    // On PostgreSQL they are read (and locked) inside the unit below.
+    const read = dialect === "pg" ? null : await q.due.execute({ now, limit: this.opts.batch });
+    if (read && !read.length) return 0;
     const nextCache = new Map<string, number | null>();
     const slots: number[] = [];
+    let found = 0;
     // busyMs counts the scheduler's own work: the wait for the writer's next batch is left out.
     this.stats.busyMs += performance.now() - t0;
     await ctx.writer.now(async (uow) => {
       t0 = performance.now();
+      const due = read ?? (await dueLocked(uow.db, now, this.opts.batch));
+      found = due.length;
       const claim = stmts(uow.db).claim; // the writer's connection: ctx.db only reads
       for (const t of due) {
         let next: number | null = null;
@@ -143,6 +156,18 @@ export class TaskScheduler extends DueLoop {
       this.observe?.(lateness);
     }
     this.stats.busyMs += performance.now() - t0;
-    return due.length;
+    return found;
   }
+}
+
+/** PostgreSQL: due tasks no other transaction holds, locked until this one commits. */
+async function dueLocked(db: Db, now: string, limit: number): Promise<Task[]> {
+  const rows = await asPg(db)
+    .select()
+    .from(tasks as never)
+    .where(and(eq(tasks.enabled, true), isNotNull(tasks.nextRunAt), lte(tasks.nextRunAt, now)))
+    .orderBy(asc(tasks.nextRunAt))
+    .limit(limit)
+    .for("update", { skipLocked: true });
+  return rows as unknown as Task[];
 }

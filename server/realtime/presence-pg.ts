@@ -1,0 +1,85 @@
+// Which agents have a socket, on which instance, when several nod instances
+// share one PostgreSQL database. Each instance writes its agents' sockets to
+// agent_sockets (PgSocketDirectory) and keeps in memory the sockets the
+// others hold (RemoteSockets), from the socket changes among their effects
+// (db/pg-fanout.ts) and a reload now and then (a notification missed while
+// the LISTEN connection was down). The people's API and the inbox ask
+// AgentSockets (sockets.ts), which answers from both.
+import { eq } from "drizzle-orm";
+import type { Logger } from "../lib/log.ts";
+import type { SocketChange, Writer } from "../db/unit-of-work.ts";
+import { asPg } from "../db/pg-writer.ts";
+import { agentSockets } from "../db/schema-cluster.ts";
+import type { SocketDirectory } from "./sockets.ts";
+
+/** The sockets other instances hold, by agent and session. */
+export class RemoteSockets {
+  private byAgent = new Map<string, Map<string, { instanceId: string; openedAt: number }>>();
+
+  constructor(readonly self: string) {}
+
+  has(agentId: string) {
+    return this.byAgent.has(agentId);
+  }
+  agentIds() {
+    return this.byAgent.keys();
+  }
+  /** When the agent's newest socket on another instance opened (ms); -Infinity when it has none. */
+  newestAt(agentId: string): number {
+    let at = -Infinity;
+    for (const s of this.byAgent.get(agentId)?.values() ?? []) if (s.openedAt > at) at = s.openedAt;
+    return at;
+  }
+
+  /** A socket opened or closed on another instance (this one's own are skipped). */
+  apply(c: SocketChange) {
+    if (c.instanceId === this.self) return;
+    let map = this.byAgent.get(c.agentId);
+    if (c.openedAt === null) {
+      map?.delete(c.sessionId);
+      if (map?.size === 0) this.byAgent.delete(c.agentId);
+      return;
+    }
+    if (!map) this.byAgent.set(c.agentId, (map = new Map()));
+    map.set(c.sessionId, { instanceId: c.instanceId, openedAt: c.openedAt });
+  }
+
+  /** Everything known again, from the table. */
+  replace(all: SocketChange[]) {
+    this.byAgent.clear();
+    for (const c of all) this.apply(c);
+  }
+}
+
+/**
+ * Writes this instance's sockets to agent_sockets, each change in a unit of
+ * work whose effects tell the other instances. A failed write is logged: the
+ * heartbeat writes every held socket down again when this instance's row
+ * had gone (cluster.ts), and a deleted agent's socket is closed anyway.
+ */
+export class PgSocketDirectory implements SocketDirectory {
+  constructor(
+    private writer: Writer,
+    private instanceId: string,
+    private log: Logger,
+  ) {}
+
+  opened(agentId: string, sessionId: string, openedAt: number) {
+    const change: SocketChange = { agentId, sessionId, instanceId: this.instanceId, openedAt };
+    this.writer
+      .now(async (uow) => {
+        await asPg(uow.db).insert(agentSockets).values({ sessionId, agentId, instanceId: this.instanceId, openedAt }).onConflictDoNothing();
+        uow.socketChanged(change);
+      })
+      .catch((e) => this.log.warn("writing an agent socket down failed", { agent: agentId, error: e as Error }));
+  }
+
+  closed(agentId: string, sessionId: string) {
+    this.writer
+      .now(async (uow) => {
+        await asPg(uow.db).delete(agentSockets).where(eq(agentSockets.sessionId, sessionId));
+        uow.socketChanged({ agentId, sessionId, instanceId: this.instanceId, openedAt: null });
+      })
+      .catch(() => {}); // the database is closing; the instance's row takes the rest with it
+  }
+}
