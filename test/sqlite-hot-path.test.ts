@@ -1,0 +1,53 @@
+// The hot path's statements on SQLite (docs/scale.md, "The async store seam":
+// what the async services cost SQLite, and what won it back): the writes every
+// event runs go through hotWrite, which binds what drizzle would, on either store.
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import { pushSettings, users } from "../server/db/tables.ts";
+import { hotWrite } from "../server/db/prepared.ts";
+import { isForeignKeyViolation } from "../server/db/errors.ts";
+import { first, only } from "../server/db/rows.ts";
+import { owner, startTestServer } from "./helpers.ts";
+
+setDefaultTimeout(20_000); // a hang guard
+
+describe("hotWrite", async () => {
+  const server = await startTestServer();
+  await owner(server);
+  const { ctx } = server;
+  const userId = only(await ctx.db.select({ id: users.id }).from(users)).id;
+  // A write with a boolean and a JSON column: their values go through the columns' encoders, as drizzle's own would.
+  const upsert = (db: Parameters<typeof hotWrite>[0]) =>
+    hotWrite(db, "test.pushSettings", (db) =>
+      db
+        .insert(pushSettings)
+        .values({ userId: sql.placeholder("userId"), messages: sql.placeholder("messages"), failedRuns: true, mutedAgents: sql.placeholder("muted"), updatedAt: sql.placeholder("at") })
+        .onConflictDoUpdate({ target: pushSettings.userId, set: { messages: sql`excluded.messages`, mutedAgents: sql`excluded.muted_agents` } })
+        .prepare(),
+    );
+  const settings = async () => first(await ctx.db.select().from(pushSettings).where(eq(pushSettings.userId, userId)));
+
+  test("writes the row drizzle would: booleans and JSON columns encoded, a constant in the query kept", async () => {
+    await ctx.writer.run(async (uow) => upsert(uow.db).execute({ userId, messages: false, muted: ["agt_a", "agt_b"], at: "2026-01-01T00:00:00.000Z" }));
+    expect(await settings()).toEqual({ userId, messages: false, failedRuns: true, mutedAgents: ["agt_a", "agt_b"], updatedAt: "2026-01-01T00:00:00.000Z" });
+    await ctx.writer.run(async (uow) => upsert(uow.db).execute({ userId, messages: true, muted: [], at: "2026-01-02T00:00:00.000Z" }));
+    expect(await settings()).toMatchObject({ messages: true, mutedAgents: [] });
+  });
+
+  test("a write that fails rejects its promise (the unit rolls back); a foreign-key violation is recognised as one", async () => {
+    const run = ctx.writer.run(async (uow) => {
+      const p = upsert(uow.db).execute({ userId: "usr_nobody", messages: true, muted: [], at: "2026-01-01T00:00:00.000Z" });
+      expect(p).toBeInstanceOf(Promise); // not thrown where it is called
+      await p;
+    });
+    const e = await run.then(() => null, (e: unknown) => e);
+    expect(isForeignKeyViolation(e)).toBe(true);
+    expect(await ctx.db.select().from(pushSettings).where(eq(pushSettings.userId, "usr_nobody"))).toEqual([]);
+  });
+
+  test("a placeholder without a value is an error naming it, and nothing is written", async () => {
+    const run = ctx.writer.run(async (uow) => upsert(uow.db).execute({ userId, messages: false, at: "2026-01-03T00:00:00.000Z" }));
+    expect(await run.then(() => null, (e: Error) => e.message)).toBe('No value for placeholder "muted" was provided');
+    expect(await settings()).toMatchObject({ messages: true, mutedAgents: [] });
+  });
+});
