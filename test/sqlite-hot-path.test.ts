@@ -1,13 +1,18 @@
 // The hot path's statements on SQLite (docs/scale.md, "The async store seam":
 // what the async services cost SQLite, and what won it back): the writes every
-// event runs go through hotWrite, which binds what drizzle would, on either store.
+// event runs go through hotWrite, which binds what drizzle would, on either
+// store; a message event compiles no SQL, and none of its statements binds a
+// LIMIT (SQLite would compile such a statement again on every run).
+import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { pushSettings, users } from "../server/db/tables.ts";
 import { hotWrite } from "../server/db/prepared.ts";
 import { isForeignKeyViolation } from "../server/db/errors.ts";
 import { first, only } from "../server/db/rows.ts";
-import { owner, startTestServer } from "./helpers.ts";
+import { handleAgentEvent, WS_EVENT_TYPES } from "../server/events/service.ts";
+import { knownAgent } from "../server/agents/service.ts";
+import { TEST_BACKEND, owner, startTestServer } from "./helpers.ts";
 
 setDefaultTimeout(20_000); // a hang guard
 
@@ -49,5 +54,49 @@ describe("hotWrite", async () => {
     const run = ctx.writer.run(async (uow) => upsert(uow.db).execute({ userId, messages: false, at: "2026-01-03T00:00:00.000Z" }));
     expect(await run.then(() => null, (e: Error) => e.message)).toBe('No value for placeholder "muted" was provided');
     expect(await settings()).toMatchObject({ messages: true, mutedAgents: [] });
+  });
+});
+
+describe.skipIf(TEST_BACKEND === "pg")("events on SQLite", async () => {
+  const server = await startTestServer();
+  const person = await owner(server);
+  const { ctx } = server;
+  const created = await person.createAgent({ name: "Hot" });
+  const agent = (await knownAgent(ctx.db, created.id))!;
+  const message = { type: "message", text: "Deployed build #42." };
+
+  // Every statement compiled on either connection while fn runs.
+  async function compiled(fn: () => Promise<unknown>) {
+    const seen: string[] = [];
+    const prepare = Database.prototype.prepare;
+    Database.prototype.prepare = function (this: Database, query: string, ...rest: unknown[]) {
+      seen.push(query);
+      return (prepare as (...a: unknown[]) => ReturnType<typeof prepare>).call(this, query, ...rest);
+    } as typeof prepare;
+    try {
+      await fn();
+    } finally {
+      Database.prototype.prepare = prepare;
+    }
+    return seen;
+  }
+
+  test("a message event: none of its statements binds a LIMIT (each is compiled once, on the first event)", async () => {
+    const firstEvent = await compiled(() => handleAgentEvent(ctx, agent, message, WS_EVENT_TYPES));
+    expect(firstEvent.filter((q) => /\blimit\s+\?/i.test(q))).toEqual([]);
+    expect(await compiled(async () => {
+      for (let i = 0; i < 3; i++) await handleAgentEvent(ctx, agent, message, WS_EVENT_TYPES);
+    })).toEqual([]);
+    const texts = (await person.get(`/api/agents/${created.id}/activity`)).body as { title: string }[];
+    expect(texts.filter((a) => a.title === "Hot sent a message")).toHaveLength(4);
+  });
+
+  test("nor does the push of a request's outcome (it looks for the devices told of the request)", async () => {
+    const ask = async () => ((await handleAgentEvent(ctx, agent, { type: "decision", kind: "approval", title: "Deploy?", description: "To production." }, WS_EVENT_TYPES)) as { decision_id: string }).decision_id;
+    const id = await ask();
+    let status = 0;
+    const answering = await compiled(async () => (status = (await person.post(`/api/decisions/${id}/respond`, { status: "approved" })).status));
+    expect(status).toBe(200);
+    expect(answering.filter((q) => q.includes('"push_') && /\blimit\s+\?/i.test(q))).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { prepared } from "../db/prepared.ts";
-import { first, only } from "../db/rows.ts";
+import { first, literalLimit, only } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { clip, plainText } from "./text.ts";
 
@@ -45,9 +45,12 @@ const q = {
       db.select({ n: sql<number>`cast(count(*) as integer)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
   // Asked on every message and request.
-  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(1).prepare()),
+  anyDevice: (db: Db) =>
+    prepared(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(literalLimit(1)).prepare()),
   tagged: (db: Db) =>
-    prepared(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(1).prepare()),
+    prepared(db, "push.tagged", (db) =>
+      db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(literalLimit(1)).prepare(),
+    ),
   recipients: (db: Db) =>
     prepared(db, "push.recipients", (db) =>
       db
