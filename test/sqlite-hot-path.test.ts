@@ -1,13 +1,13 @@
 // The hot path's statements on SQLite (docs/scale.md, "The async store seam":
 // what the async services cost SQLite, and what won it back): the writes every
-// event runs go through hotWrite, which binds what drizzle would, on either
-// store; a message event compiles no SQL, and none of its statements binds a
+// event runs go through hotWrite, which binds what drizzle would, and its
+// reads through hotRead, which gives the rows drizzle would, on either store; a message event compiles no SQL, and none of its statements binds a
 // LIMIT (SQLite would compile such a statement again on every run).
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { pushSettings, users } from "../server/db/tables.ts";
-import { hotWrite } from "../server/db/prepared.ts";
+import { hotRead, hotWrite } from "../server/db/prepared.ts";
 import { isForeignKeyViolation } from "../server/db/errors.ts";
 import { first, only } from "../server/db/rows.ts";
 import { handleAgentEvent, WS_EVENT_TYPES } from "../server/events/service.ts";
@@ -54,6 +54,39 @@ describe("hotWrite", async () => {
     const run = ctx.writer.run(async (uow) => upsert(uow.db).execute({ userId, messages: false, at: "2026-01-03T00:00:00.000Z" }));
     expect(await run.then(() => null, (e: Error) => e.message)).toBe('No value for placeholder "muted" was provided');
     expect(await settings()).toMatchObject({ messages: true, mutedAgents: [] });
+  });
+});
+
+describe("hotRead", async () => {
+  const server = await startTestServer();
+  await owner(server);
+  const { ctx } = server;
+  const userId = only(await ctx.db.select({ id: users.id }).from(users)).id;
+  await ctx.writer.run(async (uow) => uow.db.insert(pushSettings).values({ userId, messages: false, mutedAgents: ["agt_a"], updatedAt: "2026-01-01T00:00:00.000Z" }));
+  // Columns decoded (a boolean, JSON), an SQL expression under its key, a constant and a placeholder in the query.
+  const read = () =>
+    hotRead(ctx.db, "test.pushSettings", (db) =>
+      db
+        .select({ user: pushSettings.userId, messages: pushSettings.messages, muted: pushSettings.mutedAgents, failedRuns: pushSettings.failedRuns, n: sql<number>`length(${pushSettings.userId})` })
+        .from(pushSettings)
+        .where(and(eq(pushSettings.userId, sql.placeholder("id")), eq(pushSettings.failedRuns, true))),
+    );
+
+  test("gives the rows drizzle's select gives, under the same keys and types", async () => {
+    const drizzle = await ctx.db
+      .select({ user: pushSettings.userId, messages: pushSettings.messages, muted: pushSettings.mutedAgents, failedRuns: pushSettings.failedRuns, n: sql<number>`length(${pushSettings.userId})` })
+      .from(pushSettings)
+      .where(eq(pushSettings.userId, userId));
+    const rows = await read().execute({ id: userId });
+    expect(rows).toEqual([{ user: userId, messages: false, muted: ["agt_a"], failedRuns: true, n: userId.length }]);
+    expect(rows).toEqual(drizzle);
+    expect(await read().execute({ id: "usr_nobody" })).toEqual([]);
+  });
+
+  test("a placeholder without a value is a rejected promise naming it", async () => {
+    const p = read().execute({});
+    expect(p).toBeInstanceOf(Promise);
+    expect(await p.then(() => null, (e: Error) => e.message)).toBe('No value for placeholder "id" was provided');
   });
 });
 

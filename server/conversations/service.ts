@@ -4,7 +4,7 @@ import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { conversations, messages } from "../db/tables.ts";
-import { hotWrite, prepared } from "../db/prepared.ts";
+import { hotRead, hotWrite, prepared } from "../db/prepared.ts";
 import { first } from "../db/rows.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -39,14 +39,20 @@ export const publicMessage = (m: Message): Static<typeof MessageView> => ({
   created_at: toApiTime(m.createdAt),
 });
 
+// Every message looks up its conversation (hotRead: straight to bun:sqlite on SQLite).
+const reads = {
+  byId: (db: Db) => hotRead(db, "conversations.byId", (db) => db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id")))),
+  defaultFor: (db: Db) =>
+    hotRead(db, "conversations.defaultFor", (db) =>
+      db
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true))),
+    ),
+};
+
 const stmts = (db: Db) =>
   prepared(db, "conversations", (db) => ({
-    byId: db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare(),
-    defaultFor: db
-      .select()
-      .from(conversations)
-      .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
-      .prepare(),
     markRead: db
       .update(conversations)
       .set({ unread: 0, unreadSince: null })
@@ -95,13 +101,12 @@ const MESSAGE_COLUMNS = ["id", "conversationId", "agentId", "role", "text", "ima
  * A new one is announced to the open inboxes after the commit.
  */
 export async function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
-  const s = stmts(uow.db);
   if (conversationId) {
-    const c = first(await s.byId.execute({ id: conversationId }));
+    const c = first(await reads.byId(uow.db).execute({ id: conversationId }));
     if (!c || c.agentId !== agent.id) throw notFound("conversation");
     return c;
   }
-  const existing = first(await s.defaultFor.execute({ agentId: agent.id }));
+  const existing = first(await reads.defaultFor(uow.db).execute({ agentId: agent.id }));
   if (existing) return existing;
   const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, unreadSince: null, createdAt: now, updatedAt: now };
   await uow.db.insert(conversations).values(c);
@@ -150,7 +155,7 @@ export async function listConversations(db: Db, agentId: string) {
 }
 
 export async function getConversation(db: Db, id: string): Promise<Conversation> {
-  const c = first(await stmts(db).byId.execute({ id }));
+  const c = first(await reads.byId(db).execute({ id }));
   if (!c) throw notFound("conversation");
   return c;
 }

@@ -1,5 +1,5 @@
 // Prepared statements for the hot paths, built once per database handle.
-import { is, Param, Placeholder } from "drizzle-orm";
+import { Column, is, Param, Placeholder, SQL } from "drizzle-orm";
 import type { Db } from "./index.ts";
 import { dialect } from "./tables.ts";
 
@@ -22,33 +22,45 @@ interface DrizzlePrepared {
   execute(values?: Values): PromiseLike<unknown>;
 }
 
+/** A drizzle select builder (before prepare()): what it selects, under which keys. */
+interface DrizzleSelect {
+  readonly _: { readonly result: unknown[]; readonly selectedFields: Record<string, unknown> };
+  prepare(): DrizzlePrepared;
+}
+
 /** A write of the hot paths (no rows back), run with its placeholders' values. */
 export interface HotWrite {
   execute(values: Values): Promise<void>;
 }
 
+/** A read of the hot paths: its rows, as drizzle's select would give them. */
+export interface HotRead<R> {
+  execute(values?: Values): Promise<R[]>;
+}
+
 const done = Promise.resolve();
 
-/**
- * A prepared insert, update or delete that the hot paths run on every event.
- * `build` says it once, as a drizzle query with placeholders (the one source
- * of its SQL and columns). On PostgreSQL it runs as that query. On SQLite the
- * SQL drizzle compiled runs straight on a bun:sqlite statement, its parameters
- * in the order worked out here once: drizzle's own execute() fills the
- * placeholders through is() checks and hands back a thenable that costs three
- * promise hops when awaited, about 3 µs a statement (measured, docs/scale.md).
- */
+// Why the hot statements skip drizzle on SQLite (docs/scale.md, the async store
+// seam): drizzle's prepared execute() fills the placeholders through is()
+// checks, maps each row through a generic path walk, and hands back a thenable
+// that costs three promise hops when awaited; measured, 2 to 3 µs a statement,
+// on a path of a few µs per statement. Each statement is still said once, as a
+// drizzle query (the one source of its SQL and columns): PostgreSQL runs it as
+// is; SQLite runs the SQL drizzle compiled on a bun:sqlite statement, with the
+// parameters' order and the columns' decoders worked out here once.
+
+/** A prepared insert, update or delete that the hot paths run on every event (see above). */
 export function hotWrite(db: Db, key: string, build: (db: Db) => DrizzlePrepared): HotWrite {
   return prepared(db, key, (db): HotWrite => {
     const q = build(db);
     if (dialect !== "sqlite") return { execute: async (values) => void (await q.execute(values)) };
     const { sql, params } = q.getQuery();
     const stmt = db.$client.prepare(sql);
-    const bind = params.map(binder);
+    const bind = binder(params);
     return {
       execute(values) {
         try {
-          stmt.run(...bind.map((b) => b(values)));
+          stmt.run(...bind(values));
         } catch (e) {
           return Promise.reject(e);
         }
@@ -58,18 +70,70 @@ export function hotWrite(db: Db, key: string, build: (db: Db) => DrizzlePrepared
   });
 }
 
-type Binding = string | number | bigint | boolean | null | Uint8Array;
+/** A prepared select of flat columns that the hot paths run on every event (see above). */
+export function hotRead<S extends DrizzleSelect>(db: Db, key: string, build: (db: Db) => S): HotRead<S["_"]["result"][number]> {
+  type R = S["_"]["result"][number];
+  return prepared(db, key, (db): HotRead<R> => {
+    const select = build(db);
+    const q = select.prepare();
+    if (dialect !== "sqlite") return { execute: async (values) => (await q.execute(values)) as R[] };
+    const { sql, params } = q.getQuery();
+    const stmt = db.$client.prepare(sql);
+    const bind = binder(params);
+    const keys = Object.keys(select._.selectedFields);
+    const decoders = Object.values(select._.selectedFields).map(decoderOf);
+    return {
+      execute(values = {}) {
+        let rows: R[];
+        try {
+          rows = (stmt.values(...bind(values)) as unknown[][]).map((raw) => {
+            const row: Record<string, unknown> = {};
+            for (let i = 0; i < keys.length; i++) row[keys[i]!] = raw[i] === null ? null : decoders[i]!.mapFromDriverValue(raw[i]);
+            return row as R;
+          });
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return Promise.resolve(rows);
+      },
+    };
+  });
+}
 
-/** How one parameter of a compiled query gets its value (as drizzle's fillPlaceholders does it, once). */
-function binder(p: unknown): (values: Values) => Binding {
-  const fromValues = (name: string, encode: (v: unknown) => unknown) => (values: Values) => {
-    if (!(name in values)) throw new Error(`No value for placeholder "${name}" was provided`);
-    return encode(values[name]) as Binding;
-  };
-  if (is(p, Placeholder)) return fromValues(p.name, (v) => v);
-  if (is(p, Param) && is(p.value, Placeholder)) {
-    const { encoder } = p;
-    return fromValues(p.value.name, (v) => encoder.mapToDriverValue(v));
+type Binding = string | number | bigint | boolean | null | Uint8Array;
+type Decoder = { mapFromDriverValue(v: unknown): unknown };
+
+/** How a column or SQL expression of a selection turns what SQLite gives into its value. */
+function decoderOf(field: unknown): Decoder {
+  if (is(field, Column)) return field;
+  // An expression's decoder (sql<T>`…`.mapWith(…)) is not in drizzle's declared types.
+  if (is(field, SQL)) return (field as unknown as { decoder: Decoder }).decoder;
+  if (is(field, SQL.Aliased)) return (field.sql as unknown as { decoder: Decoder }).decoder;
+  throw new Error("hotRead: a flat selection of columns and SQL expressions only");
+}
+
+/** The parameters of a compiled query from its placeholders' values (drizzle's fillPlaceholders, worked out once). */
+function binder(params: unknown[]): (values: Values) => Binding[] {
+  const names: (string | null)[] = [];
+  const encoders: (((v: unknown) => unknown) | null)[] = [];
+  for (const p of params) {
+    if (is(p, Placeholder)) names.push(p.name), encoders.push(null);
+    else if (is(p, Param) && is(p.value, Placeholder)) {
+      const { encoder } = p;
+      names.push(p.value.name), encoders.push((v) => encoder.mapToDriverValue(v));
+    } else names.push(null), encoders.push(null);
   }
-  return () => p as Binding;
+  return (values) => {
+    const out = new Array<Binding>(params.length);
+    for (let i = 0; i < params.length; i++) {
+      const name = names[i] as string | null;
+      if (name === null) out[i] = params[i] as Binding;
+      else {
+        if (!(name in values)) throw new Error(`No value for placeholder "${name}" was provided`);
+        const encode = encoders[i];
+        out[i] = (encode ? encode(values[name]) : values[name]) as Binding;
+      }
+    }
+    return out;
+  };
 }
