@@ -3,7 +3,7 @@ import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { activity } from "../db/tables.ts";
-import { prepared } from "../db/prepared.ts";
+import { hotWrite } from "../db/prepared.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import type { Static } from "elysia";
@@ -24,9 +24,9 @@ export const publicActivity = (a: Activity): Static<typeof ActivityView> => ({
   created_at: toApiTime(a.createdAt),
 });
 
-// Prepared once per connection: most agent events write one of these.
+// Most agent events write one of these (hotWrite: straight to bun:sqlite on SQLite).
 const insertStmt = (db: Db) =>
-  prepared(db, "activity.insert", (db) =>
+  hotWrite(db, "activity.insert", (db) =>
     db
       .insert(activity)
       .values({

@@ -4,7 +4,7 @@ import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { conversations, messages } from "../db/tables.ts";
-import { prepared } from "../db/prepared.ts";
+import { hotRead, hotWrite, prepared } from "../db/prepared.ts";
 import { first } from "../db/rows.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
@@ -39,41 +39,59 @@ export const publicMessage = (m: Message): Static<typeof MessageView> => ({
   created_at: toApiTime(m.createdAt),
 });
 
+// Every message looks up its conversation (hotRead: straight to bun:sqlite on SQLite).
+const reads = {
+  byId: (db: Db) => hotRead(db, "conversations.byId", (db) => db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id")))),
+  defaultFor: (db: Db) =>
+    hotRead(db, "conversations.defaultFor", (db) =>
+      db
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true))),
+    ),
+};
+
 const stmts = (db: Db) =>
   prepared(db, "conversations", (db) => ({
-    byId: db.select().from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare(),
-    defaultFor: db
-      .select()
-      .from(conversations)
-      .where(and(eq(conversations.agentId, sql.placeholder("agentId")), eq(conversations.isDefault, true)))
-      .prepare(),
-    // The hot path's writes, prepared once per connection (no query building per call).
-    // A message bumps its conversation; one from an agent or a task counts as unread
-    // (the first unread one is remembered: retention counts from it when it deletes messages).
-    touch: db
-      .update(conversations)
-      .set({ updatedAt: sql`${sql.placeholder("at")}` })
-      .where(eq(conversations.id, sql.placeholder("id")))
-      .prepare(),
-    touchUnread: db
-      .update(conversations)
-      .set({
-        updatedAt: sql`${sql.placeholder("at")}`,
-        unread: sql`${conversations.unread} + 1`,
-        unreadSince: sql`CASE WHEN ${conversations.unread} = 0 THEN ${sql.placeholder("messageId")} ELSE ${conversations.unreadSince} END`,
-      })
-      .where(eq(conversations.id, sql.placeholder("id")))
-      .prepare(),
-    insertMessage: db
-      .insert(messages)
-      .values(Object.fromEntries(MESSAGE_COLUMNS.map((k) => [k, sql.placeholder(k)])) as Record<(typeof MESSAGE_COLUMNS)[number], ReturnType<typeof sql.placeholder>>)
-      .prepare(),
     markRead: db
       .update(conversations)
       .set({ unread: 0, unreadSince: null })
       .where(and(eq(conversations.id, sql.placeholder("id")), gt(conversations.unread, 0)))
       .prepare(),
   }));
+
+// The hot path's writes (hotWrite: straight to bun:sqlite on SQLite). A message
+// bumps its conversation; one from an agent or a task counts as unread (the
+// first unread one is remembered: retention counts from it when it deletes messages).
+const writes = {
+  insertMessage: (db: Db) =>
+    hotWrite(db, "conversations.insertMessage", (db) =>
+      db
+        .insert(messages)
+        .values(Object.fromEntries(MESSAGE_COLUMNS.map((k) => [k, sql.placeholder(k)])) as Record<(typeof MESSAGE_COLUMNS)[number], ReturnType<typeof sql.placeholder>>)
+        .prepare(),
+    ),
+  touch: (db: Db) =>
+    hotWrite(db, "conversations.touch", (db) =>
+      db
+        .update(conversations)
+        .set({ updatedAt: sql`${sql.placeholder("at")}` })
+        .where(eq(conversations.id, sql.placeholder("id")))
+        .prepare(),
+    ),
+  touchUnread: (db: Db) =>
+    hotWrite(db, "conversations.touchUnread", (db) =>
+      db
+        .update(conversations)
+        .set({
+          updatedAt: sql`${sql.placeholder("at")}`,
+          unread: sql`${conversations.unread} + 1`,
+          unreadSince: sql`CASE WHEN ${conversations.unread} = 0 THEN ${sql.placeholder("messageId")} ELSE ${conversations.unreadSince} END`,
+        })
+        .where(eq(conversations.id, sql.placeholder("id")))
+        .prepare(),
+    ),
+};
 
 const MESSAGE_COLUMNS = ["id", "conversationId", "agentId", "role", "text", "imageUrl", "reportTitle", "reportDescription", "taskRunId", "senderName", "createdAt"] as const;
 
@@ -83,13 +101,12 @@ const MESSAGE_COLUMNS = ["id", "conversationId", "agentId", "role", "text", "ima
  * A new one is announced to the open inboxes after the commit.
  */
 export async function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
-  const s = stmts(uow.db);
   if (conversationId) {
-    const c = first(await s.byId.execute({ id: conversationId }));
+    const c = first(await reads.byId(uow.db).execute({ id: conversationId }));
     if (!c || c.agentId !== agent.id) throw notFound("conversation");
     return c;
   }
-  const existing = first(await s.defaultFor.execute({ agentId: agent.id }));
+  const existing = first(await reads.defaultFor(uow.db).execute({ agentId: agent.id }));
   if (existing) return existing;
   const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, unreadSince: null, createdAt: now, updatedAt: now };
   await uow.db.insert(conversations).values(c);
@@ -124,10 +141,9 @@ export async function insertMessage(uow: UnitOfWork, m: NewMessage, now = isoMs(
     senderName: m.senderName ?? null,
     createdAt: now,
   };
-  const s = stmts(uow.db);
-  await s.insertMessage.execute(row);
-  if (row.role === "user") await s.touch.execute({ at: now, id: row.conversationId });
-  else await s.touchUnread.execute({ at: now, messageId: row.id, id: row.conversationId });
+  await writes.insertMessage(uow.db).execute(row);
+  if (row.role === "user") await writes.touch(uow.db).execute({ at: now, id: row.conversationId });
+  else await writes.touchUnread(uow.db).execute({ at: now, messageId: row.id, id: row.conversationId });
   uow.toInbox({ type: "message", message: publicMessage(row) });
   return row;
 }
@@ -139,7 +155,7 @@ export async function listConversations(db: Db, agentId: string) {
 }
 
 export async function getConversation(db: Db, id: string): Promise<Conversation> {
-  const c = first(await stmts(db).byId.execute({ id }));
+  const c = first(await reads.byId(db).execute({ id }));
   if (!c) throw notFound("conversation");
   return c;
 }

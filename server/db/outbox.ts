@@ -2,7 +2,7 @@
 // in the transaction of the change that caused it (UnitOfWork.toAgent), and
 // stays until it is delivered. The dispatcher (delivery/) drains it.
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
-import { prepared } from "./prepared.ts";
+import { hotWrite } from "./prepared.ts";
 import { isoMs } from "../lib/time.ts";
 import { outbox } from "./tables.ts";
 import type { Db } from "./index.ts";
@@ -10,12 +10,13 @@ import type { Db } from "./index.ts";
 /** What nod delivers to agents (the Nod documents' outbound events; what agents send in is an "agent event", events/). */
 export type DeliveryType = "user_message" | "decision_resolved" | "task_due" | "task_trigger";
 
-// Prepared once per connection (per transaction on PostgreSQL): the scheduler
-// enqueues a hundred thousand of these in a burst. (One row per statement:
+// Prepared once per connection (per transaction on PostgreSQL; hotWrite:
+// straight to bun:sqlite on SQLite): the scheduler enqueues a hundred thousand
+// of these in a burst. (One row per statement:
 // multi-row INSERTs measured no faster on SQLite, the bindings cost what the
 // statements save.)
 const insertStmt = (db: Db) =>
-  prepared(db, "outbox.insert", (db) =>
+  hotWrite(db, "outbox.insert", (db) =>
     db
       .insert(outbox)
       .values({

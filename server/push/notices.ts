@@ -8,8 +8,8 @@ import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/tables.ts";
-import { prepared } from "../db/prepared.ts";
-import { first, only } from "../db/rows.ts";
+import { hotRead, prepared } from "../db/prepared.ts";
+import { first, literalLimit, only } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { clip, plainText } from "./text.ts";
 
@@ -44,10 +44,10 @@ const q = {
     prepared(db, "push.pendingCount", (db) =>
       db.select({ n: sql<number>`cast(count(*) as integer)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
-  // Asked on every message and request.
-  anyDevice: (db: Db) => prepared(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(1).prepare()),
+  // Asked on every message and request, and every answer to one (hotRead: straight to bun:sqlite on SQLite).
+  anyDevice: (db: Db) => hotRead(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(literalLimit(1))),
   tagged: (db: Db) =>
-    prepared(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(1).prepare()),
+    hotRead(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(literalLimit(1))),
   recipients: (db: Db) =>
     prepared(db, "push.recipients", (db) =>
       db
