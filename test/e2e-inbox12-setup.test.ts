@@ -6,7 +6,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { AgentClient, eventually, owner, startTestServer } from "./helpers.ts";
-import { ARTIFACTS, agentSocket, freePort, horizontalOverflow, launch, BROWSER_TEST_MS } from "./e2e-helpers.ts";
+import { ARTIFACTS, agentSocket, freePort, horizontalOverflow, launch, visit, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { fourViews, shootAll, shotView, signedInView } from "./e2e-inbox12-helpers.ts";
 import { runNod } from "./cli-util.ts";
 import { bundleWebApp } from "../server/web.ts";
@@ -50,7 +50,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     await look.screenshot({ path: path.join(ARTIFACTS, "inbox12-favicon-badge.png"), clip: { x: 0, y: 0, width: 256, height: 128 } });
     await look.close();
     // Reading the chat and answering the request clear both.
-    await p.goto(`${server.url}/app/agents/${watcher.id}`);
+    await visit(p, server.url, `/app/agents/${watcher.id}`);
     await p.getByText("Backup finished.").waitFor();
     await eventually(async () => (await p.title()) === "(1) nod", 5000, "read: only the request left");
     await p.getByRole("article", { name: "Request: Restore yesterday's backup?" }).getByRole("button", { name: "Approve" }).click();
@@ -105,7 +105,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
 
   test("onboarding: the new agent's page has the env, the Claude Code hook and MCP lines, and waits for the first event", async () => {
     const p = desk.page;
-    await p.goto(server.url + "/app/agents/new");
+    await visit(p, server.url, "/app/agents/new");
     await p.getByLabel("Name").fill("Claude Laptop");
     await p.getByRole("button", { name: "Create agent" }).click();
     await p.waitForURL(/\/app\/agents\/agt_[0-9a-f]{16}\/setup$/);
@@ -143,7 +143,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     await shootAll(views, server.url, `/app/agents/${id}/setup`, "setup", (pg) => pg.getByRole("heading", { name: "First event" }).waitFor());
     // The same flow on a phone, with its secret.
     const ph = phone.page;
-    await ph.goto(server.url + "/app/agents/new");
+    await visit(ph, server.url, "/app/agents/new");
     await ph.getByLabel("Name").fill("Phone Bot");
     await ph.getByRole("button", { name: "Create agent" }).tap();
     await ph.getByRole("heading", { name: "Phone Bot is ready" }).waitFor();
@@ -153,7 +153,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
 
   test("an agent created from the shell (another process) appears without a reload", async () => {
     const p = desk.page;
-    await p.goto(server.url + "/app");
+    await visit(p, server.url, "/app");
     await p.getByRole("link", { name: /Watcher/ }).waitFor();
     // The server's store: its data directory, or (NOD_TEST_BACKEND=pg) its PostgreSQL database.
     const database = server.ctx.config.databaseUrl ? ["--database", server.ctx.config.databaseUrl] : [];
@@ -178,7 +178,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     await shootAll(views, server.url, "/app", "agents", (pg) => pg.getByText("last seen just now").first().waitFor());
 
     const chat = `/app/agents/${rest.id}`;
-    await p.goto(server.url + chat);
+    await visit(p, server.url, chat);
     await p.locator(".agent-title").getByText("last seen just now").waitFor();
     const box = p.getByRole("textbox", { name: "Message to Rest Bot" });
     await box.fill("Are you there?");
@@ -202,7 +202,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
       type: "message",
       text: "| Service | Status | Note |\n|---|---|---|\n| authentication-gateway | Supercalifragilisticexpialidocious | everything-is-fine-here |\n\n```\n" + "docker run --rm -it --network host ghcr.io/example/very-long-image-name:2026.11.23 --flag=value".repeat(2) + "\n```",
     });
-    await p.goto(`${server.url}/app/agents/${watcher.id}`);
+    await visit(p, server.url, `/app/agents/${watcher.id}`);
     const box = p.getByRole("textbox", { name: "Message to Watcher" });
     await box.waitFor();
     expect(await p.getByText("Enter sends").count()).toBe(0);
@@ -234,7 +234,7 @@ describe("inbox 12 in the browser: attention, onboarding, presence, the phone co
     expect(await p.locator(".foot").isVisible()).toBe(true);
     await shootAll(views, server.url, `/app/agents/${watcher.id}`, "composer", (pg) => pg.locator(".bubble .table-wrap").waitFor(), { bottom: true });
     // On a desktop Enter still sends.
-    await desk.page.goto(`${server.url}/app/agents/${watcher.id}`);
+    await visit(desk.page, server.url, `/app/agents/${watcher.id}`);
     await desk.page.getByText("Enter sends, Shift+Enter makes a new line.").waitFor();
   }, T);
 

@@ -6,7 +6,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { AgentClient, eventually, owner, startTestServer } from "./helpers.ts";
-import { ARTIFACTS, freePort, launch, BROWSER_TEST_MS } from "./e2e-helpers.ts";
+import { ARTIFACTS, freePort, launch, visit, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { box, fourViews, inScheme, shootAll, shotView } from "./e2e-inbox12-helpers.ts";
 
 setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
@@ -59,7 +59,9 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
       pairs.push([m.message_id, await ask(agent, { kind: "approval", title: `Go on with step ${i}?`, conversation_id: first.conversation_id })]);
     }
     await desk.page.goto(server.url + chat);
+    // The chat loads its messages and its requests separately: wait for both.
     await desk.page.getByRole("article", { name: "Request: Go on with step 5?" }).waitFor();
+    await desk.page.locator(`#m-${pairs[4]![0]}`).waitFor();
     let order = await timeline(desk.page);
     for (const [m, d] of pairs) expect(order[order.indexOf(`m-${m}`) + 1]).toBe(d);
     // Live, too: a pair arriving while the chat is open.
@@ -114,7 +116,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
   test("the queue on a phone: 13 requests in compact cards, answers at least 44 px high, the note behind Add note, oldest first", async () => {
     for (let i = 1; i <= 13; i++) queue.push(await ask(gateAgent, { kind: "approval", title: `Deploy service ${i}?`, description: `Build ${100 + i} passed.` }));
     const p = phone.page;
-    await p.goto(`${server.url}/app/requests?agent=${gate.id}`);
+    await visit(p, server.url, `/app/requests?agent=${gate.id}`);
     const cards = p.locator("article.decision.pending");
     await eventually(async () => (await cards.count()) === 13, 5000, "13 cards");
     expect(await cards.first().getAttribute("aria-label")).toBe("Request: Deploy service 1?");
@@ -231,7 +233,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
     const run = (await agent.post(`/api/agent/tasks/${task.id}/run/start`)).body.run_id as string;
     await say("Backing up 3 databases…", { task_run_id: run });
     const p = desk.page;
-    await p.goto(server.url + chat);
+    await visit(p, server.url, chat);
     const bubble = p.locator(`.bubble.task:has(a[href="/app/runs/${run}"])`).first();
     await bubble.getByText("Task running").waitFor();
     expect(await agent.post(`/api/agent/tasks/runs/${run}/complete`, { status: "failed", summary: "The disk is **full**." }).then((r) => r.status)).toBe(200);
@@ -266,7 +268,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
 
   test("activity: a preview, links to the request, message or run, a type filter, and no ✓ for rejected or dismissed", async () => {
     const p = desk.page;
-    await p.goto(`${server.url}/app/activity?agent=${bot.id}`);
+    await visit(p, server.url, `/app/activity?agent=${bot.id}`);
     const message = p.locator(".act-agent_message").filter({ hasText: "Waiting for your answer on the database." });
     await message.waitFor();
     // The hook request Deny'd from the pin: ✗, not ✓; the approvals: ✓.
@@ -281,7 +283,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
     await eventually(async () => (await p.locator(".act").count()) > 0 && (await p.locator(".act:not(.act-decision_resolved)").count()) === 0, 5000, "answers only");
     await p.getByLabel("Show").selectOption("");
     // Dismissed requests get no ✓ either (Gate's feed).
-    await p.goto(`${server.url}/app/activity?agent=${gate.id}`);
+    await visit(p, server.url, `/app/activity?agent=${gate.id}`);
     const dismissed = p.locator(".act-decision_resolved").filter({ hasText: "dismissed" }).first();
     expect((await dismissed.locator(".act-icon").textContent())?.trim()).toBe("–");
     await shootAll(views, server.url, `/app/activity?agent=${gate.id}`, "activity", (pg) => pg.locator(".act").first().waitFor());
@@ -292,7 +294,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
     await message.getByRole("link").click();
     await p.waitForURL(/\/chat\?message=msg_/);
     await p.locator(`#m-${after}.target`).waitFor();
-    await p.goto(`${server.url}/app/activity?agent=${bot.id}`);
+    await visit(p, server.url, `/app/activity?agent=${bot.id}`);
     await denied.getByRole("link").first().click();
     await p.waitForURL(new RegExp(`/app/requests/${hookRequest}$`));
     await p.getByText("Rejected by alice").waitFor();
@@ -304,7 +306,7 @@ describe("inbox 12 in the browser: order, queue, answers, outcomes", async () =>
     expect((await gateAgent.post(`/api/agent/decisions/${withdrawn}/cancel`)).status).toBe(200);
     await eventually(async () => (await stored(soon)).status === "expired", 10_000, "the request to expire");
     const p = desk.page;
-    await p.goto(`${server.url}/app/requests?agent=${gate.id}`);
+    await visit(p, server.url, `/app/requests?agent=${gate.id}`);
     await p.getByRole("button", { name: "Answered" }).click();
     await p.locator(`article[data-decision="${soon}"]`).getByText("Expired").waitFor();
     await p.locator(`article[data-decision="${withdrawn}"]`).getByText("Withdrawn by the agent").waitFor();

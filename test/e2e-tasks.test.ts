@@ -3,7 +3,7 @@
 // enable/disable, edit, event tasks with their trigger URL, delete.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startTestServer, owner, AgentClient, eventually } from "./helpers.ts";
-import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, PHONE, BROWSER_TEST_MS } from "./e2e-helpers.ts";
+import { launch, freePort, openPage, shot, horizontalOverflow, unnamedControls, visit, PHONE, BROWSER_TEST_MS } from "./e2e-helpers.ts";
 import { connectAgent } from "./ws-helpers.ts";
 
 setDefaultTimeout(BROWSER_TEST_MS); // a hang guard, never a time check
@@ -64,14 +64,14 @@ describe("tasks in the browser", async () => {
     await shot(page, "task-desktop");
     sock.ws.close();
 
-    await page.goto(`${server.url}/app/agents/${created.id}`);
+    await visit(page, server.url, `/app/agents/${created.id}`);
     const bubble = page.getByRole("article", { name: "Task completed: Morning digest" });
     await bubble.locator("strong", { hasText: "3 items" }).waitFor();
     await shot(page, "chat-task-result-desktop");
   }, T);
 
   test("enable / disable, edit", async () => {
-    await page.goto(`${server.url}/app/tasks/${taskId}`);
+    await visit(page, server.url, `/app/tasks/${taskId}`);
     const enabled = page.getByRole("checkbox", { name: "Enabled" });
     await enabled.waitFor();
     expect(await enabled.isChecked()).toBe(true);
@@ -90,7 +90,7 @@ describe("tasks in the browser", async () => {
   }, T);
 
   test("an event task shows its trigger URL with a copy button", async () => {
-    await page.goto(`${server.url}/app/tasks/new?agent=${created.id}`);
+    await visit(page, server.url, `/app/tasks/new?agent=${created.id}`);
     await page.getByLabel("Name").fill("On push");
     await page.getByLabel("Prompt").fill("Review the pushed commits.");
     await page.getByRole("radio", { name: "When called (trigger URL)" }).check();
@@ -105,7 +105,7 @@ describe("tasks in the browser", async () => {
     await page.getByText("each time its webhook is called").waitFor();
     await shot(page, "task-event-desktop");
 
-    await page.goto(`${server.url}/app/tasks`);
+    await visit(page, server.url, "/app/tasks");
     await page.getByRole("article", { name: "Task: On push" }).waitFor();
     await page.getByRole("article", { name: "Task: Evening digest" }).getByText("every weekday at 18:00").waitFor();
     await shot(page, "tasks-desktop");
@@ -114,7 +114,7 @@ describe("tasks in the browser", async () => {
   test("an approved task proposal becomes a task, linked from its card", async () => {
     const r = await agent.event({ type: "task_proposal", title: "Weekly cleanup?", task_name: "Cleanup", task_prompt: "Delete old branches.", task_schedule: "30 8 * * 1" });
     expect(r.status).toBe(200);
-    await page.goto(`${server.url}/app/requests`);
+    await visit(page, server.url, "/app/requests");
     const card = page.getByRole("article", { name: "Request: Weekly cleanup?" });
     await card.getByText("every Monday at 08:30").waitFor();
     await card.locator(".proposal").getByText("Delete old branches.").waitFor();
@@ -126,7 +126,7 @@ describe("tasks in the browser", async () => {
   }, T);
 
   test("a once task runs at once", async () => {
-    await page.goto(`${server.url}/app/tasks/new?agent=${created.id}`);
+    await visit(page, server.url, `/app/tasks/new?agent=${created.id}`);
     await page.getByLabel("Name").fill("One-off check");
     await page.getByLabel("Prompt").fill("Check the disks once.");
     await page.getByRole("radio", { name: "Once" }).check();
@@ -173,7 +173,7 @@ describe("tasks in the browser", async () => {
       [`/app/tasks/new?agent=${created.id}`, "task-form", "Cron expression"],
       [`/app/agents/${created.id}/tasks`, "agent-tasks", "On push"],
     ] as const) {
-      await p.goto(server.url + path);
+      await visit(p, server.url, path); // the first loads the app, the others open inside it
       await p.getByText(marker).first().waitFor();
       await Bun.sleep(300);
       expect({ path, overflow: await horizontalOverflow(p) }).toEqual({ path, overflow: 0 });
@@ -184,7 +184,7 @@ describe("tasks in the browser", async () => {
   }, T);
 
   test("delete a task after a confirmation", async () => {
-    await page.goto(`${server.url}/app/tasks/${taskId}`);
+    await visit(page, server.url, `/app/tasks/${taskId}`);
     await page.getByRole("button", { name: "Delete task" }).click();
     await page.getByRole("button", { name: "Yes, delete" }).click();
     await page.getByRole("article", { name: "Task: On push" }).waitFor();
