@@ -208,8 +208,9 @@ describePg("the PostgreSQL writer", () => {
     await rivalDone;
     await rival.close();
     expect(result).toBe("committed");
-    expect(attempts).toBe(2);
-    expect((store.writer as unknown as { retries: number }).retries - retries).toBe(1);
+    // Taken back at least once (a loaded machine may see the deadlock again on the next attempt), committed once.
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect((store.writer as unknown as { retries: number }).retries - retries).toBe(attempts - 1);
     expect(released.flatMap((e) => e.inbox)).toEqual([{ type: "person", id: "deadlocked" }]);
     // the rival committed first (its transaction was not the one taken back), the writer after it
     expect(await names()).toEqual(["x by writer", "y by writer"]);
