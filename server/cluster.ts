@@ -46,7 +46,8 @@ export async function joinCluster(ctx: Ctx, live: Live, store: Store): Promise<C
   // Applied in the order heard; a reload waits for the notifications heard before it.
   const reload = () =>
     fanout.serially(async () => {
-      for (const agentId of live.agentSockets.reloadRemote(await liveSocketsElsewhere(ctx.db, instanceId))) live.dispatcher.wake(agentId);
+      const since = live.agentSockets.remoteVersion();
+      for (const agentId of live.agentSockets.reloadRemote(await liveSocketsElsewhere(ctx.db, instanceId), since)) live.dispatcher.wake(agentId);
     });
   await fanout.listen(remoteEffectSink(live, ctx), () => {
     log.warn("the connection that hears other instances came back: resynchronising");

@@ -15,6 +15,10 @@ import type { SocketDirectory } from "./sockets.ts";
 /** The sockets other instances hold, by agent and session. */
 export class RemoteSockets {
   private byAgent = new Map<string, Map<string, { instanceId: string; openedAt: number }>>();
+  // Changes applied since the oldest reload still reading began: a reload's rows
+  // were read before some of them committed, so they are applied again on top.
+  private applied = 0;
+  private recent: { n: number; c: SocketChange }[] = [];
 
   constructor(readonly self: string) {}
 
@@ -31,9 +35,20 @@ export class RemoteSockets {
     return at;
   }
 
+  /** How many changes were applied so far: read it before a reload's query, and hand it to replace(). */
+  get version() {
+    return this.applied;
+  }
+
   /** A socket opened or closed on another instance (this one's own are skipped). */
   apply(c: SocketChange) {
     if (c.instanceId === this.self) return;
+    this.recent.push({ n: ++this.applied, c });
+    if (this.recent.length > 10_000) this.recent.shift();
+    this.put(c);
+  }
+
+  private put(c: SocketChange) {
     let map = this.byAgent.get(c.agentId);
     if (c.openedAt === null) {
       map?.delete(c.sessionId);
@@ -44,10 +59,16 @@ export class RemoteSockets {
     map.set(c.sessionId, { instanceId: c.instanceId, openedAt: c.openedAt });
   }
 
-  /** Everything known again, from the table. */
-  replace(all: SocketChange[]) {
+  /**
+   * Everything known again, from the table, as read after `since` (version
+   * before the query): the changes applied while the query was on its way
+   * (a socket that closed after the read began) are applied again on top.
+   */
+  replace(all: SocketChange[], since: number) {
     this.byAgent.clear();
-    for (const c of all) this.apply(c);
+    for (const c of all) if (c.instanceId !== this.self) this.put(c);
+    for (const r of this.recent) if (r.n > since) this.put(r.c);
+    this.recent = this.recent.filter((r) => r.n > since);
   }
 }
 

@@ -106,11 +106,15 @@ export class AgentSockets implements Presence {
     }
     return [...woken];
   }
-  /** Every socket of the other instances, read again; returns the held agents whose events come here now and did not before. */
-  reloadRemote(all: SocketChange[]): string[] {
+  /** What the other instances' sockets have changed so far (read before reloadRemote's query). */
+  remoteVersion() {
+    return this.remote?.version ?? 0;
+  }
+  /** Every socket of the other instances, read again (after remoteVersion() was `since`); returns the held agents whose events come here now and did not before. */
+  reloadRemote(all: SocketChange[], since: number): string[] {
     if (!this.remote) return [];
     const before = new Set(this.heldIds().filter((a) => this.newest(a)));
-    this.remote.replace(all);
+    this.remote.replace(all, since);
     return this.heldIds().filter((a) => !before.has(a) && this.newest(a));
   }
   /** Whether another live instance holds a socket of the agent (it delivers there, no webhook from here). */
