@@ -84,6 +84,8 @@ export type Run = (q: Query) => Promise<unknown>;
 export class PgFanout {
   private pendingFrames: InboxFrame[] = [];
   private subscription: { unlisten(): Promise<void> } | null = null;
+  /** From the LISTEN on (a notification may come before listen()'s promise has settled) until stop(). */
+  private listening = false;
   /** Notifications are applied one after the other: a row read must not let a later one overtake it. */
   private chain: Promise<void> = Promise.resolve();
   /** Notifications sent, and those sent as a row (tests and /metrics look). */
@@ -132,6 +134,7 @@ export class PgFanout {
    */
   async listen(apply: (e: Effects, from: string) => void | Promise<void>, onResync: () => void) {
     let first = true;
+    this.listening = true;
     this.subscription = await asPg(this.db).$client.listen(
       CHANNEL,
       (payload) => this.received(payload, apply),
@@ -155,6 +158,7 @@ export class PgFanout {
   async stop() {
     const s = this.subscription;
     this.subscription = null;
+    this.listening = false;
     await s?.unlisten().catch(() => {});
     await this.chain;
   }
@@ -166,7 +170,7 @@ export class PgFanout {
     } catch {
       return; // not nod's
     }
-    if (msg.from === this.instanceId || !this.subscription) return;
+    if (msg.from === this.instanceId || !this.listening) return;
     this.stats.received++;
     this.chain = this.chain
       .then(async () => {
