@@ -361,43 +361,66 @@ export class SqliteWriter extends BatchWriter implements Writer {
     }
     let pending: Promise<void> | undefined;
     try {
-      pending = this.units(batch, 0, outcomes);
+      pending = this.units(batch, outcomes);
     } catch (e) {
       return this.fail(batch, e);
     }
     if (!pending) return this.commit(batch, outcomes);
-    this.inFlight = pending
-      .then(
-        () => this.commit(batch, outcomes),
-        (e) => this.fail(batch, e),
-      )
-      .finally(() => {
-        this.inFlight = null;
-        this.again();
-      });
-    return this.inFlight;
+    this.inFlight = pending;
+    return pending;
   }
 
-  /** Batch units from index i on, each in its savepoint; a promise once one of them is async. */
-  private units(batch: Queued[], from: number, outcomes: Outcome[]): Promise<void> | undefined {
-    const tx = txStatements(this.db);
-    for (let i = from; i < batch.length; i++) {
-      const uow = new UnitOfWork(this.db);
-      tx.savepoint.run();
-      let value: unknown;
-      try {
-        value = batch[i]!.fn(uow);
-      } catch (e) {
-        this.unitDone(outcomes, uow, false, e);
-        continue;
-      }
-      if (isThenable(value))
-        return Promise.resolve(value).then(
-          (v) => (this.unitDone(outcomes, uow, true, v), this.units(batch, i + 1, outcomes)),
-          (e) => (this.unitDone(outcomes, uow, false, e), this.units(batch, i + 1, outcomes)),
-        );
-      this.unitDone(outcomes, uow, true, value);
+  /** The batch's units, each in its savepoint, while they are synchronous; from the first that returns a promise on, rest(). */
+  private units(batch: Queued[], outcomes: Outcome[]): Promise<void> | undefined {
+    for (let i = 0; i < batch.length; i++) {
+      const started = this.start(batch[i]!, outcomes);
+      if (started) return this.rest(batch, outcomes, i, started);
     }
+    return undefined;
+  }
+
+  /**
+   * The rest of a batch once unit i returned a promise: each unit awaited in
+   * turn, then the COMMIT (or the ROLLBACK). One async function rather than a
+   * chain of then()s: fewer promises and closures per event on the hot path.
+   */
+  private async rest(batch: Queued[], outcomes: Outcome[], from: number, first: Started): Promise<void> {
+    try {
+      for (let i = from; i < batch.length; i++) {
+        const started = i === from ? first : this.start(batch[i]!, outcomes);
+        if (!started) continue;
+        let ok = true;
+        let value: unknown;
+        try {
+          value = await started.pending;
+        } catch (e) {
+          ok = false;
+          value = e;
+        }
+        this.unitDone(outcomes, started.uow, ok, value);
+      }
+      this.commit(batch, outcomes);
+    } catch (e) {
+      this.fail(batch, e);
+    } finally {
+      this.inFlight = null;
+      this.again();
+    }
+  }
+
+  /** Starts one unit in its savepoint: what it is waiting on if it returned a promise; else its outcome is recorded. */
+  private start(item: Queued, outcomes: Outcome[]): Started | undefined {
+    const uow = new UnitOfWork(this.db);
+    txStatements(this.db).savepoint.run();
+    let value: unknown;
+    try {
+      value = item.fn(uow);
+    } catch (e) {
+      this.unitDone(outcomes, uow, false, e);
+      return undefined;
+    }
+    if (isThenable(value)) return { uow, pending: value };
+    this.unitDone(outcomes, uow, true, value);
     return undefined;
   }
 
@@ -422,6 +445,12 @@ export class SqliteWriter extends BatchWriter implements Writer {
     if (sqlite.inTransaction) sqlite.run("ROLLBACK");
     for (const item of batch) item.reject(e);
   }
+}
+
+/** A unit of a batch that returned a promise. */
+interface Started {
+  uow: UnitOfWork;
+  pending: PromiseLike<unknown>;
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === "function";
