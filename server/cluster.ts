@@ -62,11 +62,12 @@ export async function joinCluster(ctx: Ctx, live: Live, store: Store): Promise<C
   let beating: Promise<void> | null = null;
   const beatOnce = async () => {
     if (!(await writer.now(async (uow) => heartbeat(uow.db, instanceId)))) {
-      // Taken for dead (a pause longer than deadAfterMs): back, with the sockets it still holds.
+      // Taken for dead (a pause longer than deadAfterMs): back, and its sockets with it (below).
       log.warn("this instance was taken for dead by another: writing it down again", { instance: instanceId });
       await writer.now(async (uow) => registerInstance(uow.db, instanceId, name));
-      for (const s of live.agentSockets.held()) directory.opened(s.agentId, s.sessionId, s.openedAt);
     }
+    // Its rows are the sockets it holds: all of them again after it was taken for dead, or one whose write failed.
+    await directory.reconcile(() => live.agentSockets.held());
     await writer.now(async (uow) => {
       const gone = await reapDeadInstances(uow.db, instanceId);
       for (const agentId of gone.lanes) uow.redeliver(agentId); // its webhook lanes pass on now, not when their leases run out

@@ -206,6 +206,27 @@ describePg("presence shared by three instances", () => {
     await inbox.waitFor((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false);
   });
 
+  test("a socket write that never reached the table is put right by the holder's next heartbeat", async () => {
+    const created = await onA.createAgent({ name: "Lost writes" });
+    const sock = await connectAgent(A, created);
+    await eventually(() => B.live.agentSockets.elsewhere(created.id), undefined, "B knowing of A's socket");
+    const db = A.ctx.db as any;
+    // Its open lost: the row is gone, B is told so as a dead instance's reaper would.
+    await db.execute(sql`DELETE FROM agent_sockets WHERE session_id = ${sock.authOk.session_id}`);
+    B.live.agentSockets.remoteChanged([{ agentId: created.id, sessionId: sock.authOk.session_id, instanceId: A.cluster!.instanceId, openedAt: null }]);
+    expect(B.live.agentSockets.elsewhere(created.id)).toBe(false);
+    await A.cluster!.beat();
+    await eventually(() => B.live.agentSockets.elsewhere(created.id), undefined, "B hearing of A's socket again");
+    // A close lost: a row of a socket A does not hold (it closed while the database was away).
+    await db.execute(sql`INSERT INTO agent_sockets (session_id, agent_id, instance_id, opened_at) VALUES ('sess_lost', ${created.id}, ${A.cluster!.instanceId}, 1)`);
+    B.live.agentSockets.remoteChanged([{ agentId: created.id, sessionId: "sess_lost", instanceId: A.cluster!.instanceId, openedAt: 1 }]);
+    await sock.close();
+    expect(await online(onB, created.id)).toBe(true); // B still counts the lost one
+    await A.cluster!.beat();
+    await eventually(async () => !(await online(onB, created.id)), undefined, "offline on B");
+    expect((await db.execute(sql`SELECT count(*)::int AS n FROM agent_sockets WHERE agent_id = ${created.id}`))[0].n).toBe(0);
+  });
+
   test("the newest socket receives events, on whichever instance it is; when it closes, the older one does again", async () => {
     const created = await onA.createAgent({ name: "Newest wins" });
     const older = await connectAgent(A, created);

@@ -74,9 +74,10 @@ export class RemoteSockets {
 
 /**
  * Writes this instance's sockets to agent_sockets, each change in a unit of
- * work whose effects tell the other instances. A failed write is logged: the
- * heartbeat writes every held socket down again when this instance's row
- * had gone (cluster.ts), and a deleted agent's socket is closed anyway.
+ * work whose effects tell the other instances. A write that fails (a
+ * connection lost under load) is logged, and every heartbeat puts the table
+ * right again (reconcile): without it, a close that never reached the table
+ * would leave the agent "online" on every other instance for good.
  */
 export class PgSocketDirectory implements SocketDirectory {
   constructor(
@@ -101,6 +102,29 @@ export class PgSocketDirectory implements SocketDirectory {
         await asPg(uow.db).delete(agentSockets).where(eq(agentSockets.sessionId, sessionId));
         uow.socketChanged({ agentId, sessionId, instanceId: this.instanceId, openedAt: null });
       })
-      .catch(() => {}); // the database is closing; the instance's row takes the rest with it
+      .catch((e) => this.log.warn("writing an agent socket's close down failed", { agent: agentId, error: e as Error }));
+  }
+
+  /**
+   * Makes this instance's rows the sockets it holds: a row of a socket no
+   * longer held goes, a held socket without a row is written; the others
+   * hear each change. Held sockets are read once the rows are in: a socket
+   * that opens or closes after that has its own write queued behind this one.
+   */
+  async reconcile(held: () => { agentId: string; sessionId: string; openedAt: number }[]) {
+    await this.writer.now(async (uow) => {
+      const pg = asPg(uow.db);
+      const rows = await pg.select({ agentId: agentSockets.agentId, sessionId: agentSockets.sessionId }).from(agentSockets).where(eq(agentSockets.instanceId, this.instanceId));
+      const holding = new Map(held().map((h) => [h.sessionId, h]));
+      for (const r of rows) {
+        if (holding.delete(r.sessionId)) continue;
+        await pg.delete(agentSockets).where(eq(agentSockets.sessionId, r.sessionId));
+        uow.socketChanged({ agentId: r.agentId, sessionId: r.sessionId, instanceId: this.instanceId, openedAt: null });
+      }
+      for (const h of holding.values()) {
+        await pg.insert(agentSockets).values({ ...h, instanceId: this.instanceId }).onConflictDoNothing();
+        uow.socketChanged({ ...h, instanceId: this.instanceId });
+      }
+    });
   }
 }
