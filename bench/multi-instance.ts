@@ -20,6 +20,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { benchPg } from "./pg.ts";
 import { percentile, spawnServer } from "./lib.ts";
 import { CHANNEL } from "../server/db/pg-fanout.ts";
 
@@ -34,20 +35,10 @@ const AGENTS = 100;
 const INSTANCES = Math.max(2, Number(values.instances)); // the socket latency needs two
 const root = path.resolve(import.meta.dir, "..");
 
-let clusterDir: string | undefined;
-let serverUrl = values.url ?? process.env.NOD_BENCH_DATABASE_URL;
-if (!serverUrl) {
-  clusterDir = mkdtempSync(path.join(tmpdir(), "nod-pg-bench-"));
-  const started = Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "start", clusterDir, ...(values.fast ? [] : ["--durable"])], { stderr: "inherit" });
-  if (started.exitCode !== 0) throw new Error("could not start PostgreSQL (scripts/pg-cluster.sh)");
-  serverUrl = started.stdout.toString().trim();
-}
-const dbName = `nod_bench_${Date.now().toString(36)}`;
-const admin = new SQL(serverUrl, { max: 1 });
-await admin.unsafe(`CREATE DATABASE ${dbName}`);
-const dbUrl = new URL(serverUrl);
-dbUrl.pathname = `/${dbName}`;
-const sql = new SQL(dbUrl.toString(), { max: 4 });
+const pg = await benchPg({ url: values.url, fast: values.fast });
+const dbUrl = await pg.database();
+const dbName = new URL(dbUrl).pathname.slice(1);
+const sql = new SQL(dbUrl, { max: 4 });
 
 const dirs: string[] = [];
 const instances: Awaited<ReturnType<typeof spawnServer>>[] = [];
@@ -59,7 +50,7 @@ try {
     const dir = mkdtempSync(path.join(tmpdir(), "nod-bench-multi-"));
     dirs.push(dir);
     instances.push(
-      await spawnServer([process.execPath, path.join(root, "server/main.ts"), "serve", "--database", dbUrl.toString(), "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn", "--instance", `nod${i}`]),
+      await spawnServer([process.execPath, path.join(root, "server/main.ts"), "serve", "--database", dbUrl, "--port", "0", "--host", "127.0.0.1", "--data", dir, "--log-level", "warn", "--instance", `nod${i}`]),
     );
   }
   const [one, two] = instances.map((s) => s.url);
@@ -155,7 +146,5 @@ try {
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   await sql.close();
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.close();
-  if (clusterDir) Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "stop", clusterDir]);
+  await pg.close();
 }

@@ -19,8 +19,7 @@
 // it with fsync off instead, which leaves the drivers' own costs to compare.
 import { SQL } from "bun";
 import postgres from "postgres";
-import { mkdtempSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
@@ -29,6 +28,7 @@ import { migrate } from "drizzle-orm/bun-sql/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "../server/db/schema-pg.ts";
+import { benchPg } from "./pg.ts";
 import { percentile } from "./lib.ts";
 import { timeId } from "../server/lib/ids.ts";
 
@@ -43,21 +43,8 @@ const ROUNDS = Number(values.rounds);
 const CONCURRENCY = 32;
 const root = path.resolve(import.meta.dir, "..");
 
-let clusterDir: string | undefined;
-let serverUrl = values.url ?? process.env.NOD_BENCH_DATABASE_URL;
-if (!serverUrl) {
-  clusterDir = mkdtempSync(path.join(tmpdir(), "nod-pg-bench-"));
-  const started = Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "start", clusterDir, ...(values.fast ? [] : ["--durable"])], { stderr: "inherit" });
-  if (started.exitCode !== 0) throw new Error("could not start PostgreSQL (scripts/pg-cluster.sh)");
-  serverUrl = started.stdout.toString().trim();
-}
-
-const dbName = `nod_bench_${Date.now().toString(36)}`;
-const admin = new SQL(serverUrl, { max: 1 });
-await admin.unsafe(`CREATE DATABASE ${dbName}`);
-const url = new URL(serverUrl);
-url.pathname = `/${dbName}`;
-const dbUrl = url.toString();
+const pg = await benchPg({ url: values.url, fast: values.fast });
+const dbUrl = await pg.database();
 
 interface Result {
   ops: number;
@@ -176,9 +163,7 @@ try {
   await bun.close();
   await pjs.end();
 } finally {
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-  await admin.close();
-  if (clusterDir) Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "stop", clusterDir]);
+  await pg.close();
 }
 
 /** nod's Writer.run on PostgreSQL, naively: one batch in flight, one transaction per batch, a savepoint per unit. */

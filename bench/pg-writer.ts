@@ -16,15 +16,14 @@
 // (fsync and synchronous_commit on, as a real server runs them); --fast starts
 // it with fsync off, which leaves the round trips and the CPU.
 import { SQL } from "bun";
-import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import * as pg from "../server/db/schema-pg.ts";
 import { openStore, POOL_MAX } from "../server/db/store.ts";
 import { asPg, PgWriter } from "../server/db/pg-writer.ts";
 import type { Writer } from "../server/db/unit-of-work.ts";
 import { timeId } from "../server/lib/ids.ts";
+import { benchPg } from "./pg.ts";
 import { percentile } from "./lib.ts";
 
 const { values, positionals } = parseArgs({
@@ -35,21 +34,10 @@ const { values, positionals } = parseArgs({
 const SECONDS = Number(positionals[0] ?? 5);
 const ROUNDS = Number(values.rounds);
 const CALLERS = 32;
-const root = path.resolve(import.meta.dir, "..");
 
-let clusterDir: string | undefined;
-let serverUrl = values.url ?? process.env.NOD_BENCH_DATABASE_URL;
-if (!serverUrl) {
-  clusterDir = mkdtempSync(path.join(tmpdir(), "nod-pg-bench-"));
-  const started = Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "start", clusterDir, ...(values.fast ? [] : ["--durable"])], { stderr: "inherit" });
-  if (started.exitCode !== 0) throw new Error("could not start PostgreSQL (scripts/pg-cluster.sh)");
-  serverUrl = started.stdout.toString().trim();
-}
-const dbName = `nod_bench_${Date.now().toString(36)}`;
-const admin = new SQL(serverUrl, { max: 1 });
-await admin.unsafe(`CREATE DATABASE ${dbName}`);
-const url = new URL(serverUrl);
-url.pathname = `/${dbName}`;
+const server = await benchPg({ url: values.url, fast: values.fast });
+const url = await server.database();
+
 
 interface Result {
   units: number;
@@ -85,7 +73,7 @@ const fmt = (name: string, rs: Result[]) =>
   `${name.padEnd(14)} ${median(rs.map((r) => r.units / r.seconds)).toFixed(0).padStart(6)} units/s   p50 ${median(rs.map((r) => r.p50)).toFixed(1).padStart(6)} ms   p99 ${median(rs.map((r) => r.p99)).toFixed(1).padStart(6)} ms   ${median(rs.map((r) => r.perTx)).toFixed(1).padStart(5)} units/tx   client CPU ${median(rs.map((r) => r.cpuUs)).toFixed(0).padStart(4)} µs/unit`;
 
 try {
-  const store = await openStore({ dataDir: tmpdir(), databaseUrl: url.toString() });
+  const store = await openStore({ dataDir: tmpdir(), databaseUrl: url });
   const db = asPg(store.db);
   const now = new Date().toISOString();
   await db.insert(pg.agents).values({ id: "agt_bench", name: "Bench", type: "interactive", secretHash: "x", webhookSecret: "x", createdAt: now, updatedAt: now });
@@ -130,7 +118,5 @@ try {
   for (const [name] of cases) console.log(fmt(name, runs.get(name)!));
   await store.close();
 } finally {
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-  await admin.close();
-  if (clusterDir) Bun.spawnSync([path.join(root, "scripts/pg-cluster.sh"), "stop", clusterDir]);
+  await server.close();
 }

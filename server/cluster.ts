@@ -20,7 +20,7 @@ import { remoteEffectSink, resyncAfterGap, type Live } from "./effects.ts";
 /** How often rows of large effects that every instance has read are deleted. */
 const PRUNE_EVERY_MS = 60_000;
 /** How often the other instances' sockets are read again (a notification may have been missed). */
-const RELOAD_EVERY_MS = 30_000;
+const RELOAD_EVERY_MS = 15_000;
 
 export interface Cluster {
   instanceId: string;
