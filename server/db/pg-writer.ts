@@ -1,10 +1,13 @@
 // The PostgreSQL writer: the same group commit as SQLite's (unit-of-work.ts),
 // over a pool. Units queued while no batch is committing go together in one
-// transaction, each inside its own savepoint, so one failing unit rolls back
-// only itself; the batch's effects leave once, after the COMMIT, and never
-// for a unit that rolled back. Every statement is a round trip here, so a
-// batch runs its units one after the other in microtasks and its callers hear
-// back when the COMMIT answered: `now(fn)` always returns a promise.
+// transaction; the batch's effects leave once, after the COMMIT, and never
+// for a unit that rolled back. Every statement is a round trip here, so the
+// units run one after the other with their hot writes pipelined (prepared.ts
+// pipelined()), and their callers hear back when the COMMIT answered: `now(fn)`
+// always returns a promise. When a unit throws, the batch is rolled back and
+// runs again with each unit inside its own savepoint, so one failing unit
+// rolls back only itself (the savepoints cost two round trips a unit, paid
+// only then).
 //
 // Units queued while a batch commits wait for it and then go together in the
 // next one (bench/pg-writer.ts measures this against more batches at once,
@@ -21,6 +24,14 @@ import { belongsTo, type Db } from "./index.ts";
 import { BatchWriter, mergeOutcomes, UnitOfWork, type InboxFrame, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
 import type { PgFanout } from "./pg-fanout.ts";
 import { isRetryable } from "./errors.ts";
+import { pipelined } from "./prepared.ts";
+
+/** A unit of a batch run together threw (its error is the cause): the batch runs again, each unit in its savepoint. */
+class UnitFailed extends Error {
+  constructor(cause: unknown) {
+    super("a unit of the batch failed", { cause });
+  }
+}
 
 /** The PostgreSQL store's drizzle handle over Bun.sql's pool. */
 export type PgDb = BunSQLDatabase<typeof pgSchema> & { $client: SQL };
@@ -88,16 +99,28 @@ export class PgWriter extends BatchWriter implements Writer {
   }
 
   private async commit(batch: Queued[]): Promise<void> {
+    // First the whole batch in one transaction, its writes pipelined; if a unit
+    // throws, that is rolled back and the batch runs again with each unit in its
+    // own savepoint, so the failure stays with its unit (apart).
+    let apart = false;
     for (let attempt = 1; ; attempt++) {
       let outcomes: Outcome[];
       try {
         outcomes = await asPg(this.db).transaction(async (tx) => {
-          const out = batch.length === 1 ? await this.alone(tx, batch[0]!) : await this.units(tx, batch);
+          const out = apart ? await this.units(tx, batch) : await this.together(tx, batch);
           // The NOTIFY leaves at the COMMIT, with it or not at all.
           if (this.fanout) await this.fanout.publish((q) => tx.execute(q), mergeOutcomes(out));
           return out;
         });
       } catch (e) {
+        if (e instanceof UnitFailed) {
+          if (batch.length === 1) {
+            batch[0]!.reject(e.cause);
+            return;
+          }
+          apart = true;
+          continue;
+        }
         if (isRetryable(e) && attempt < ATTEMPTS) {
           this.retries++;
           await Bun.sleep(Math.random() * 10 * attempt); // apart from the transaction it ran into
@@ -111,6 +134,26 @@ export class PgWriter extends BatchWriter implements Writer {
     }
   }
 
+  /**
+   * Every unit straight in the transaction (no savepoints: two round trips fewer
+   * a unit), their hot writes pipelined until the COMMIT. A unit that throws
+   * (or a write that failed) takes the batch back: UnitFailed.
+   */
+  private async together(tx: PgTx, batch: Queued[]): Promise<Outcome[]> {
+    const db = asDb(tx);
+    const uows = batch.map(() => this.unitOfWork(tx));
+    try {
+      return await pipelined(db, async () => {
+        const outcomes: Outcome[] = [];
+        for (let i = 0; i < batch.length; i++) outcomes.push({ ok: true, value: await batch[i]!.fn(uows[i]!), uow: uows[i]! });
+        return outcomes;
+      });
+    } catch (e) {
+      if (isRetryable(e)) throw e; // the whole batch runs again, as it was
+      throw new UnitFailed(e);
+    }
+  }
+
   /** Each unit in its savepoint (drizzle's nested transaction): a unit that throws takes back only its own rows. */
   private async units(tx: PgTx, batch: Queued[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
@@ -119,7 +162,7 @@ export class PgWriter extends BatchWriter implements Writer {
       try {
         const value = await tx.transaction(async (sp) => {
           uow = this.unitOfWork(sp);
-          return await item.fn(uow);
+          return await pipelined(asDb(sp), async () => item.fn(uow!));
         });
         outcomes.push({ ok: true, value, uow: uow! });
       } catch (e) {
@@ -129,13 +172,6 @@ export class PgWriter extends BatchWriter implements Writer {
       }
     }
     return outcomes;
-  }
-
-  /** A batch of one needs no savepoint (two round trips fewer): its transaction is its unit. */
-  private async alone(tx: PgTx, item: Queued): Promise<Outcome[]> {
-    const uow = this.unitOfWork(tx);
-    const value = await item.fn(uow); // a throw rolls the transaction back and rejects its caller (commit above)
-    return [{ ok: true, value, uow }];
   }
 
   private unitOfWork(tx: PgTx) {

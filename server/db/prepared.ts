@@ -1,6 +1,6 @@
 // Prepared statements for the hot paths, built once per database handle.
 import { Column, is, Param, Placeholder, SQL } from "drizzle-orm";
-import type { Db } from "./index.ts";
+import { storeKey, type Db } from "./index.ts";
 import { dialect } from "./tables.ts";
 
 const cache = new WeakMap<Db, Map<string, unknown>>();
@@ -48,13 +48,31 @@ const done = Promise.resolve();
 // drizzle query (the one source of its SQL and columns): PostgreSQL runs it as
 // is; SQLite runs the SQL drizzle compiled on a bun:sqlite statement, with the
 // parameters' order and the columns' decoders worked out here once.
+//
+// On PostgreSQL a unit's statements run on its transaction's connection, a new
+// handle each time, and drizzle binds a prepared query to the handle it was
+// built on: built per transaction, the query builder and SQL compiler ran for
+// every statement of every event (a third of nod's CPU under ingest, measured
+// with --cpu-prof). So the SQL is compiled once per store, and each run goes to
+// the handle it is given with Bun.sql's unsafe(sql, params), as drizzle does.
 
 /** A prepared insert, update or delete that the hot paths run on every event (see above). */
 export function hotWrite(db: Db, key: string, build: (db: Db) => DrizzlePrepared): HotWrite {
+  if (dialect !== "sqlite") {
+    const { sql, bind } = prepared(storeKey(db), key, (db) => compiled(build(db).getQuery()));
+    const client = clientOf(db);
+    return {
+      execute: async (values) => {
+        const answer = client.unsafe(sql, bind(values));
+        const sent = unanswered.get(db);
+        if (!sent) return void (await answer);
+        answer.catch(() => {}); // its failure is told by pipelined() (below), not as an unhandled rejection
+        sent.push(answer);
+      },
+    };
+  }
   return prepared(db, key, (db): HotWrite => {
-    const q = build(db);
-    if (dialect !== "sqlite") return { execute: async (values) => void (await q.execute(values)) };
-    const { sql, params } = q.getQuery();
+    const { sql, params } = build(db).getQuery();
     const stmt = db.$client.prepare(sql);
     const bind = binder(params);
     return {
@@ -73,24 +91,25 @@ export function hotWrite(db: Db, key: string, build: (db: Db) => DrizzlePrepared
 /** A prepared select of flat columns that the hot paths run on every event (see above). */
 export function hotRead<S extends DrizzleSelect>(db: Db, key: string, build: (db: Db) => S): HotRead<S["_"]["result"][number]> {
   type R = S["_"]["result"][number];
+  if (dialect !== "sqlite") {
+    const { sql, bind, toRow } = prepared(storeKey(db), key, (db) => {
+      const select = build(db);
+      return { ...compiled(select.prepare().getQuery()), toRow: rowMapper<R>(select) };
+    });
+    const client = clientOf(db);
+    return { execute: async (values = {}) => ((await client.unsafe(sql, bind(values)).values()) as unknown[][]).map(toRow) };
+  }
   return prepared(db, key, (db): HotRead<R> => {
     const select = build(db);
-    const q = select.prepare();
-    if (dialect !== "sqlite") return { execute: async (values) => (await q.execute(values)) as R[] };
-    const { sql, params } = q.getQuery();
+    const { sql, params } = select.prepare().getQuery();
     const stmt = db.$client.prepare(sql);
     const bind = binder(params);
-    const keys = Object.keys(select._.selectedFields);
-    const decoders = Object.values(select._.selectedFields).map(decoderOf);
+    const toRow = rowMapper<R>(select);
     return {
       execute(values = {}) {
         let rows: R[];
         try {
-          rows = (stmt.values(...bind(values)) as unknown[][]).map((raw) => {
-            const row: Record<string, unknown> = {};
-            for (let i = 0; i < keys.length; i++) row[keys[i]!] = raw[i] === null ? null : decoders[i]!.mapFromDriverValue(raw[i]);
-            return row as R;
-          });
+          rows = (stmt.values(...bind(values)) as unknown[][]).map(toRow);
         } catch (e) {
           return Promise.reject(e);
         }
@@ -98,6 +117,58 @@ export function hotRead<S extends DrizzleSelect>(db: Db, key: string, build: (db
       },
     };
   });
+}
+
+// A unit of work on PostgreSQL is a row of round trips on one connection, and
+// most of its writes (a message, its conversation's bump, the activity row, an
+// outbox row) give back nothing the unit looks at. Inside pipelined(db, …) the
+// hot writes are sent on db's connection without waiting for their answers:
+// PostgreSQL runs a connection's statements in the order they were sent, so
+// what the unit reads next still sees them, and pipelined() waits for every
+// answer before it returns (before the RELEASE or the COMMIT), failing if one
+// of them failed. Measured on ingest: see docs/scale.md.
+const unanswered = new WeakMap<Db, Promise<unknown>[]>();
+
+/** Runs fn with db's hot writes pipelined (PostgreSQL; see above); settles once every one of them was answered. */
+export async function pipelined<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const sent: Promise<unknown>[] = [];
+  unanswered.set(db, sent);
+  let value: T;
+  try {
+    value = await fn();
+  } catch (e) {
+    // A write that failed earlier is the cause of what failed after it (the transaction was aborted).
+    throw (await firstFailure(sent)) ?? e;
+  } finally {
+    unanswered.delete(db);
+  }
+  const failure = await firstFailure(sent);
+  if (failure) throw failure;
+  return value;
+}
+
+/** Waits for every write sent; the first one's error that failed, if any. */
+async function firstFailure(sent: Promise<unknown>[]): Promise<unknown> {
+  for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") return r.reason ?? new Error("a pipelined write failed");
+  return undefined;
+}
+
+/** A compiled query: its SQL, and its parameters from the placeholders' values. */
+const compiled = ({ sql, params }: { sql: string; params: unknown[] }) => ({ sql, bind: binder(params) });
+
+/** The Bun.sql handle a PostgreSQL drizzle handle runs on: the pool, a transaction or a savepoint. */
+type PgClient = { unsafe(sql: string, params: unknown[]): Promise<unknown> & { values(): Promise<unknown> } };
+const clientOf = (db: Db) => (db as unknown as { session: { client: PgClient } }).session.client;
+
+/** Turns a row as the driver gives it (values in selection order) into drizzle's object, as its select would. */
+function rowMapper<R>(select: DrizzleSelect): (raw: unknown[]) => R {
+  const keys = Object.keys(select._.selectedFields);
+  const decoders = Object.values(select._.selectedFields).map(decoderOf);
+  return (raw) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) row[keys[i]!] = raw[i] === null ? null : decoders[i]!.mapFromDriverValue(raw[i]);
+    return row as R;
+  };
 }
 
 type Binding = string | number | bigint | boolean | null | Uint8Array;
