@@ -327,6 +327,20 @@ describePg("delivery exactly once over two instances", () => {
     await sock.close();
   });
 
+  test("B, which found no device for a message, pushes the next one to a device that subscribed through A", async () => {
+    const key = (await onA.get("/api/push/key")).body.public_key as string;
+    const push = await standInPushService(() => key);
+    const created = await onA.createAgent({ name: "Pushy" });
+    const onBAgent = new AgentClient(B.url, created.id, created.secret);
+    expect((await onBAgent.event({ type: "message", text: "nobody to tell" })).status).toBe(200);
+    expect((await onA.post("/api/push/subscriptions", { ...push.device("first"), name: "first" })).status).toBe(201);
+    const m = await onBAgent.event({ type: "message", text: "now somebody" });
+    const d = await push.until((all) => all.find((x) => x.payload.message_id === m.body.message_id));
+    expect(d.payload.body).toBe("now somebody");
+    expect(push.received.some((x) => x.payload.body === "nobody to tell")).toBe(false);
+    expect(push.errors).toEqual([]);
+  });
+
   test("each queued push goes to its device once, though both instances' push senders look at the queue", async () => {
     const key = (await onA.get("/api/push/key")).body.public_key as string;
     expect((await onB.get("/api/push/key")).body.public_key).toBe(key); // one key pair for the database

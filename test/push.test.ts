@@ -137,6 +137,24 @@ describe("devices", async () => {
   });
 });
 
+describe("the first device", async () => {
+  const { alice, push, agent, subscribe, queued } = await setup();
+
+  test("messages and requests while no device is subscribed push nothing; once one is, the next ones reach it", async () => {
+    const before = await agent.event({ type: "message", text: "nobody to tell" });
+    expect(await queued(before.body.conversation_id)).toBe(0);
+    const unseen = (await agent.event({ type: "decision", kind: "approval", title: "Unseen", description: "" })).body.decision_id;
+    expect(await queued(unseen)).toBe(0);
+    await subscribe(alice, "phone");
+    const m = await agent.event({ type: "message", text: "now somebody" });
+    await push.until((all) => all.find((x) => x.payload.message_id === m.body.message_id));
+    const id = (await agent.event({ type: "decision", kind: "approval", title: "Seen", description: "" })).body.decision_id;
+    await push.until((all) => all.find((x) => x.payload.decision_id === id));
+    expect(push.received.map((x) => x.payload.body ?? x.payload.title)).not.toContain("nobody to tell");
+    expect(push.errors).toEqual([]);
+  });
+});
+
 describe("what is pushed", async () => {
   const { server, alice, push, agent, agentId, subscribe, queued } = await setup();
   const bob = await person(server, "bob");

@@ -6,6 +6,7 @@ import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { conversations, messages } from "../db/tables.ts";
 import { hotRead, hotWrite, prepared } from "../db/prepared.ts";
 import { first } from "../db/rows.ts";
+import { StoreCache } from "../db/store-cache.ts";
 import { timeId } from "../lib/ids.ts";
 import { isoMs, toApiTime } from "../lib/time.ts";
 import { forbidden, notFound } from "../lib/errors.ts";
@@ -95,17 +96,27 @@ const writes = {
 
 const MESSAGE_COLUMNS = ["id", "conversationId", "agentId", "role", "text", "imageUrl", "reportTitle", "reportDescription", "taskRunId", "senderName", "createdAt"] as const;
 
+// Each agent's default conversation id, once known: it never changes (a default
+// conversation goes only with its agent, and its agent's id is never reused),
+// so a message to it needs no read once one unit has committed it.
+const defaultIds = new StoreCache<string>(10_000);
+
 /**
  * The conversation a message goes to: the given one (which must be this
  * agent's, else 404), or the agent's default conversation, made on first use.
  * A new one is announced to the open inboxes after the commit.
  */
-export async function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()) {
+export async function resolveConversation(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, conversationId: string | null | undefined, now = isoMs()): Promise<{ id: string }> {
   if (conversationId) {
     const c = first(await reads.byId(uow.db).execute({ id: conversationId }));
     if (!c || c.agentId !== agent.id) throw notFound("conversation");
     return c;
   }
+  return { id: await defaultIds.loadInUnit(uow, agent.id, async () => (await defaultFor(uow, agent, now)).id) };
+}
+
+/** The agent's default conversation, made (and announced to the inboxes) if it has none yet. */
+async function defaultFor(uow: UnitOfWork, agent: Pick<Agent, "id" | "name">, now: string): Promise<Conversation> {
   const existing = first(await reads.defaultFor(uow.db).execute({ agentId: agent.id }));
   if (existing) return existing;
   const c: Conversation = { id: timeId("conv_"), agentId: agent.id, title: agent.name, isDefault: true, unread: 0, unreadSince: null, createdAt: now, updatedAt: now };

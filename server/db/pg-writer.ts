@@ -24,7 +24,7 @@ import { belongsTo, type Db } from "./index.ts";
 import { BatchWriter, mergeOutcomes, UnitOfWork, type InboxFrame, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
 import type { PgFanout } from "./pg-fanout.ts";
 import { isRetryable } from "./errors.ts";
-import { pipelined } from "./prepared.ts";
+import { pipelined, send } from "./prepared.ts";
 
 /** A unit of a batch run together threw (its error is the cause): the batch runs again, each unit in its savepoint. */
 class UnitFailed extends Error {
@@ -106,12 +106,7 @@ export class PgWriter extends BatchWriter implements Writer {
     for (let attempt = 1; ; attempt++) {
       let outcomes: Outcome[];
       try {
-        outcomes = await asPg(this.db).transaction(async (tx) => {
-          const out = apart ? await this.units(tx, batch) : await this.together(tx, batch);
-          // The NOTIFY leaves at the COMMIT, with it or not at all.
-          if (this.fanout) await this.fanout.publish((q) => tx.execute(q), mergeOutcomes(out));
-          return out;
-        });
+        outcomes = await asPg(this.db).transaction(async (tx) => (apart ? await this.units(tx, batch) : await this.together(tx, batch)));
       } catch (e) {
         if (e instanceof UnitFailed) {
           if (batch.length === 1) {
@@ -146,6 +141,7 @@ export class PgWriter extends BatchWriter implements Writer {
       return await pipelined(db, async () => {
         const outcomes: Outcome[] = [];
         for (let i = 0; i < batch.length; i++) outcomes.push({ ok: true, value: await batch[i]!.fn(uows[i]!), uow: uows[i]! });
+        await this.publish(tx, outcomes); // pipelined too: sent behind the last writes
         return outcomes;
       });
     } catch (e) {
@@ -171,7 +167,13 @@ export class PgWriter extends BatchWriter implements Writer {
         outcomes.push({ ok: false, value: e, uow });
       }
     }
+    await this.publish(tx, outcomes);
     return outcomes;
+  }
+
+  /** Tells the other instances what the batch did: a NOTIFY in its transaction, which leaves at the COMMIT, with it or not at all. */
+  private async publish(tx: PgTx, outcomes: Outcome[]) {
+    if (this.fanout) await this.fanout.publish((q) => send(asDb(tx), tx.execute(q)), mergeOutcomes(outcomes));
   }
 
   private unitOfWork(tx: PgTx) {

@@ -63,11 +63,7 @@ export function hotWrite(db: Db, key: string, build: (db: Db) => DrizzlePrepared
     const client = clientOf(db);
     return {
       execute: async (values) => {
-        const answer = client.unsafe(sql, bind(values));
-        const sent = unanswered.get(db);
-        if (!sent) return void (await answer);
-        answer.catch(() => {}); // its failure is told by pipelined() (below), not as an unhandled rejection
-        sent.push(answer);
+        await send(db, client.unsafe(sql, bind(values)));
       },
     };
   }
@@ -145,6 +141,15 @@ export async function pipelined<T>(db: Db, fn: () => Promise<T>): Promise<T> {
   const failure = await firstFailure(sent);
   if (failure) throw failure;
   return value;
+}
+
+/** A statement sent on db's connection: inside pipelined(), not waited for (its answer is, by pipelined); else awaited. */
+export async function send(db: Db, answer: PromiseLike<unknown>): Promise<void> {
+  const sent = unanswered.get(db);
+  if (!sent) return void (await answer);
+  const p = Promise.resolve(answer); // a drizzle or Bun.sql query is sent once something waits on it: now
+  p.catch(() => {}); // its failure is told by pipelined(), not as an unhandled rejection
+  sent.push(p);
 }
 
 /** Waits for every write sent; the first one's error that failed, if any. */

@@ -60,6 +60,23 @@ export class StoreCache<V> {
     return value;
   }
 
+  /**
+   * The kept value, or read()'s answer inside the unit (its transaction, which
+   * sees the unit's own writes; read may write too), kept once the unit
+   * commits if nothing was forgotten meanwhile, here or by another instance.
+   */
+  async loadInUnit(uow: UnitOfWork, key: string, read: () => Promise<V>): Promise<V> {
+    const kept = this.get(uow.db, key);
+    if (kept !== undefined) return kept;
+    const store = storeKey(uow.db);
+    const before = this.generation.get(store) ?? 0;
+    const value = await read();
+    uow.afterCommit(() => {
+      if ((this.generation.get(store) ?? 0) === before) this.set(store, key, value);
+    });
+    return value;
+  }
+
   set(db: Db, key: string, value: V) {
     const map = this.entries(db);
     map.set(key, value);

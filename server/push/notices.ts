@@ -9,6 +9,7 @@ import type { Db } from "../db/index.ts";
 import type { UnitOfWork } from "../db/unit-of-work.ts";
 import { agents, decisions, pushQueue, pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { hotRead, prepared } from "../db/prepared.ts";
+import { StoreCache } from "../db/store-cache.ts";
 import { first, literalLimit, only } from "../db/rows.ts";
 import { isoMs } from "../lib/time.ts";
 import { clip, plainText } from "./text.ts";
@@ -44,7 +45,7 @@ const q = {
     prepared(db, "push.pendingCount", (db) =>
       db.select({ n: sql<number>`cast(count(*) as integer)` }).from(decisions).where(eq(decisions.status, "pending")).prepare(),
     ),
-  // Asked on every message and request, and every answer to one (hotRead: straight to bun:sqlite on SQLite).
+  // Asked by the first message or request after start or a new device (`subscribed` keeps the answer).
   anyDevice: (db: Db) => hotRead(db, "push.anyDevice", (db) => db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).limit(literalLimit(1))),
   tagged: (db: Db) =>
     hotRead(db, "push.tagged", (db) => db.select({ id: pushQueue.id }).from(pushQueue).where(eq(pushQueue.tag, sql.placeholder("tag"))).limit(literalLimit(1))),
@@ -158,8 +159,17 @@ const testPayload = (badge: number): PushPayload => ({
 
 type QueueKind = (typeof pushQueue.$inferSelect)["kind"];
 
+/**
+ * Whether any device is subscribed at all, kept in memory: asked on every
+ * message and request. Dropped (on every instance) when a device subscribes;
+ * a device going away leaves it true, which only costs the full query.
+ */
+export const subscribed = new StoreCache<boolean>(1, "push-subscribed");
+
 /** Tells people's devices about something, in the caller's unit of work: the sender wakes after the commit. */
 export async function notifyPeople(uow: UnitOfWork, notice: PushNotice): Promise<number> {
+  // Most servers have no device subscribed: then nothing is built at all.
+  if (notice.kind !== "resolved" && !(await subscribed.loadInUnit(uow, "any", async () => (await q.anyDevice(uow.db).execute()).length > 0))) return 0;
   const queued = await enqueuePush(uow.db, notice);
   if (queued > 0) uow.pushQueued();
   return queued;
@@ -171,10 +181,8 @@ export async function notifyPeople(uow: UnitOfWork, notice: PushNotice): Promise
  * follow each person's settings; an answered request goes to the devices that
  * were told of it, under the same tag.
  */
-export async function enqueuePush(db: Db, notice: PushNotice): Promise<number> {
-  // Most servers have no device subscribed: then nothing is built at all.
-  const told = notice.kind === "resolved" ? await q.tagged(db).execute({ tag: notice.decision.id }) : await q.anyDevice(db).execute();
-  if (told.length === 0) return 0;
+async function enqueuePush(db: Db, notice: PushNotice): Promise<number> {
+  if (notice.kind === "resolved" && (await q.tagged(db).execute({ tag: notice.decision.id })).length === 0) return 0;
   const badge = only(await q.pending(db).execute()).n;
   const now = isoMs();
   if (notice.kind === "resolved") {

@@ -25,7 +25,7 @@ export function peoplePushRoutes(ctx: Ctx) {
           const blocked = await privateDestination(body.endpoint);
           if (blocked) throw badRequest(`endpoint: ${blocked}`);
         }
-        const { sub, created } = await ctx.writer.now(async (uow) => push.saveSubscription(uow.db, user.id, body, request.headers.get("user-agent")));
+        const { sub, created } = await ctx.writer.now(async (uow) => push.saveSubscription(uow, user.id, body, request.headers.get("user-agent")));
         return status(created ? 201 : 200, push.publicSubscription(sub));
       },
       {

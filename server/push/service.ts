@@ -4,6 +4,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import { createECDH } from "node:crypto";
 import type { Db } from "../db/index.ts";
+import type { UnitOfWork } from "../db/unit-of-work.ts";
+import { subscribed } from "./notices.ts";
 import { first, only } from "../db/rows.ts";
 import { pushSettings, pushSubscriptions } from "../db/tables.ts";
 import { timeId } from "../lib/ids.ts";
@@ -81,7 +83,8 @@ export function deviceName(userAgent: string | null): string {
  * an endpoint another person registered moves to this person (the browser
  * is theirs now) under a new id, so nothing about the other person leaks.
  */
-export async function saveSubscription(db: Db, userId: string, input: SubscriptionInput, userAgent: string | null) {
+export async function saveSubscription(uow: UnitOfWork, userId: string, input: SubscriptionInput, userAgent: string | null) {
+  const db = uow.db;
   const s = checkSubscription(input);
   const now = isoMs();
   const name = input.name?.trim() || null;
@@ -113,6 +116,7 @@ export async function saveSubscription(db: Db, userId: string, input: Subscripti
     lastError: null,
   };
   await db.insert(pushSubscriptions).values(sub);
+  subscribed.forget(uow, "any");
   return { sub, created: true };
 }
 
