@@ -15,14 +15,16 @@
 // A missed notification loses no event: the outbox and the push queue are the
 // truth, and the loops look at them again (the retry timer, the sockets' next
 // round); after the LISTEN connection was lost and came back, `onResync` runs.
-import { eq, lt, sql, type SQL as Query } from "drizzle-orm";
+import { eq, lt, sql } from "drizzle-orm";
 import type { SQL } from "bun";
 import type { Db } from "./index.ts";
 import { asPg } from "./pg-writer.ts";
+import { send, sendSql } from "./prepared.ts";
 import { effects as effectRows } from "./schema-cluster.ts";
 import { emptyEffects, type Effects, type InboxFrame } from "./unit-of-work.ts";
 
 export const CHANNEL = "nod_effects";
+const NOTIFY = "SELECT pg_notify($1, $2)";
 /** PostgreSQL refuses payloads of 8,000 bytes and more; the envelope's own bytes fit in the rest. */
 export const MAX_INLINE_BYTES = 7_900;
 /** How long a row of `effects` is kept for receivers that are slow to read it. */
@@ -78,9 +80,6 @@ export function decodeEffects(s: SharedEffects): Effects {
   return e;
 }
 
-/** Runs one statement: in a batch's transaction, or on the pool. */
-export type Run = (q: Query) => Promise<unknown>;
-
 export class PgFanout {
   private pendingFrames: InboxFrame[] = [];
   private subscription: { unlisten(): Promise<void> } | null = null;
@@ -98,18 +97,19 @@ export class PgFanout {
   ) {}
 
   /** Inside a batch's transaction, after its units: tells the others what it did (delivered at COMMIT). */
-  async publish(run: Run, effects: Effects) {
+  async publish(db: Db, effects: Effects) {
     const shared = encodeEffects(effects);
     if (!shared) return;
     const body = JSON.stringify({ from: this.instanceId, e: shared } satisfies Envelope);
     this.stats.sent++;
     if (Buffer.byteLength(body) <= MAX_INLINE_BYTES) {
-      await run(sql`SELECT pg_notify(${CHANNEL}, ${body})`);
+      await sendSql(db, NOTIFY, [CHANNEL, body]); // once a batch: raw SQL, not a drizzle query built each time
       return;
     }
     this.stats.rows++;
-    await run(sql`WITH r AS (INSERT INTO ${effectRows} (instance_id, body, created_at) VALUES (${this.instanceId}, ${body}, now()) RETURNING id)
-      SELECT pg_notify(${CHANNEL}, '{"from":' || to_json(${this.instanceId}::text)::text || ',"row":' || r.id || '}') FROM r`);
+    await send(db, asPg(db).execute(sql`WITH r AS (INSERT INTO ${effectRows} (instance_id, body, created_at) VALUES (${this.instanceId}, ${body}, now()) RETURNING id)
+      SELECT pg_notify(${CHANNEL}, '{"from":' || to_json(${this.instanceId}::text)::text || ',"row":' || r.id || '}') FROM r`),
+    );
   }
 
   /**
@@ -123,7 +123,7 @@ export class PgFanout {
       const e = emptyEffects();
       e.inbox = this.pendingFrames;
       this.pendingFrames = [];
-      this.publish((q) => asPg(this.db).execute(q), e).catch((err) => this.onError("announcing to other instances failed", err));
+      this.publish(this.db, e).catch((err) => this.onError("announcing to other instances failed", err));
     });
   }
 

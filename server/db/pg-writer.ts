@@ -24,7 +24,7 @@ import { belongsTo, type Db } from "./index.ts";
 import { BatchWriter, mergeOutcomes, UnitOfWork, type InboxFrame, type Outcome, type Queued, type Writer } from "./unit-of-work.ts";
 import type { PgFanout } from "./pg-fanout.ts";
 import { isRetryable } from "./errors.ts";
-import { pipelined, send } from "./prepared.ts";
+import { pipelined } from "./prepared.ts";
 
 /** A unit of a batch run together threw (its error is the cause): the batch runs again, each unit in its savepoint. */
 class UnitFailed extends Error {
@@ -173,7 +173,7 @@ export class PgWriter extends BatchWriter implements Writer {
 
   /** Tells the other instances what the batch did: a NOTIFY in its transaction, which leaves at the COMMIT, with it or not at all. */
   private async publish(tx: PgTx, outcomes: Outcome[]) {
-    if (this.fanout) await this.fanout.publish((q) => send(asDb(tx), tx.execute(q)), mergeOutcomes(outcomes));
+    if (this.fanout) await this.fanout.publish(asDb(tx), mergeOutcomes(outcomes));
   }
 
   private unitOfWork(tx: PgTx) {

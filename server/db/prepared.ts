@@ -152,6 +152,9 @@ export async function send(db: Db, answer: PromiseLike<unknown>): Promise<void> 
   sent.push(p);
 }
 
+/** Raw SQL on db's PostgreSQL connection, sent as send() sends. */
+export const sendSql = (db: Db, text: string, params: unknown[]) => send(db, clientOf(db).unsafe(text, params));
+
 /** Waits for every write sent; the first one's error that failed, if any. */
 async function firstFailure(sent: Promise<unknown>[]): Promise<unknown> {
   for (const r of await Promise.allSettled(sent)) if (r.status === "rejected") return r.reason ?? new Error("a pipelined write failed");
