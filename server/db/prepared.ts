@@ -122,7 +122,7 @@ export function hotRead<S extends DrizzleSelect>(db: Db, key: string, build: (db
 // PostgreSQL runs a connection's statements in the order they were sent, so
 // what the unit reads next still sees them, and pipelined() waits for every
 // answer before it returns (before the RELEASE or the COMMIT), failing if one
-// of them failed. Measured on ingest: see docs/scale.md.
+// of them failed. Measured on ingest: docs/scale.md, "Ingest on PostgreSQL".
 const unanswered = new WeakMap<Db, Promise<unknown>[]>();
 
 /** Runs fn with db's hot writes pipelined (PostgreSQL; see above); settles once every one of them was answered. */
