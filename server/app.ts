@@ -159,14 +159,24 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
     async stop() {
       if (stopped) return;
       stopped = true;
-      try {
-        await live.scheduler.stop();
-        await live.expiry.stop();
-        await live.dispatcher.stop();
-        await live.push.stop();
-        await live.retention.stop();
-        live.budget.stop();
-        ctx.processing.stopAll();
+      // Every step runs even when one before it failed (a loop left running
+      // would go on querying a closed store); the first failure is thrown.
+      let failure: unknown;
+      const step = async (fn: () => unknown) => {
+        try {
+          await fn();
+        } catch (e) {
+          failure ??= e;
+        }
+      };
+      await step(() => live.scheduler.stop());
+      await step(() => live.expiry.stop());
+      await step(() => live.dispatcher.stop());
+      await step(() => live.push.stop());
+      await step(() => live.retention.stop());
+      await step(() => live.budget.stop());
+      await step(() => ctx.processing.stopAll());
+      await step(async () => {
         // Stop accepting; requests in flight finish (up to 3 s: long-polls are woken,
         // everything else is short); sockets are closed with 1001.
         const drained = server.stop(false);
@@ -175,14 +185,14 @@ export async function startServer(config: Config, opts: { log?: Logger; now?: ()
         live.inboxSockets.closeAll();
         await Promise.race([drained, Bun.sleep(3_000)]);
         await app.stop(true);
-        live.hub.detach();
-        await ctx.writer.flush();
-        await cluster?.stop();
-        await checkpointer?.stop();
-      } finally {
-        // Even when a step above failed: a store left open holds its connections (and, for PostgreSQL, the process's dialect).
-        await store.close();
-      }
+      });
+      await step(() => live.hub.detach());
+      await step(() => ctx.writer.flush());
+      await step(() => cluster?.stop());
+      await step(() => checkpointer?.stop());
+      // Even when a step above failed: a store left open holds its connections (and, for PostgreSQL, the process's dialect).
+      await step(() => store.close());
+      if (failure !== undefined) throw failure;
     },
   };
 }

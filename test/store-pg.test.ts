@@ -324,10 +324,17 @@ describePg("sign-in limits on PostgreSQL", () => {
   });
 });
 
-test("a server whose stop fails part-way still closes its store", async () => {
+test("a server whose stop fails part-way still stops its other loops and closes its store", async () => {
   const server = await startTestServer();
   server.live.dispatcher.stop = () => Promise.reject(new Error("the dispatcher would not stop"));
+  const pushStop = server.live.push.stop.bind(server.live.push);
+  let pushStopped = false;
+  server.live.push.stop = async () => {
+    pushStopped = true;
+    await pushStop();
+  };
   await expect(server.stop()).rejects.toThrow("the dispatcher would not stop");
+  expect(pushStopped).toBe(true); // a loop left running would query the closed store every few seconds
   if (TEST_BACKEND === "pg") await expect(asPg(server.ctx.db).$client`SELECT 1`.execute()).rejects.toThrow(/closed/i);
   else expect(() => server.ctx.db.$client.query("SELECT 1").get()).toThrow(/closed/i);
 });
