@@ -32,7 +32,9 @@ export interface Live {
 export function effectSink(live: Live): EffectSink {
   return (e) => {
     // Other instances' sockets first (reaped ones too): who receives an agent's events may have changed.
-    for (const agentId of live.agentSockets.remoteChanged(e.sockets)) live.dispatcher.wake(agentId);
+    const sockets = live.agentSockets.remoteChanged(e.sockets);
+    for (const agentId of sockets.woken) live.dispatcher.wake(agentId);
+    for (const agentId of sockets.offline) live.hub.toInbox({ type: "agent_status", agent_id: agentId, online: false });
     for (const frame of e.inbox) live.hub.toInbox(frame);
     for (const agentId of e.deliver) live.dispatcher.wake(agentId);
     for (const agentId of e.redeliver) live.dispatcher.redeliver(agentId);

@@ -10,10 +10,10 @@ import { AgentClient, eventually, owner, Person } from "./helpers.ts";
 import { startServer, type NodServer } from "../server/app.ts";
 import { makeConfig } from "../server/config.ts";
 import { Logger } from "../server/lib/log.ts";
-import { connectAgent, connectInbox, webhookReceiver } from "./ws-helpers.ts";
+import { connectAgent, connectInbox, webhookReceiver, type Frame } from "./ws-helpers.ts";
 import { standInPushService } from "./push-service.ts";
 import { describePg, freshDatabase } from "./pg-helpers.ts";
-import { decodeEffects, encodeEffects } from "../server/db/pg-fanout.ts";
+import { decodeEffects, encodeEffects, envelopes, MAX_INLINE_BYTES } from "../server/db/pg-fanout.ts";
 import { emptyEffects } from "../server/db/unit-of-work.ts";
 import { sql } from "drizzle-orm";
 import { SQL } from "bun";
@@ -40,6 +40,28 @@ test("effects travel as JSON: only what is set, back as the same effects", () =>
   const shared = encodeEffects(e)!;
   expect(Object.keys(shared).sort()).toEqual(["closeSessions", "deliver", "forget", "inbox", "settled", "tasks"]);
   expect(decodeEffects(JSON.parse(JSON.stringify(shared)))).toEqual(e);
+});
+
+test("a batch's frames too many for one notification are spread over several, in order; the rest rides with the first; one long frame goes alone", () => {
+  const e = emptyEffects();
+  const frames = Array.from({ length: 40 }, (_, i) => ({ type: "message", message: { id: `msg_${i}`, text: "x".repeat(500) } }));
+  e.inbox.push(...frames);
+  e.deliver.add("agt_1");
+  e.forget.push({ cache: "agents", key: "agt_1" });
+  const bodies = envelopes("ins_1", encodeEffects(e)!);
+  expect(bodies.length).toBeGreaterThan(2);
+  for (const b of bodies) expect(Buffer.byteLength(b)).toBeLessThanOrEqual(MAX_INLINE_BYTES);
+  const parsed = bodies.map((b) => JSON.parse(b));
+  expect(parsed.every((p) => p.from === "ins_1")).toBe(true);
+  expect(parsed.flatMap((p) => p.e.inbox)).toEqual(frames);
+  expect(decodeEffects(parsed[0].e).deliver).toEqual(new Set(["agt_1"]));
+  expect(decodeEffects(parsed[0].e).forget).toEqual([{ cache: "agents", key: "agt_1" }]);
+  for (const p of parsed.slice(1)) expect(Object.keys(p.e)).toEqual(["inbox"]);
+
+  const long = emptyEffects();
+  long.inbox.push(frames[0]!, { type: "message", message: { id: "msg_long", text: "y".repeat(9_000) } }, frames[1]!);
+  const sizes = envelopes("ins_1", encodeEffects(long)!).map((b) => Buffer.byteLength(b) > MAX_INLINE_BYTES);
+  expect(sizes).toEqual([false, true, false]); // the long one alone, as a row; the others inline
 });
 
 describePg("two instances on one database", () => {
@@ -92,6 +114,19 @@ describePg("two instances on one database", () => {
     const texts = async () => inbox.all((f) => f.type === "message" && f.message?.role !== "user").map((f) => f.message.text);
     await eventually(async () => (await texts()).length === 3, undefined, "three message frames on B");
     expect(await texts()).toEqual(["one", "two", "three"]);
+  });
+
+  test("40 messages posted to A at once: an inbox on B sees each, in the order an inbox on A does, with no row of effects", async () => {
+    const { onA } = await newAgent("Busy on A");
+    const [inboxA, inboxB] = [await connectInbox(A, alice), await connectInbox(B, aliceOnB)];
+    const rowsBefore = A.cluster!.fanout.stats.rows;
+    const texts = Array.from({ length: 40 }, (_, i) => `${i} ${"words ".repeat(100)}`);
+    for (const r of await Promise.all(texts.map((text) => onA.event({ type: "message", text })))) expect(r.status).toBe(200);
+    const seen = (inbox: typeof inboxA) => inbox.all((f) => f.type === "message" && texts.includes(f.message?.text)).map((f) => f.message.id);
+    await eventually(async () => seen(inboxB).length === 40, undefined, "40 message frames on B");
+    await eventually(async () => seen(inboxA).length === 40, undefined, "40 message frames on A");
+    expect(seen(inboxB)).toEqual(seen(inboxA));
+    expect(A.cluster!.fanout.stats.rows).toBe(rowsBefore);
   });
 
   test("a frame larger than a notification's 8,000 bytes arrives whole (through a row of effects)", async () => {
@@ -197,6 +232,7 @@ describePg("presence shared by three instances", () => {
     const sA = await connectAgent(A, created);
     const sB = await connectAgent(B, created);
     await eventually(() => A.live.agentSockets.elsewhere(created.id), undefined, "A knowing of B's socket");
+    await eventually(() => B.live.agentSockets.elsewhere(created.id), undefined, "B knowing of A's socket");
     await sA.close();
     await eventually(() => !B.live.agentSockets.elsewhere(created.id), undefined, "B hearing that A's socket closed");
     expect(await online(onB, created.id)).toBe(true);
@@ -204,6 +240,28 @@ describePg("presence shared by three instances", () => {
     expect(inbox.all((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false)).toEqual([]);
     await sB.close();
     await inbox.waitFor((f) => f.type === "agent_status" && f.agent_id === created.id && f.online === false);
+  });
+
+  test("last sockets on A and B closing at once, each instance still knowing of the other's: every inbox hears the agent went offline", async () => {
+    const created = await onA.createAgent({ name: "Closed at once" });
+    const [inboxA, inboxB, inboxC] = [await connectInbox(A, onA), await connectInbox(B, onB), await connectInbox(C, onB)];
+    const sB = await connectAgent(B, created);
+    await eventually(() => A.live.agentSockets.elsewhere(created.id), undefined, "A knowing of B's socket");
+    // A socket on A that has just closed, its close not heard by B yet: B still counts it.
+    const onAside = { agentId: created.id, sessionId: "sess_closing", instanceId: A.cluster!.instanceId };
+    await A.ctx.writer.now(async (uow) => uow.socketChanged({ ...onAside, openedAt: Date.now() }));
+    await eventually(() => B.live.agentSockets.elsewhere(created.id), undefined, "B knowing of A's socket");
+    await sB.close(); // B tells nobody (A has one, as far as it knows); A hears the close and sees no socket left
+    const offline = (f: Frame) => f.type === "agent_status" && f.agent_id === created.id && f.online === false;
+    await inboxA.waitFor(offline);
+    expect(inboxB.all(offline)).toEqual([]);
+    expect(inboxC.all(offline)).toEqual([]); // C still knows of A's
+    // A's close reaches B and C, saying A told nobody either (it knew of B's socket).
+    await A.ctx.writer.now(async (uow) => uow.socketChanged({ ...onAside, openedAt: null, unannounced: true }));
+    await inboxB.waitFor(offline);
+    await inboxC.waitFor(offline);
+    expect(await online(onB, created.id)).toBe(false);
+    expect([inboxA, inboxB, inboxC].map((i) => i.all(offline).length)).toEqual([1, 1, 1]);
   });
 
   test("a socket write that never reached the table is put right by the holder's next heartbeat", async () => {

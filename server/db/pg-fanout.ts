@@ -1,14 +1,15 @@
 // Effects between nod instances on one PostgreSQL database. Each instance
 // releases a batch's effects to its own sockets and loops after the COMMIT
-// (unit-of-work.ts); the other instances hear of them through one
+// (unit-of-work.ts); the other instances hear of them through a
 // notification on the channel nod_effects, sent inside the batch's own
 // transaction: PostgreSQL delivers it at the COMMIT, never for a rollback,
 // and in commit order.
 //
 // A notification's payload holds at most 8,000 bytes. Effects that fit go
-// whole ({"from":"ins_…","e":{…}}); larger ones (a batch of long messages) are
-// written to a row of `effects` in the same transaction and the payload names
-// it ({"from":"ins_…","row":123}); receivers read it. Rows are pruned after a
+// whole ({"from":"ins_…","e":{…}}); a batch's frames that do not are spread
+// over several notifications, in order (envelopes); what still does not fit
+// (one long message) is written to a row of `effects` in the same transaction
+// and the payload names it ({"from":"ins_…","row":123}); receivers read it. Rows are pruned after a
 // few minutes (prune). Receivers skip what they sent themselves, and apply what
 // they hear one notification after the other, in order.
 //
@@ -80,6 +81,39 @@ export function decodeEffects(s: SharedEffects): Effects {
   return e;
 }
 
+/**
+ * The bodies of the notifications that carry shared, in order: one when it
+ * fits; else its inbox frames spread over as many as they take, the rest of
+ * the effects riding with the first (a batch of 16 short messages is about
+ * 12 KB: as a row it cost an insert here and a read on every other instance).
+ * A body still over the limit (one long message) is sent as a row.
+ */
+export function envelopes(from: string, shared: SharedEffects): string[] {
+  const whole = JSON.stringify({ from, e: shared } satisfies Envelope);
+  if (Buffer.byteLength(whole) <= MAX_INLINE_BYTES || !shared.inbox?.length) return [whole];
+  const { inbox, ...rest } = shared;
+  // The envelope up to its frames: …,"inbox":[ (inbox is the last key)
+  const opening = (e: SharedEffects) => JSON.stringify({ from, e: { ...e, inbox: [] } } satisfies Envelope).slice(0, -3);
+  const bodies: string[] = [];
+  let head = opening(rest);
+  let frames: string[] = [];
+  let size = Buffer.byteLength(head) + 3;
+  for (const frame of inbox) {
+    const json = JSON.stringify(frame);
+    const bytes = Buffer.byteLength(json) + 1;
+    if (frames.length > 0 && size + bytes > MAX_INLINE_BYTES) {
+      bodies.push(`${head}${frames.join(",")}]}}`);
+      head = opening({});
+      frames = [];
+      size = Buffer.byteLength(head) + 3;
+    }
+    frames.push(json);
+    size += bytes;
+  }
+  bodies.push(`${head}${frames.join(",")}]}}`);
+  return bodies;
+}
+
 export class PgFanout {
   private pendingFrames: InboxFrame[] = [];
   private subscription: { unlisten(): Promise<void> } | null = null;
@@ -100,16 +134,19 @@ export class PgFanout {
   async publish(db: Db, effects: Effects) {
     const shared = encodeEffects(effects);
     if (!shared) return;
-    const body = JSON.stringify({ from: this.instanceId, e: shared } satisfies Envelope);
-    this.stats.sent++;
-    if (Buffer.byteLength(body) <= MAX_INLINE_BYTES) {
-      await sendSql(db, NOTIFY, [CHANNEL, body]); // once a batch: raw SQL, not a drizzle query built each time
-      return;
+    for (const body of envelopes(this.instanceId, shared)) {
+      this.stats.sent++;
+      if (Buffer.byteLength(body) <= MAX_INLINE_BYTES) {
+        await sendSql(db, NOTIFY, [CHANNEL, body]); // raw SQL: no drizzle query built each batch
+        continue;
+      }
+      this.stats.rows++;
+      await send(
+        db,
+        asPg(db).execute(sql`WITH r AS (INSERT INTO ${effectRows} (instance_id, body, created_at) VALUES (${this.instanceId}, ${body}, now()) RETURNING id)
+          SELECT pg_notify(${CHANNEL}, '{"from":' || to_json(${this.instanceId}::text)::text || ',"row":' || r.id || '}') FROM r`),
+      );
     }
-    this.stats.rows++;
-    await send(db, asPg(db).execute(sql`WITH r AS (INSERT INTO ${effectRows} (instance_id, body, created_at) VALUES (${this.instanceId}, ${body}, now()) RETURNING id)
-      SELECT pg_notify(${CHANNEL}, '{"from":' || to_json(${this.instanceId}::text)::text || ',"row":' || r.id || '}') FROM r`),
-    );
   }
 
   /**

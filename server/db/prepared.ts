@@ -147,7 +147,10 @@ export async function pipelined<T>(db: Db, fn: () => Promise<T>): Promise<T> {
 export async function send(db: Db, answer: PromiseLike<unknown>): Promise<void> {
   const sent = unanswered.get(db);
   if (!sent) return void (await answer);
-  const p = Promise.resolve(answer); // a drizzle or Bun.sql query is sent once something waits on it: now
+  // A drizzle or Bun.sql query is sent when something first waits on it: then()
+  // sends it now, in the order of the calls (once: drizzle's would run again
+  // for a second then()).
+  const p = Promise.resolve(answer.then((v) => v));
   p.catch(() => {}); // its failure is told by pipelined(), not as an unhandled rejection
   sent.push(p);
 }

@@ -72,6 +72,12 @@ export interface SocketChange {
   sessionId: string;
   instanceId: string;
   openedAt: number | null;
+  /**
+   * A close after which its instance did not tell the inboxes the agent went
+   * offline, because it knew of a socket on another instance: that one may
+   * have closed meanwhile, unheard (sockets.ts remoteChanged).
+   */
+  unannounced?: true;
 }
 
 export type EffectSink = (effects: Effects) => void;

@@ -96,11 +96,11 @@ export class PgSocketDirectory implements SocketDirectory {
       .catch((e) => this.log.warn("writing an agent socket down failed", { agent: agentId, error: e as Error }));
   }
 
-  closed(agentId: string, sessionId: string) {
+  closed(agentId: string, sessionId: string, unannounced: boolean) {
     this.writer
       .now(async (uow) => {
         await asPg(uow.db).delete(agentSockets).where(eq(agentSockets.sessionId, sessionId));
-        uow.socketChanged({ agentId, sessionId, instanceId: this.instanceId, openedAt: null });
+        uow.socketChanged({ agentId, sessionId, instanceId: this.instanceId, openedAt: null, ...(unannounced && { unannounced: true as const }) });
       })
       .catch((e) => this.log.warn("writing an agent socket's close down failed", { agent: agentId, error: e as Error }));
   }

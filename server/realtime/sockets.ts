@@ -25,7 +25,8 @@ export interface AgentSocket {
 /** Where sockets are written down for the other instances (presence-pg.ts); nothing on SQLite. */
 export interface SocketDirectory {
   opened(agentId: string, sessionId: string, openedAt: number): void;
-  closed(agentId: string, sessionId: string): void;
+  /** unannounced: the agent's last socket here, with one on another instance as far as this one knows. */
+  closed(agentId: string, sessionId: string, unannounced: boolean): void;
 }
 
 interface Held {
@@ -58,10 +59,10 @@ export class AgentSockets implements Presence {
     const held = map?.get(ws);
     if (!map || !held) return false;
     map.delete(ws);
-    this.directory?.closed(agentId, held.sessionId);
-    if (map.size > 0) return false;
-    this.byAgent.delete(agentId);
-    return !this.remote?.has(agentId);
+    if (map.size === 0) this.byAgent.delete(agentId);
+    const elsewhere = map.size === 0 && !!this.remote?.has(agentId);
+    this.directory?.closed(agentId, held.sessionId, elsewhere);
+    return map.size === 0 && !elsewhere;
   }
   isOnline(agentId: string) {
     return this.byAgent.has(agentId) || !!this.remote?.has(agentId);
@@ -94,17 +95,22 @@ export class AgentSockets implements Presence {
   }
   /**
    * Sockets that opened or closed on other instances (this one's own changes
-   * are skipped); returns the agents held here whose socket here may now be
-   * their newest (a newer one elsewhere went): their events come here again.
+   * are skipped). Returns the agents held here whose socket here may now be
+   * their newest (a newer one elsewhere went): their events come here again;
+   * and the agents now offline that nobody told the inboxes of: two
+   * instances closed their last sockets at once, each still knowing of the
+   * other's, so each instance tells its own inboxes.
    */
-  remoteChanged(changes: SocketChange[]): string[] {
-    if (!this.remote || !changes.length) return [];
+  remoteChanged(changes: SocketChange[]): { woken: string[]; offline: string[] } {
+    if (!this.remote || !changes.length) return { woken: [], offline: [] };
     const woken = new Set<string>();
+    const offline = new Set<string>();
     for (const c of changes) {
       this.remote.apply(c);
       if (c.openedAt === null && this.byAgent.has(c.agentId)) woken.add(c.agentId);
+      if (c.unannounced && c.instanceId !== this.remote.self && !this.isOnline(c.agentId)) offline.add(c.agentId);
     }
-    return [...woken];
+    return { woken: [...woken], offline: [...offline] };
   }
   /** What the other instances' sockets have changed so far (read before reloadRemote's query). */
   remoteVersion() {
