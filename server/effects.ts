@@ -29,12 +29,16 @@ export interface Live {
   retention: Retention;
 }
 
-export function effectSink(live: Live): EffectSink {
+/** wentOffline: an agent that went offline unannounced (two last sockets closed at once on two instances), told to this instance's inboxes here. */
+export function effectSink(live: Live, wentOffline: (agentId: string) => void = () => {}): EffectSink {
   return (e) => {
     // Other instances' sockets first (reaped ones too): who receives an agent's events may have changed.
     const sockets = live.agentSockets.remoteChanged(e.sockets);
     for (const agentId of sockets.woken) live.dispatcher.wake(agentId);
-    for (const agentId of sockets.offline) live.hub.toInbox({ type: "agent_status", agent_id: agentId, online: false });
+    for (const agentId of sockets.offline) {
+      wentOffline(agentId);
+      live.hub.toInbox({ type: "agent_status", agent_id: agentId, online: false });
+    }
     for (const frame of e.inbox) live.hub.toInbox(frame);
     for (const agentId of e.deliver) live.dispatcher.wake(agentId);
     for (const agentId of e.redeliver) live.dispatcher.redeliver(agentId);
@@ -56,7 +60,11 @@ export function effectSink(live: Live): EffectSink {
  * delivery/lanes-pg.ts).
  */
 export function remoteEffectSink(live: Live, ctx: Pick<Ctx, "db" | "processing">): EffectSink {
-  const local = effectSink(live);
+  // An agent offline with nobody having said so: its "Thinking…" indicators end, as its closing socket's would.
+  const local = effectSink(live, (agentId) => {
+    ctx.processing.stopAgent(agentId);
+    ctx.processing.heard({ type: "agent_status", agent_id: agentId, online: false });
+  });
   const held = (ids: Set<string>) => new Set([...ids].filter((id) => live.agentSockets.has(id)));
   return (e) => {
     dropShared(ctx.db, e.forget);

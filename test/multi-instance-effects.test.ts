@@ -247,6 +247,9 @@ describePg("presence shared by three instances", () => {
     const [inboxA, inboxB, inboxC] = [await connectInbox(A, onA), await connectInbox(B, onB), await connectInbox(C, onB)];
     const sB = await connectAgent(B, created);
     await eventually(() => A.live.agentSockets.elsewhere(created.id), undefined, "A knowing of B's socket");
+    const agentOnB = new AgentClient(B.url, created.id, created.secret);
+    const conversation_id = (await agentOnB.event({ type: "message", text: "on it" })).body.conversation_id;
+    expect((await agentOnB.event({ type: "processing_start", conversation_id, status_text: "Reading" })).status).toBe(200);
     // A socket on A that has just closed, its close not heard by B yet: B still counts it.
     const onAside = { agentId: created.id, sessionId: "sess_closing", instanceId: A.cluster!.instanceId };
     await A.ctx.writer.now(async (uow) => uow.socketChanged({ ...onAside, openedAt: Date.now() }));
@@ -262,6 +265,8 @@ describePg("presence shared by three instances", () => {
     await inboxC.waitFor(offline);
     expect(await online(onB, created.id)).toBe(false);
     expect([inboxA, inboxB, inboxC].map((i) => i.all(offline).length)).toEqual([1, 1, 1]);
+    // Its "Thinking…" (started through B, 30 s to live) ended with it, as when its last socket closes.
+    for (const s of [A, B, C]) expect((await connectInbox(s, onB)).hello.processing.filter((p: Frame) => p.agent_id === created.id)).toEqual([]);
   });
 
   test("a socket write that never reached the table is put right by the holder's next heartbeat", async () => {
