@@ -9,9 +9,10 @@
 // whole ({"from":"ins_…","e":{…}}); a batch's frames that do not are spread
 // over several notifications, in order (envelopes); what still does not fit
 // (one long message) is written to a row of `effects` in the same transaction
-// and the payload names it ({"from":"ins_…","row":123}); receivers read it. Rows are pruned after a
-// few minutes (prune). Receivers skip what they sent themselves, and apply what
-// they hear one notification after the other, in order.
+// and the payload names it ({"from":"ins_…","row":123}); receivers read it.
+// Rows are pruned after a few minutes (prune). Receivers skip what they sent
+// themselves, and apply what they hear one notification after the other, in
+// order.
 //
 // A missed notification loses no event: the outbox and the push queue are the
 // truth, and the loops look at them again (the retry timer, the sockets' next
